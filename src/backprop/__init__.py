@@ -1,0 +1,36 @@
+"""backprop: small fully-connected networks trained by backpropagation.
+
+A typed Cython engine does the training; a pure-Python twin states the same maths
+readably and serves as the oracle in the tests.  Start with::
+
+    import backprop as bp
+    net = bp.Network.tutorial()          # the seed's 2-2-2 network
+    print(net.trace([0.05, 0.10], [0.01, 0.99]))
+"""
+
+from .network import (
+    ACTIVATIONS,
+    BIAS_MODES,
+    ENGINES,
+    LOSSES,
+    UPDATES,
+    Network,
+    TrainingError,
+    default_engine,
+)
+from .trace import Trace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "BIAS_MODES",
+    "ENGINES",
+    "LOSSES",
+    "UPDATES",
+    "Network",
+    "Trace",
+    "TrainingError",
+    "default_engine",
+    "__version__",
+]

@@ -1,0 +1,568 @@
+# cython: language_level=3
+"""The compiled engine: forward pass, deltas and weight updates in typed Cython.
+
+Twin of ``backprop._reference`` (read that module first: it states the maths and
+the layout of the flat parameter buffer).  The functions here take the same
+arguments and return the same results.  Their callers (``backprop.network``) have
+already validated and converted every input, so nothing below raises inside
+``nogil``: the kernels report trouble through return values and the thin ``def``
+wrappers raise after leaving the ``nogil`` block.
+
+Layers of this file:
+
+* ``def`` wrappers: take typed memoryviews, set up a ``Net`` and its workspace,
+  release the GIL, call the kernels;
+* ``cdef ... noexcept nogil`` kernels over raw pointers to contiguous float64 data.
+"""
+
+from libc.math cimport exp, fabs, isfinite, log, log1p, tanh
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
+
+import numpy as np
+
+cimport numpy as cnp
+
+cnp.import_array()
+
+# Codes shared with ``_reference.py`` (``tests/test_engines.py`` checks they agree).
+cdef enum:
+    LOGISTIC = 0
+    TANH = 1
+    RELU = 2
+    LEAKY_RELU = 3
+    LINEAR = 4
+    SOFTMAX = 5
+
+cdef enum:
+    HALF_SSE = 0
+    MSE = 1
+    CROSS_ENTROPY = 2
+
+cdef enum:
+    BIAS_NONE = 0
+    BIAS_SHARED = 1
+    BIAS_PER_NEURON = 2
+
+cdef double LEAKY_SLOPE = 0.01
+
+CODES = {
+    "activation": {"logistic": LOGISTIC, "tanh": TANH, "relu": RELU,
+                   "leaky_relu": LEAKY_RELU, "linear": LINEAR, "softmax": SOFTMAX},
+    "loss": {"half_sse": HALF_SSE, "mse": MSE, "cross_entropy": CROSS_ENTROPY},
+    "bias": {"none": BIAS_NONE, "shared": BIAS_SHARED, "per-neuron": BIAS_PER_NEURON},
+}
+
+
+cdef struct Net:
+    # shape and options
+    Py_ssize_t n_layers        # weight layers
+    Py_ssize_t n_units         # units outside the input layer
+    const Py_ssize_t* sizes    # n_layers + 1 layer sizes
+    Py_ssize_t* w_off          # offset of W[l] in params
+    Py_ssize_t* b_off          # offset of layer l's biases in params
+    Py_ssize_t* n_bias         # 0, 1 or sizes[l + 1]
+    Py_ssize_t* u_off          # offset of layer l's units in the unit buffers
+    Py_ssize_t n_params
+    const int* acts
+    int loss
+    bint train_bias
+    bint sequential
+    double lr
+    double* params
+    # workspace, one value per unit (outside the input layer)
+    double* block              # the single allocation behind the buffers below
+    double* net                # net input
+    double* out                # output
+    double* dout               # dE/dout
+    double* dact               # dout/dnet
+    double* delta              # dE/dnet
+    double* err                # per-output error terms of the last sample
+
+
+cdef int net_init(Net* n, double* params, const Py_ssize_t[::1] sizes,
+                  const int[::1] acts, int bias_mode) noexcept nogil:
+    """Compute the offsets and allocate the workspace; -1 when out of memory."""
+    cdef Py_ssize_t L = sizes.shape[0] - 1, l, pos = 0, units = 0
+    n.n_layers = L
+    n.sizes = &sizes[0]
+    n.acts = &acts[0]
+    n.params = params
+    n.w_off = <Py_ssize_t*> malloc(4 * L * sizeof(Py_ssize_t))
+    if n.w_off == NULL:
+        n.block = NULL
+        return -1
+    n.b_off = n.w_off + L
+    n.n_bias = n.w_off + 2 * L
+    n.u_off = n.w_off + 3 * L
+    for l in range(L):
+        n.w_off[l] = pos
+        pos += sizes[l] * sizes[l + 1]
+        n.b_off[l] = pos
+        if bias_mode == BIAS_PER_NEURON:
+            n.n_bias[l] = sizes[l + 1]
+        elif bias_mode == BIAS_SHARED:
+            n.n_bias[l] = 1
+        else:
+            n.n_bias[l] = 0
+        pos += n.n_bias[l]
+        n.u_off[l] = units
+        units += sizes[l + 1]
+    n.n_params = pos
+    n.n_units = units
+    n.block = <double*> malloc((5 * units + sizes[L]) * sizeof(double))
+    if n.block == NULL:
+        free(n.w_off)
+        n.w_off = NULL
+        return -1
+    memset(n.block, 0, (5 * units + sizes[L]) * sizeof(double))
+    n.net = n.block
+    n.out = n.block + units
+    n.dout = n.block + 2 * units
+    n.dact = n.block + 3 * units
+    n.delta = n.block + 4 * units
+    n.err = n.block + 5 * units
+    return 0
+
+
+cdef void net_free(Net* n) noexcept nogil:
+    free(n.block)
+    free(n.w_off)
+    n.block = NULL
+    n.w_off = NULL
+
+
+# ------------------------------------------------------------------ kernels
+cdef inline double dot(const double* w, const double* a, Py_ssize_t n) noexcept nogil:
+    """Sum of w[i] * a[i].
+
+    Short rows are summed left to right, as the pure-Python twin does; long rows
+    use four partial sums so that the compiler can vectorise the loop without
+    reassociating (which IEEE arithmetic forbids without -ffast-math).
+    """
+    cdef Py_ssize_t i
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    if n < 8:
+        for i in range(n):
+            s0 += w[i] * a[i]
+        return s0
+    for i in range(0, n - 3, 4):
+        s0 += w[i] * a[i]
+        s1 += w[i + 1] * a[i + 1]
+        s2 += w[i + 2] * a[i + 2]
+        s3 += w[i + 3] * a[i + 3]
+    for i in range(n - n % 4, n):
+        s0 += w[i] * a[i]
+    return (s0 + s1) + (s2 + s3)
+
+
+cdef void activate(double* net, double* out, Py_ssize_t n, int act) noexcept nogil:
+    """Outputs of a layer from its net inputs."""
+    cdef Py_ssize_t j
+    cdef double top, total
+    if act == LOGISTIC:
+        for j in range(n):
+            out[j] = 1.0 / (1.0 + exp(-net[j]))
+    elif act == TANH:
+        for j in range(n):
+            out[j] = tanh(net[j])
+    elif act == RELU:
+        for j in range(n):
+            out[j] = net[j] if net[j] > 0.0 else 0.0
+    elif act == LEAKY_RELU:
+        for j in range(n):
+            out[j] = net[j] if net[j] > 0.0 else LEAKY_SLOPE * net[j]
+    elif act == LINEAR:
+        for j in range(n):
+            out[j] = net[j]
+    else:  # softmax, shifted by the largest net input
+        top = net[0]
+        for j in range(1, n):
+            if net[j] > top:
+                top = net[j]
+        total = 0.0
+        for j in range(n):
+            out[j] = exp(net[j] - top)
+            total += out[j]
+        for j in range(n):
+            out[j] = out[j] / total
+
+
+cdef void derivative(const double* net, const double* out, double* dact,
+                     Py_ssize_t n, int act) noexcept nogil:
+    """dout/dnet of each unit (softmax: the diagonal of its Jacobian)."""
+    cdef Py_ssize_t j
+    if act == LOGISTIC or act == SOFTMAX:
+        for j in range(n):
+            dact[j] = out[j] * (1.0 - out[j])
+    elif act == TANH:
+        for j in range(n):
+            dact[j] = 1.0 - out[j] * out[j]
+    elif act == RELU:
+        for j in range(n):
+            dact[j] = 1.0 if net[j] > 0.0 else 0.0
+    elif act == LEAKY_RELU:
+        for j in range(n):
+            dact[j] = 1.0 if net[j] > 0.0 else LEAKY_SLOPE
+    else:
+        for j in range(n):
+            dact[j] = 1.0
+
+
+cdef void forward_sample(Net* n, const double* x) noexcept nogil:
+    """Net inputs and outputs of every layer for one input row."""
+    cdef Py_ssize_t l, j, n_in, n_out
+    cdef const double* a = x
+    cdef const double* w
+    cdef const double* b
+    cdef double* net
+    for l in range(n.n_layers):
+        n_in = n.sizes[l]
+        n_out = n.sizes[l + 1]
+        w = n.params + n.w_off[l]
+        b = n.params + n.b_off[l]
+        net = n.net + n.u_off[l]
+        for j in range(n_out):
+            net[j] = dot(w + j * n_in, a, n_in)
+        if n.n_bias[l] == 1:
+            for j in range(n_out):
+                net[j] = net[j] + b[0]
+        elif n.n_bias[l] > 1:
+            for j in range(n_out):
+                net[j] = net[j] + b[j]
+        activate(net, n.out + n.u_off[l], n_out, n.acts[l])
+        a = n.out + n.u_off[l]
+
+
+cdef double output_deltas(Net* n, const double* t) noexcept nogil:
+    """Error terms, dE/dout, dout/dnet and deltas of the output layer; returns E."""
+    cdef Py_ssize_t L = n.n_layers - 1, k, K = n.sizes[n.n_layers]
+    cdef Py_ssize_t u = n.u_off[L]
+    cdef int act = n.acts[L]
+    cdef double* net = n.net + u
+    cdef double* o = n.out + u
+    cdef double* g = n.dout + u
+    cdef double* d = n.delta + u
+    cdef double* err = n.err
+    cdef double total = 0.0, diff, top, lse, dot_go
+    derivative(net, o, n.dact + u, K, act)
+    if n.loss == HALF_SSE:
+        for k in range(K):
+            diff = t[k] - o[k]
+            err[k] = 0.5 * diff * diff
+            g[k] = -diff
+    elif n.loss == MSE:
+        for k in range(K):
+            diff = t[k] - o[k]
+            err[k] = diff * diff / K
+            g[k] = 2.0 * (o[k] - t[k]) / K
+    elif act == SOFTMAX:  # categorical cross-entropy
+        top = net[0]
+        for k in range(1, K):
+            if net[k] > top:
+                top = net[k]
+        lse = 0.0
+        for k in range(K):
+            lse += exp(net[k] - top)
+        lse = top + log(lse)
+        for k in range(K):
+            err[k] = t[k] * (lse - net[k])
+            g[k] = -t[k] / o[k] if t[k] != 0.0 else 0.0
+            d[k] = o[k] - t[k]
+            total += err[k]
+        return total
+    else:  # binary cross-entropy of logistic outputs
+        for k in range(K):
+            err[k] = (net[k] if net[k] > 0.0 else 0.0) - net[k] * t[k] + log1p(exp(-fabs(net[k])))
+            g[k] = (o[k] - t[k]) / (o[k] * (1.0 - o[k]))
+            d[k] = o[k] - t[k]
+            total += err[k]
+        return total
+    if act == SOFTMAX:
+        dot_go = 0.0
+        for k in range(K):
+            dot_go += g[k] * o[k]
+        for k in range(K):
+            d[k] = o[k] * (g[k] - dot_go)
+    else:
+        for k in range(K):
+            d[k] = g[k] * n.dact[u + k]
+    for k in range(K):
+        total += err[k]
+    return total
+
+
+cdef void backward_update(Net* n, const double* x) noexcept nogil:
+    """Back-propagate the output deltas and update every layer, top layer first.
+
+    Going down from the output, layer ``l``'s weights are read to pass the error
+    to layer ``l - 1`` in the same sweep that updates them: before the update
+    (simultaneous) or after it (sequential).
+    """
+    cdef Py_ssize_t l, i, j, n_in, n_out
+    cdef const double* a
+    cdef double* w
+    cdef double* row
+    cdef double* b
+    cdef double* d
+    cdef double* g
+    cdef double dj, c, s
+    cdef double lr = n.lr
+    for l in range(n.n_layers - 1, -1, -1):
+        n_in = n.sizes[l]
+        n_out = n.sizes[l + 1]
+        a = x if l == 0 else n.out + n.u_off[l - 1]
+        w = n.params + n.w_off[l]
+        d = n.delta + n.u_off[l]
+        if l > 0:
+            g = n.dout + n.u_off[l - 1]
+            for i in range(n_in):
+                g[i] = 0.0
+            if n.sequential:
+                for j in range(n_out):
+                    row = w + j * n_in
+                    dj = d[j]
+                    c = lr * dj
+                    for i in range(n_in):
+                        row[i] = row[i] - c * a[i]
+                        g[i] += dj * row[i]
+            else:
+                for j in range(n_out):
+                    row = w + j * n_in
+                    dj = d[j]
+                    c = lr * dj
+                    for i in range(n_in):
+                        g[i] += dj * row[i]
+                        row[i] = row[i] - c * a[i]
+        else:
+            for j in range(n_out):
+                row = w + j * n_in
+                c = lr * d[j]
+                for i in range(n_in):
+                    row[i] = row[i] - c * a[i]
+        if n.train_bias and n.n_bias[l] > 0:
+            b = n.params + n.b_off[l]
+            if n.n_bias[l] == 1:
+                s = 0.0
+                for j in range(n_out):
+                    s += d[j]
+                b[0] = b[0] - lr * s
+            else:
+                for j in range(n_out):
+                    b[j] = b[j] - lr * d[j]
+        if l > 0:
+            derivative(n.net + n.u_off[l - 1], n.out + n.u_off[l - 1],
+                       n.dact + n.u_off[l - 1], n_in, n.acts[l - 1])
+            g = n.dout + n.u_off[l - 1]
+            for i in range(n_in):
+                n.delta[n.u_off[l - 1] + i] = g[i] * n.dact[n.u_off[l - 1] + i]
+
+
+cdef inline double train_sample(Net* n, const double* x, const double* t) noexcept nogil:
+    """One online SGD step; returns the sample's error before the update."""
+    cdef double e
+    forward_sample(n, x)
+    e = output_deltas(n, t)
+    backward_update(n, x)
+    return e
+
+
+cdef bint params_finite(const Net* n) noexcept nogil:
+    cdef Py_ssize_t p
+    cdef double acc = 0.0
+    for p in range(n.n_params):
+        acc += n.params[p] * 0.0     # inf * 0 and nan * 0 are nan
+    return acc == 0.0
+
+
+cdef Py_ssize_t train_loop(Net* n, const double* X, const double* T,
+                           Py_ssize_t n_samples, Py_ssize_t epochs, double* history,
+                           bint check_params) noexcept nogil:
+    """Online SGD over all samples for ``epochs`` epochs.
+
+    Returns -1 on success, else the first epoch whose error (or, when
+    ``check_params``, whose weights) became non-finite.
+    """
+    cdef Py_ssize_t e, s
+    cdef Py_ssize_t n_in = n.sizes[0], n_out = n.sizes[n.n_layers]
+    cdef double total
+    for e in range(epochs):
+        total = 0.0
+        for s in range(n_samples):
+            total += train_sample(n, X + s * n_in, T + s * n_out)
+        history[e] = total
+        if not isfinite(total):
+            return e
+        if check_params and not params_finite(n):
+            return e
+    return -1
+
+
+# ------------------------------------------------------------------ wrappers
+cdef inline void _raise_memory(int status) except *:
+    if status != 0:
+        raise MemoryError("backprop: could not allocate the training workspace")
+
+
+def forward(const double[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
+            int bias_mode, const double[:, ::1] X):
+    """Outputs of the network for every row of ``X`` (2-D float64)."""
+    cdef Net n
+    cdef Py_ssize_t s, k, n_samples = X.shape[0], K = sizes[sizes.shape[0] - 1]
+    cdef Py_ssize_t u
+    out = np.empty((n_samples, K), dtype=np.float64)
+    cdef double[:, ::1] out_v = out
+    # forward never writes to params: the cast only satisfies the shared struct
+    _raise_memory(net_init(&n, <double*> &params[0], sizes, acts, bias_mode))
+    u = n.u_off[n.n_layers - 1]
+    with nogil:
+        for s in range(n_samples):
+            forward_sample(&n, &X[s, 0])
+            for k in range(K):
+                out_v[s, k] = n.out[u + k]
+    net_free(&n)
+    return out
+
+
+def sample_errors(const double[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
+                  int bias_mode, int loss, const double[:, ::1] X, const double[:, ::1] T):
+    """The error of every sample (row of ``X``, ``T``) under the network's loss."""
+    cdef Net n
+    cdef Py_ssize_t s, n_samples = X.shape[0]
+    errors_arr = np.empty(n_samples, dtype=np.float64)
+    cdef double[::1] errors = errors_arr
+    _raise_memory(net_init(&n, <double*> &params[0], sizes, acts, bias_mode))
+    n.loss = loss
+    with nogil:
+        for s in range(n_samples):
+            forward_sample(&n, &X[s, 0])
+            errors[s] = output_deltas(&n, &T[s, 0])
+    net_free(&n)
+    return errors_arr
+
+
+def train(double[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
+          int bias_mode, bint train_bias, int loss, const double[:, ::1] X,
+          const double[:, ::1] T, Py_ssize_t epochs, double lr, bint sequential):
+    """Online SGD; see ``backprop._reference.train`` for the contract."""
+    cdef Net n
+    cdef Py_ssize_t failed = -1, n_samples = X.shape[0]
+    history_arr = np.zeros(epochs, dtype=np.float64)
+    cdef double[::1] history = history_arr
+    cdef double* backup
+    _raise_memory(net_init(&n, &params[0], sizes, acts, bias_mode))
+    n.loss = loss
+    n.train_bias = train_bias
+    n.sequential = sequential
+    n.lr = lr
+    backup = <double*> malloc(n.n_params * sizeof(double))
+    if backup == NULL:
+        net_free(&n)
+        raise MemoryError("backprop: could not allocate the training workspace")
+    with nogil:
+        memcpy(backup, n.params, n.n_params * sizeof(double))
+        if epochs > 0:
+            failed = train_loop(&n, &X[0, 0], &T[0, 0], n_samples, epochs,
+                                &history[0], False)
+            if failed < 0 and not params_finite(&n):
+                # A weight overflowed without the error showing it (a saturated
+                # unit): replay from the start, checking the weights every epoch,
+                # to name the first bad epoch.  Training is deterministic.
+                memcpy(n.params, backup, n.n_params * sizeof(double))
+                failed = train_loop(&n, &X[0, 0], &T[0, 0], n_samples, epochs,
+                                    &history[0], True)
+        if failed >= 0:
+            memcpy(n.params, backup, n.n_params * sizeof(double))
+    free(backup)
+    net_free(&n)
+    return history_arr, failed
+
+
+cdef list unit_arrays(const Net* n, const double* buf):
+    """Copy a per-unit workspace buffer into one array per weight layer."""
+    cdef Py_ssize_t l
+    return [np.asarray(<const double[:n.sizes[l + 1]]> (buf + n.u_off[l])).copy()
+            for l in range(n.n_layers)]
+
+
+cdef list layer_matrices(const Net* n, const double* p):
+    """The weight matrices of a parameter buffer, one copy per weight layer."""
+    cdef Py_ssize_t l
+    return [np.asarray(<const double[:n.sizes[l + 1] * n.sizes[l]]> (p + n.w_off[l]))
+            .reshape(n.sizes[l + 1], n.sizes[l]).copy() for l in range(n.n_layers)]
+
+
+def trace_step(const double[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
+               int bias_mode, bint train_bias, int loss, const double[::1] x,
+               const double[::1] t, double lr, bint sequential):
+    """Every intermediate quantity of one training step on one sample.
+
+    The step runs through the same kernels as ``train``, on a copy of ``params``,
+    and the quantities are read from the kernels' workspace.  The gradients
+    (delta_j * a_i, a shared bias's sum of deltas) and the contributions
+    (delta_k * w_kj) are the products the kernels form inside their fused loops,
+    formed again here in the same order.  Returns a dict of per-layer lists of
+    arrays (see ``backprop._reference.trace_step``).
+    """
+    cdef Net n
+    cdef Py_ssize_t L = sizes.shape[0] - 1, l, j, i, n_in, n_out
+    cdef double sample_error, s
+    cdef const double* a
+    cdef const double* d
+    cdef const double* w
+    cdef double[:, ::1] gw
+    cdef double[:, ::1] contrib
+    cdef double[::1] gb
+    new_params_arr = np.array(params, dtype=np.float64)
+    cdef double[::1] new_params = new_params_arr
+    _raise_memory(net_init(&n, &new_params[0], sizes, acts, bias_mode))
+    n.loss = loss
+    n.train_bias = train_bias
+    n.sequential = sequential
+    n.lr = lr
+    with nogil:
+        sample_error = train_sample(&n, &x[0], &t[0])
+
+    record = {
+        "net_inputs": unit_arrays(&n, n.net),
+        "outputs": unit_arrays(&n, n.out),
+        "errors": np.asarray(<double[:sizes[L]]> n.err).copy(),
+        "total_error": sample_error,
+        "d_error_d_output": unit_arrays(&n, n.dout),
+        "d_output_d_net": unit_arrays(&n, n.dact),
+        "deltas": unit_arrays(&n, n.delta),
+        "new_weights": layer_matrices(&n, &new_params[0]),
+        "new_biases": [np.asarray(new_params[n.b_off[l]:n.b_off[l] + n.n_bias[l]]).copy()
+                       for l in range(L)],
+        "weight_gradients": [],
+        "bias_gradients": [],
+        "contributions": [],
+    }
+    for l in range(L):
+        n_in = sizes[l]
+        n_out = sizes[l + 1]
+        a = &x[0] if l == 0 else n.out + n.u_off[l - 1]
+        d = n.delta + n.u_off[l]
+        # the weights the error flowed back through
+        w = (&new_params[0] if sequential else &params[0]) + n.w_off[l]
+        gw_arr = np.empty((n_out, n_in))
+        contrib_arr = np.empty((n_out, n_in))
+        gb_arr = np.empty(n.n_bias[l])
+        gw = gw_arr
+        contrib = contrib_arr
+        gb = gb_arr
+        s = 0.0
+        for j in range(n_out):
+            for i in range(n_in):
+                gw[j, i] = d[j] * a[i]
+                contrib[j, i] = d[j] * w[j * n_in + i]
+            s += d[j]
+            if n.n_bias[l] > 1:
+                gb[j] = d[j]
+        if n.n_bias[l] == 1:
+            gb[0] = s
+        record["weight_gradients"].append(gw_arr)
+        record["bias_gradients"].append(gb_arr)
+        record["contributions"].append(contrib_arr)
+    net_free(&n)
+    return record

@@ -1,0 +1,300 @@
+"""The pure-Python engine: the readable statement of the maths.
+
+This module is the twin of the compiled engine ``backprop._core``: it exposes the
+same functions with the same arguments and results, and it is the oracle the test
+suite checks the compiled engine against.  Its inner loops use Python lists and the
+``math`` module only, so that every line reads like the equations it implements.
+
+Both engines work on a *flat parameter buffer* and know nothing of ``Network``:
+
+``params``
+    float64 vector holding, for every weight layer ``l`` in turn, the weight matrix
+    ``W[l]`` (``sizes[l+1]`` rows of ``sizes[l]`` columns, row-major: ``W[l][j, i]``
+    goes from unit ``i`` of layer ``l`` to unit ``j`` of layer ``l + 1``) followed by
+    that layer's biases: ``sizes[l+1]`` values (``bias_mode == PER_NEURON``), one
+    value shared by the layer (``SHARED``) or none (``NONE``).
+``sizes``
+    the layer sizes, input layer first.
+``acts``
+    one activation code per weight layer (``LOGISTIC`` ... ``SOFTMAX``).
+``loss``
+    a loss code (``HALF_SSE``, ``MSE``, ``CROSS_ENTROPY``).
+
+Notation used below, for one sample: ``a[0]`` is the input, ``net[l]`` and ``a[l+1]``
+the net input and output of the units fed by weight layer ``l``.  The error of the
+sample is ``E``; ``delta[l] = dE/dnet[l]``.
+
+Update orders (``sequential``):
+
+* simultaneous (``False``, the seed's hand-worked maths): every delta is computed
+  with the weights the forward pass used, then every layer is updated;
+* sequential (``True``, the seed's original script): layers are updated from the
+  output down, and the delta of each hidden layer is back-propagated through the
+  *already updated* weights above it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# Codes shared with ``_core.pyx`` (keep in sync; ``tests/test_engines.py`` checks).
+LOGISTIC, TANH, RELU, LEAKY_RELU, LINEAR, SOFTMAX = range(6)
+HALF_SSE, MSE, CROSS_ENTROPY = range(3)
+NONE, SHARED, PER_NEURON = range(3)
+
+#: Slope of ``leaky_relu`` for negative net input.
+LEAKY_SLOPE = 0.01
+
+__all__ = ["forward", "sample_errors", "trace_step", "train", "param_count"]
+
+
+def param_count(sizes, bias_mode: int) -> int:
+    """Number of float64 values in the parameter buffer of a network."""
+    total = 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        total += n_in * n_out + _n_bias(n_out, bias_mode)
+    return total
+
+
+def _n_bias(n_out: int, bias_mode: int) -> int:
+    return n_out if bias_mode == PER_NEURON else (1 if bias_mode == SHARED else 0)
+
+
+# --------------------------------------------------------------------------- layout
+def _unpack(params, sizes, bias_mode):
+    """Split the flat buffer into per-layer lists: ``W[l][j][i]`` and ``b[l][j]``."""
+    flat = params.tolist()
+    weights, biases = [], []
+    pos = 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        weights.append([flat[pos + j * n_in : pos + (j + 1) * n_in] for j in range(n_out)])
+        pos += n_in * n_out
+        n_b = _n_bias(n_out, bias_mode)
+        biases.append(flat[pos : pos + n_b])
+        pos += n_b
+    return weights, biases
+
+
+def _pack(weights, biases, out) -> None:
+    """Write per-layer lists back into the flat buffer ``out`` (in place)."""
+    flat = []
+    for w, b in zip(weights, biases):
+        for row in w:
+            flat.extend(row)
+        flat.extend(b)
+    out[:] = flat
+
+
+def _bias(b, j):
+    """Bias of unit ``j``: none, the layer's one shared value, or its own.
+
+    (A per-neuron layer of one unit has one bias too: both cases read ``b[0]``.)
+    """
+    if not b:
+        return 0.0
+    return b[0] if len(b) == 1 else b[j]
+
+
+# ------------------------------------------------------------------- activations
+def _activate(net, act):
+    """Outputs of a layer from its net inputs."""
+    if act == LOGISTIC:
+        return [1.0 / (1.0 + math.exp(-s)) for s in net]
+    if act == TANH:
+        return [math.tanh(s) for s in net]
+    if act == RELU:
+        return [s if s > 0.0 else 0.0 for s in net]
+    if act == LEAKY_RELU:
+        return [s if s > 0.0 else LEAKY_SLOPE * s for s in net]
+    if act == LINEAR:
+        return list(net)
+    # softmax, shifted by the largest net input so exp never overflows
+    top = max(net)
+    e = [math.exp(s - top) for s in net]
+    total = sum(e)
+    return [v / total for v in e]
+
+
+def _derivative(net, out, act):
+    """d out / d net of each unit (for softmax: the diagonal of its Jacobian)."""
+    if act == LOGISTIC or act == SOFTMAX:
+        return [o * (1.0 - o) for o in out]
+    if act == TANH:
+        return [1.0 - o * o for o in out]
+    if act == RELU:
+        return [1.0 if s > 0.0 else 0.0 for s in net]
+    if act == LEAKY_RELU:
+        return [1.0 if s > 0.0 else LEAKY_SLOPE for s in net]
+    return [1.0 for _ in out]
+
+
+# ------------------------------------------------------------------------- losses
+def _loss_terms(net, out, target, act, loss):
+    """Per-output error terms, dE/dout and the output deltas dE/dnet of one sample."""
+    k = len(out)
+    if loss == HALF_SSE:
+        errors = [0.5 * (t - o) ** 2 for t, o in zip(target, out)]
+        d_out = [-(t - o) for t, o in zip(target, out)]
+    elif loss == MSE:
+        errors = [(t - o) ** 2 / k for t, o in zip(target, out)]
+        d_out = [2.0 * (o - t) / k for t, o in zip(target, out)]
+    elif act == SOFTMAX:  # categorical cross-entropy, from the net inputs (stable)
+        top = max(net)
+        lse = top + math.log(sum(math.exp(s - top) for s in net))
+        errors = [t * (lse - s) for t, s in zip(target, net)]
+        d_out = [-t / o if t != 0.0 else 0.0 for t, o in zip(target, out)]
+        return errors, d_out, [o - t for t, o in zip(target, out)]
+    else:  # binary cross-entropy of a logistic output, from the net input (stable)
+        errors = [max(s, 0.0) - s * t + math.log1p(math.exp(-abs(s))) for t, s in zip(target, net)]
+        d_out = [(o - t) / (o * (1.0 - o)) for t, o in zip(target, out)]
+        return errors, d_out, [o - t for t, o in zip(target, out)]
+    if act == SOFTMAX:
+        dot = sum(g * o for g, o in zip(d_out, out))
+        deltas = [o * (g - dot) for g, o in zip(d_out, out)]
+    else:
+        deltas = [g * d for g, d in zip(d_out, _derivative(net, out, act))]
+    return errors, d_out, deltas
+
+
+# ------------------------------------------------------------------- one sample
+def _forward(weights, biases, acts, x):
+    """Net inputs and outputs of every layer (``outs[0]`` is the input)."""
+    nets, outs = [], [list(x)]
+    for w, b, act in zip(weights, biases, acts):
+        a = outs[-1]
+        net = [sum(w_ji * a_i for w_ji, a_i in zip(row, a)) + _bias(b, j) for j, row in enumerate(w)]
+        nets.append(net)
+        outs.append(_activate(net, act))
+    return nets, outs
+
+
+def _step(weights, biases, acts, loss, train_bias, x, t, lr, sequential, record=None):
+    """Forward, backward and update for one sample; returns the sample's error.
+
+    ``weights``/``biases`` are updated in place.  When ``record`` is a dict, every
+    intermediate quantity is stored in it (one list entry per weight layer).
+    """
+    n_layers = len(weights)
+    nets, outs = _forward(weights, biases, acts, x)
+    errors, d_out, delta = _loss_terms(nets[-1], outs[-1], t, acts[-1], loss)
+    sample_error = sum(errors)
+
+    layer_d_out = [None] * n_layers
+    layer_deriv = [None] * n_layers
+    layer_delta = [None] * n_layers
+    contributions = [None] * n_layers
+    w_grads = [None] * n_layers
+    b_grads = [None] * n_layers
+    new_w = [None] * n_layers
+    new_b = [None] * n_layers
+
+    layer_d_out[-1] = d_out
+    layer_deriv[-1] = _derivative(nets[-1], outs[-1], acts[-1])
+    for l in range(n_layers - 1, -1, -1):
+        layer_delta[l] = delta
+        a = outs[l]
+        w_grads[l] = [[d_j * a_i for a_i in a] for d_j in delta]
+        # a shared bias feeds every unit of the layer: its gradient sums their deltas
+        n_b = len(biases[l])
+        b_grads[l] = [sum(delta)] if n_b == 1 else (list(delta) if n_b else [])
+        new_w[l] = [[w - lr * g for w, g in zip(row, g_row)] for row, g_row in zip(weights[l], w_grads[l])]
+        new_b[l] = [b - lr * g for b, g in zip(biases[l], b_grads[l])] if train_bias else list(biases[l])
+        # weights the error flows back through: the ones the forward pass used, or
+        # (sequential) the ones just computed for this layer
+        w_back = new_w[l] if sequential else weights[l]
+        contributions[l] = [[d_j * w for w in row] for d_j, row in zip(delta, w_back)]
+        if sequential:
+            weights[l], biases[l] = new_w[l], new_b[l]
+        if l > 0:
+            d_out = [sum(col) for col in zip(*contributions[l])]
+            deriv = _derivative(nets[l - 1], outs[l], acts[l - 1])
+            layer_d_out[l - 1], layer_deriv[l - 1] = d_out, deriv
+            delta = [g * d for g, d in zip(d_out, deriv)]
+    if not sequential:
+        weights[:], biases[:] = new_w, new_b
+
+    if record is not None:
+        record.update(
+            net_inputs=nets,
+            outputs=outs[1:],
+            errors=errors,
+            total_error=sample_error,
+            d_error_d_output=layer_d_out,
+            d_output_d_net=layer_deriv,
+            deltas=layer_delta,
+            contributions=contributions,
+            weight_gradients=w_grads,
+            bias_gradients=b_grads,
+            new_weights=new_w,
+            new_biases=new_b,
+        )
+    return sample_error
+
+
+# --------------------------------------------------------------------- engine API
+def forward(params, sizes, acts, bias_mode, X):
+    """Outputs of the network for every row of ``X`` (2-D float64)."""
+    sizes = [int(s) for s in sizes]
+    weights, biases = _unpack(params, sizes, bias_mode)
+    acts = [int(a) for a in acts]
+    rows = [_forward(weights, biases, acts, x)[1][-1] for x in X.tolist()]
+    return np.array(rows, dtype=np.float64).reshape(len(rows), sizes[-1])
+
+
+def sample_errors(params, sizes, acts, bias_mode, loss, X, T):
+    """The error of every sample (row of ``X``, ``T``) under the network's loss."""
+    sizes = [int(s) for s in sizes]
+    weights, biases = _unpack(params, sizes, bias_mode)
+    acts = [int(a) for a in acts]
+    errors = []
+    for x, t in zip(X.tolist(), T.tolist()):
+        nets, outs = _forward(weights, biases, acts, x)
+        errors.append(sum(_loss_terms(nets[-1], outs[-1], t, acts[-1], int(loss))[0]))
+    return np.array(errors, dtype=np.float64)
+
+
+def trace_step(params, sizes, acts, bias_mode, train_bias, loss, x, t, lr, sequential):
+    """Every intermediate quantity of one training step on one sample.
+
+    ``params`` is left unchanged.  Returns a dict of per-layer lists of arrays.
+    """
+    sizes = [int(s) for s in sizes]
+    weights, biases = _unpack(params, sizes, bias_mode)
+    record: dict = {}
+    _step(weights, biases, [int(a) for a in acts], int(loss), bool(train_bias),
+          x.tolist(), t.tolist(), float(lr), bool(sequential), record)
+    return record
+
+
+def train(params, sizes, acts, bias_mode, train_bias, loss, X, T, epochs, lr, sequential):
+    """Online SGD over the rows of ``X``/``T`` for ``epochs`` epochs.
+
+    Returns ``(history, failed_epoch)``.  ``history[e]`` is the sum of the errors of
+    epoch ``e``'s samples, each measured in the forward pass before its own update.
+    On success ``failed_epoch`` is -1 and ``params`` holds the trained weights.  If
+    an error or a weight becomes non-finite, training stops, ``failed_epoch`` is the
+    epoch where it happened and ``params`` is left exactly as it was.
+    """
+    sizes = [int(s) for s in sizes]
+    weights, biases = _unpack(params, sizes, bias_mode)
+    acts = [int(a) for a in acts]
+    rows_x, rows_t = X.tolist(), T.tolist()
+    history = np.zeros(int(epochs), dtype=np.float64)
+    for epoch in range(int(epochs)):
+        total = 0.0
+        for x, t in zip(rows_x, rows_t):
+            total += _step(weights, biases, acts, int(loss), bool(train_bias), x, t,
+                           float(lr), bool(sequential))
+        history[epoch] = total
+        if not (math.isfinite(total) and _all_finite(weights, biases)):
+            return history, epoch
+    _pack(weights, biases, params)
+    return history, -1
+
+
+def _all_finite(weights, biases) -> bool:
+    return all(math.isfinite(v) for w in weights for row in w for v in row) and all(
+        math.isfinite(v) for b in biases for v in b
+    )
