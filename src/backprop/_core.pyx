@@ -156,190 +156,208 @@ cdef inline double dot(const double* w, const double* a, Py_ssize_t n) noexcept 
     return (s0 + s1) + (s2 + s3)
 
 
-cdef void activate(double* net, double* out, Py_ssize_t n, int act) noexcept nogil:
-    """Outputs of a layer from its net inputs."""
-    cdef Py_ssize_t j
-    cdef double top, total
+cdef inline double activate_unit(double s, int act) noexcept nogil:
+    """Output of one unit of an element-wise activation (not softmax)."""
     if act == LOGISTIC:
-        for j in range(n):
-            out[j] = 1.0 / (1.0 + exp(-net[j]))
-    elif act == TANH:
-        for j in range(n):
-            out[j] = tanh(net[j])
-    elif act == RELU:
-        for j in range(n):
-            out[j] = net[j] if net[j] > 0.0 else 0.0
-    elif act == LEAKY_RELU:
-        for j in range(n):
-            out[j] = net[j] if net[j] > 0.0 else LEAKY_SLOPE * net[j]
-    elif act == LINEAR:
-        for j in range(n):
-            out[j] = net[j]
-    else:  # softmax, shifted by the largest net input
-        top = net[0]
-        for j in range(1, n):
-            if net[j] > top:
-                top = net[j]
-        total = 0.0
-        for j in range(n):
-            out[j] = exp(net[j] - top)
-            total += out[j]
-        for j in range(n):
-            out[j] = out[j] / total
+        return 1.0 / (1.0 + exp(-s))
+    if act == TANH:
+        return tanh(s)
+    if act == RELU:
+        return s if s > 0.0 else 0.0
+    if act == LEAKY_RELU:
+        return s if s > 0.0 else LEAKY_SLOPE * s
+    return s
 
 
-cdef void derivative(const double* net, const double* out, double* dact,
-                     Py_ssize_t n, int act) noexcept nogil:
-    """dout/dnet of each unit (softmax: the diagonal of its Jacobian)."""
+cdef inline void softmax(const double* net, double* out, Py_ssize_t n) noexcept nogil:
+    """Softmax outputs, shifted by the largest net input so exp never overflows."""
     cdef Py_ssize_t j
+    cdef double top = net[0], total = 0.0
+    for j in range(1, n):
+        if net[j] > top:
+            top = net[j]
+    for j in range(n):
+        out[j] = exp(net[j] - top)
+        total += out[j]
+    for j in range(n):
+        out[j] = out[j] / total
+
+
+cdef inline double slope(double net, double out, int act) noexcept nogil:
+    """dout/dnet of one unit (softmax: the diagonal of its Jacobian)."""
     if act == LOGISTIC or act == SOFTMAX:
-        for j in range(n):
-            dact[j] = out[j] * (1.0 - out[j])
-    elif act == TANH:
-        for j in range(n):
-            dact[j] = 1.0 - out[j] * out[j]
-    elif act == RELU:
-        for j in range(n):
-            dact[j] = 1.0 if net[j] > 0.0 else 0.0
-    elif act == LEAKY_RELU:
-        for j in range(n):
-            dact[j] = 1.0 if net[j] > 0.0 else LEAKY_SLOPE
-    else:
-        for j in range(n):
-            dact[j] = 1.0
+        return out * (1.0 - out)
+    if act == TANH:
+        return 1.0 - out * out
+    if act == RELU:
+        return 1.0 if net > 0.0 else 0.0
+    if act == LEAKY_RELU:
+        return 1.0 if net > 0.0 else LEAKY_SLOPE
+    return 1.0
 
 
-cdef void forward_sample(Net* n, const double* x) noexcept nogil:
-    """Net inputs and outputs of every layer for one input row."""
-    cdef Py_ssize_t l, j, n_in, n_out
+cdef inline void forward_sample(Net* n, const double* x) noexcept nogil:
+    """Net inputs and outputs of every layer for one input row.
+
+    Each unit's net input goes straight from the dot product through the bias
+    and the activation while it is in a register: on small networks the step is
+    a chain of dependent operations, and a round trip through memory between
+    them would lengthen it.
+    """
+    cdef Py_ssize_t l, j, n_in, n_out, n_bias
     cdef const double* a = x
     cdef const double* w
     cdef const double* b
     cdef double* net
+    cdef double* out
+    cdef double s
+    cdef int act
     for l in range(n.n_layers):
         n_in = n.sizes[l]
         n_out = n.sizes[l + 1]
+        n_bias = n.n_bias[l]
+        act = n.acts[l]
         w = n.params + n.w_off[l]
         b = n.params + n.b_off[l]
         net = n.net + n.u_off[l]
+        out = n.out + n.u_off[l]
         for j in range(n_out):
-            net[j] = dot(w + j * n_in, a, n_in)
-        if n.n_bias[l] == 1:
-            for j in range(n_out):
-                net[j] = net[j] + b[0]
-        elif n.n_bias[l] > 1:
-            for j in range(n_out):
-                net[j] = net[j] + b[j]
-        activate(net, n.out + n.u_off[l], n_out, n.acts[l])
-        a = n.out + n.u_off[l]
+            s = dot(w + j * n_in, a, n_in)
+            if n_bias == 1:
+                s = s + b[0]
+            elif n_bias > 1:
+                s = s + b[j]
+            net[j] = s
+            if act != SOFTMAX:
+                out[j] = activate_unit(s, act)
+        if act == SOFTMAX:
+            softmax(net, out, n_out)
+        a = out
 
 
-cdef double output_deltas(Net* n, const double* t) noexcept nogil:
+cdef inline double output_deltas(Net* n, const double* t) noexcept nogil:
     """Error terms, dE/dout, dout/dnet and deltas of the output layer; returns E."""
     cdef Py_ssize_t L = n.n_layers - 1, k, K = n.sizes[n.n_layers]
     cdef Py_ssize_t u = n.u_off[L]
-    cdef int act = n.acts[L]
-    cdef double* net = n.net + u
-    cdef double* o = n.out + u
+    cdef int act = n.acts[L], loss = n.loss
+    cdef const double* net = n.net + u
+    cdef const double* o = n.out + u
     cdef double* g = n.dout + u
+    cdef double* da = n.dact + u
     cdef double* d = n.delta + u
     cdef double* err = n.err
-    cdef double total = 0.0, diff, top, lse, dot_go
-    derivative(net, o, n.dact + u, K, act)
-    if n.loss == HALF_SSE:
-        for k in range(K):
-            diff = t[k] - o[k]
-            err[k] = 0.5 * diff * diff
-            g[k] = -diff
-    elif n.loss == MSE:
-        for k in range(K):
-            diff = t[k] - o[k]
-            err[k] = diff * diff / K
-            g[k] = 2.0 * (o[k] - t[k]) / K
-    elif act == SOFTMAX:  # categorical cross-entropy
-        top = net[0]
+    cdef double total = 0.0, diff, lse = 0.0, dot_go = 0.0, gk, dk
+    if loss == CROSS_ENTROPY and act == SOFTMAX:
+        # log of the softmax denominator, from the net inputs (no log(0))
+        lse = net[0]
         for k in range(1, K):
-            if net[k] > top:
-                top = net[k]
-        lse = 0.0
+            if net[k] > lse:
+                lse = net[k]
         for k in range(K):
-            lse += exp(net[k] - top)
-        lse = top + log(lse)
-        for k in range(K):
+            dot_go += exp(net[k] - lse)
+        lse = lse + log(dot_go)
+    for k in range(K):
+        da[k] = slope(net[k], o[k], act)
+        diff = t[k] - o[k]
+        if loss == HALF_SSE:
+            err[k] = 0.5 * diff * diff
+            gk = -diff
+        elif loss == MSE:
+            err[k] = diff * diff / K
+            gk = 2.0 * (o[k] - t[k]) / K
+        elif act == SOFTMAX:  # categorical cross-entropy
             err[k] = t[k] * (lse - net[k])
-            g[k] = -t[k] / o[k] if t[k] != 0.0 else 0.0
-            d[k] = o[k] - t[k]
-            total += err[k]
-        return total
-    else:  # binary cross-entropy of logistic outputs
-        for k in range(K):
+            gk = -t[k] / o[k] if t[k] != 0.0 else 0.0
+        else:  # binary cross-entropy of a logistic output, from its net input
             err[k] = (net[k] if net[k] > 0.0 else 0.0) - net[k] * t[k] + log1p(exp(-fabs(net[k])))
-            g[k] = (o[k] - t[k]) / (o[k] * (1.0 - o[k]))
-            d[k] = o[k] - t[k]
-            total += err[k]
-        return total
-    if act == SOFTMAX:
+            gk = (o[k] - t[k]) / (o[k] * (1.0 - o[k]))
+        g[k] = gk
+        if loss == CROSS_ENTROPY:
+            dk = o[k] - t[k]          # the activation's slope cancels
+        else:
+            dk = gk * da[k]
+        d[k] = dk
+        total += err[k]
+    if act == SOFTMAX and loss != CROSS_ENTROPY:
+        # full Jacobian of softmax: delta_k = o_k (g_k - sum_m g_m o_m)
         dot_go = 0.0
         for k in range(K):
             dot_go += g[k] * o[k]
         for k in range(K):
             d[k] = o[k] * (g[k] - dot_go)
-    else:
-        for k in range(K):
-            d[k] = g[k] * n.dact[u + k]
-    for k in range(K):
-        total += err[k]
     return total
 
 
-cdef void backward_update(Net* n, const double* x) noexcept nogil:
+cdef inline void backward_update(Net* n, const double* x) noexcept nogil:
     """Back-propagate the output deltas and update every layer, top layer first.
 
     Going down from the output, layer ``l``'s weights are read to pass the error
     to layer ``l - 1`` in the same sweep that updates them: before the update
-    (simultaneous) or after it (sequential).
+    (simultaneous) or after it (sequential).  Narrow layers (few units above)
+    sweep column by column so that each dE/dout stays in a register; wide ones
+    sweep row by row, which streams the weights and vectorises.
     """
-    cdef Py_ssize_t l, i, j, n_in, n_out
+    cdef Py_ssize_t l, i, j, n_in, n_out, lo
     cdef const double* a
     cdef double* w
     cdef double* row
     cdef double* b
     cdef double* d
     cdef double* g
-    cdef double dj, c, s
+    cdef double dj, c, s, wji
     cdef double lr = n.lr
+    cdef bint seq = n.sequential
+    cdef int act
     for l in range(n.n_layers - 1, -1, -1):
         n_in = n.sizes[l]
         n_out = n.sizes[l + 1]
         a = x if l == 0 else n.out + n.u_off[l - 1]
         w = n.params + n.w_off[l]
         d = n.delta + n.u_off[l]
-        if l > 0:
-            g = n.dout + n.u_off[l - 1]
-            for i in range(n_in):
-                g[i] = 0.0
-            if n.sequential:
-                for j in range(n_out):
-                    row = w + j * n_in
-                    dj = d[j]
-                    c = lr * dj
-                    for i in range(n_in):
-                        row[i] = row[i] - c * a[i]
-                        g[i] += dj * row[i]
-            else:
-                for j in range(n_out):
-                    row = w + j * n_in
-                    dj = d[j]
-                    c = lr * dj
-                    for i in range(n_in):
-                        g[i] += dj * row[i]
-                        row[i] = row[i] - c * a[i]
-        else:
+        if l == 0:
             for j in range(n_out):
                 row = w + j * n_in
                 c = lr * d[j]
                 for i in range(n_in):
                     row[i] = row[i] - c * a[i]
+        elif n_out <= 8:
+            lo = n.u_off[l - 1]
+            act = n.acts[l - 1]
+            for i in range(n_in):
+                s = 0.0
+                for j in range(n_out):
+                    wji = w[j * n_in + i]
+                    if seq:
+                        wji = wji - (lr * d[j]) * a[i]
+                        s += d[j] * wji
+                    else:
+                        s += d[j] * wji
+                        wji = wji - (lr * d[j]) * a[i]
+                    w[j * n_in + i] = wji
+                n.dout[lo + i] = s
+                n.dact[lo + i] = slope(n.net[lo + i], a[i], act)
+                n.delta[lo + i] = s * n.dact[lo + i]
+        else:
+            lo = n.u_off[l - 1]
+            act = n.acts[l - 1]
+            g = n.dout + lo
+            for i in range(n_in):
+                g[i] = 0.0
+            for j in range(n_out):
+                row = w + j * n_in
+                dj = d[j]
+                c = lr * dj
+                if seq:
+                    for i in range(n_in):
+                        row[i] = row[i] - c * a[i]
+                        g[i] += dj * row[i]
+                else:
+                    for i in range(n_in):
+                        g[i] += dj * row[i]
+                        row[i] = row[i] - c * a[i]
+            for i in range(n_in):
+                n.dact[lo + i] = slope(n.net[lo + i], a[i], act)
+                n.delta[lo + i] = g[i] * n.dact[lo + i]
         if n.train_bias and n.n_bias[l] > 0:
             b = n.params + n.b_off[l]
             if n.n_bias[l] == 1:
@@ -350,12 +368,6 @@ cdef void backward_update(Net* n, const double* x) noexcept nogil:
             else:
                 for j in range(n_out):
                     b[j] = b[j] - lr * d[j]
-        if l > 0:
-            derivative(n.net + n.u_off[l - 1], n.out + n.u_off[l - 1],
-                       n.dact + n.u_off[l - 1], n_in, n.acts[l - 1])
-            g = n.dout + n.u_off[l - 1]
-            for i in range(n_in):
-                n.delta[n.u_off[l - 1] + i] = g[i] * n.dact[n.u_off[l - 1] + i]
 
 
 cdef inline double train_sample(Net* n, const double* x, const double* t) noexcept nogil:
@@ -566,3 +578,130 @@ def trace_step(const double[::1] params, const Py_ssize_t[::1] sizes, const int[
         record["contributions"].append(contrib_arr)
     net_free(&n)
     return record
+
+
+# ------------------------------------------------------------ the fast path
+cdef inline bint plain_rows(object arr, Py_ssize_t width, Py_ssize_t* rows) noexcept:
+    """True if ``arr`` is an aligned C-contiguous float64 ndarray of ``width``
+    columns (1-D: one row); sets ``rows``.  No exception is ever raised."""
+    cdef cnp.ndarray a
+    cdef int nd
+    if not cnp.PyArray_CheckExact(arr):
+        return False
+    a = <cnp.ndarray> arr
+    nd = cnp.PyArray_NDIM(a)
+    if (cnp.PyArray_TYPE(a) != cnp.NPY_DOUBLE or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+            or not cnp.PyArray_ISALIGNED(a)):
+        return False
+    if nd == 1 and cnp.PyArray_DIMS(a)[0] == width:
+        rows[0] = 1
+        return True
+    if nd == 2 and cnp.PyArray_DIMS(a)[1] == width and cnp.PyArray_DIMS(a)[0] > 0:
+        rows[0] = cnp.PyArray_DIMS(a)[0]
+        return True
+    return False
+
+
+cdef bint train_or_restore(Net* n, double* backup, const double* X, const double* T,
+                           Py_ssize_t n_samples, Py_ssize_t epochs,
+                           double* history) noexcept nogil:
+    """Train; if anything became non-finite, restore the weights and return False."""
+    memcpy(backup, n.params, n.n_params * sizeof(double))
+    if train_loop(n, X, T, n_samples, epochs, history, False) < 0 and params_finite(n):
+        return True
+    memcpy(n.params, backup, n.n_params * sizeof(double))
+    return False
+
+
+cdef class Trainer:
+    """A network's training loop with its workspace allocated once.
+
+    ``Network`` keeps one per compiled network so that a Python loop of small
+    ``train`` calls pays for argument checks in C, not for allocation, memoryview
+    set-up and Python-level validation.  ``train`` takes the common case (aligned
+    C-contiguous float64 arrays, an int, a float) and returns ``None`` for anything
+    else, so the caller falls back to its full checks and error messages.  Data are
+    not checked for NaN or infinity up front: a non-finite value always makes the
+    error or the weights non-finite, the weights are then restored and ``None``
+    returned, and the caller's full path reports the cause.
+    """
+
+    cdef Net n
+    cdef double* backup
+    cdef object params_ref, sizes_ref, acts_ref   # keep the buffers alive
+
+    def __cinit__(self, double[::1] params, const Py_ssize_t[::1] sizes,
+                  const int[::1] acts, int bias_mode, bint train_bias, int loss):
+        self.backup = NULL
+        self.n.block = NULL
+        self.n.w_off = NULL
+        _raise_memory(net_init(&self.n, &params[0], sizes, acts, bias_mode))
+        self.params_ref = params.base
+        self.sizes_ref = sizes.base
+        self.acts_ref = acts.base
+        self.n.loss = loss
+        self.n.train_bias = train_bias
+        self.backup = <double*> malloc(self.n.n_params * sizeof(double))
+        if self.backup == NULL:
+            raise MemoryError("backprop: could not allocate the training workspace")
+
+    def __dealloc__(self):
+        net_free(&self.n)
+        free(self.backup)
+
+    cdef object fast_train(self, X, T, epochs, learning_rate, update):
+        """Train in place and return the history, or ``None`` to defer to the caller."""
+        cdef Py_ssize_t rows_x = 0, rows_t = 0, n_epochs, failed = -1
+        cdef double lr
+        cdef bint ok
+        cdef const double* x_data
+        cdef const double* t_data
+        cdef double* h_data
+        cdef cnp.npy_intp dim
+        cdef Net* n = &self.n
+        if not (plain_rows(X, n.sizes[0], &rows_x)
+                and plain_rows(T, n.sizes[n.n_layers], &rows_t) and rows_x == rows_t):
+            return None
+        if type(epochs) is not int or type(learning_rate) is not float:
+            return None
+        try:
+            n_epochs = epochs
+        except OverflowError:
+            return None
+        lr = learning_rate
+        if n_epochs <= 0 or not (lr > 0.0 and isfinite(lr)):
+            return None
+        if update == "simultaneous":
+            n.sequential = False
+        elif update == "sequential":
+            n.sequential = True
+        else:
+            return None
+        n.lr = lr
+        dim = n_epochs
+        history = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_DOUBLE, 0)
+        # releasing the GIL costs about as much as one small step: only for real work
+        x_data = <const double*> cnp.PyArray_DATA(X)
+        t_data = <const double*> cnp.PyArray_DATA(T)
+        h_data = <double*> cnp.PyArray_DATA(history)
+        if n_epochs * rows_x * n.n_params > 4096:
+            with nogil:
+                ok = train_or_restore(n, self.backup, x_data, t_data, rows_x, n_epochs, h_data)
+        else:
+            ok = train_or_restore(n, self.backup, x_data, t_data, rows_x, n_epochs, h_data)
+        return history if ok else None
+
+
+def network_train(self, X, T, epochs=1, learning_rate=0.5, update="simultaneous"):
+    """``Network.train`` entered in C (see its docstring there).
+
+    Takes the compiled fast path when the network has one and the arguments are
+    plain, else calls the fully checked ``Network._train_checked``.  Saves a
+    Python frame and a bound-method call on each of a Python loop's small calls.
+    """
+    trainer = self._trainer
+    if trainer is not None:
+        history = (<Trainer> trainer).fast_train(X, T, epochs, learning_rate, update)
+        if history is not None:
+            return history
+    return self._train_checked(X, T, epochs, learning_rate, update)

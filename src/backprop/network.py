@@ -7,6 +7,7 @@ success.  A call that raises leaves the network exactly as it was.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Sequence
 
@@ -141,6 +142,17 @@ class Network:
             if seed is not None:
                 raise ValueError("seed only applies to a random start; weights were given")
             self._set_params(weights, biases)
+        self._bind()
+
+    def _bind(self) -> None:
+        """Attach the compiled engine's fast path to the current parameter buffer.
+
+        Must run whenever ``_params`` is replaced: the fast path trains it in place.
+        """
+        self._trainer = None
+        if self._engine_name == "cython":
+            self._trainer = _core.Trainer(self._params, self._sizes_arr, self._acts_arr,
+                                          self._bias_code, self._train_bias, self._loss_code)
 
     # ------------------------------------------------------------ constructors
     @classmethod
@@ -160,6 +172,7 @@ class Network:
         new = object.__new__(Network)
         new.__dict__.update(self.__dict__)
         new._params = self._params.copy()
+        new._bind()
         return new
 
     # ------------------------------------------------------------ properties
@@ -262,6 +275,16 @@ class Network:
         or a weight becomes non-finite, raises ``TrainingError`` naming the epoch
         and leaves the network as it was before the call.
         """
+        return self._train_checked(X, T, epochs, learning_rate, update)
+
+    if _core is not None:
+        # The same method entered in C: plain arguments (float64 arrays, an int, a
+        # float) go straight to the compiled loop, anything else to _train_checked.
+        train = functools.wraps(train)(_core.network_train)
+
+    def _train_checked(self, X: Any, T: Any, epochs: int, learning_rate: float,
+                       update: str) -> np.ndarray:
+        """``train`` with every argument checked and converted."""
         X, T = self._data(X, T)
         epochs = check.non_negative_int("epochs", epochs)
         lr = check.positive_real("learning_rate", learning_rate)
@@ -366,9 +389,11 @@ class Network:
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        del state["_engine"]  # a module: looked up again on unpickling
+        del state["_engine"]  # a module and a compiled method: rebuilt on unpickling
+        del state["_trainer"]
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._engine = _engine_module(self._engine_name)
+        self._bind()
