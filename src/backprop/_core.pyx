@@ -136,24 +136,31 @@ cdef void net_free(Net* n) noexcept nogil:
 cdef inline double dot(const double* w, const double* a, Py_ssize_t n) noexcept nogil:
     """Sum of w[i] * a[i].
 
-    Short rows are summed left to right, as the pure-Python twin does; long rows
-    use four partial sums so that the compiler can vectorise the loop without
-    reassociating (which IEEE arithmetic forbids without -ffast-math).
+    Short rows are summed left to right, as the pure-Python twin does.  Long rows
+    keep eight partial sums, combined pairwise at the end: enough independent
+    additions in flight to hide the adder's latency, in a fixed order the
+    compiler may vectorise without reassociating (which IEEE arithmetic forbids
+    without -ffast-math), so every build gives the same bits.
     """
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i, m = n - n % 8
     cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    if n < 8:
+    cdef double s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0
+    if n < 16:
         for i in range(n):
             s0 += w[i] * a[i]
         return s0
-    for i in range(0, n - 3, 4):
+    for i in range(0, m, 8):
         s0 += w[i] * a[i]
         s1 += w[i + 1] * a[i + 1]
         s2 += w[i + 2] * a[i + 2]
         s3 += w[i + 3] * a[i + 3]
-    for i in range(n - n % 4, n):
+        s4 += w[i + 4] * a[i + 4]
+        s5 += w[i + 5] * a[i + 5]
+        s6 += w[i + 6] * a[i + 6]
+        s7 += w[i + 7] * a[i + 7]
+    for i in range(m, n):
         s0 += w[i] * a[i]
-    return (s0 + s1) + (s2 + s3)
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
 cdef inline double activate_unit(double s, int act) noexcept nogil:
