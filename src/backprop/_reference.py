@@ -97,11 +97,31 @@ def _bias(b, j):
     return b[0] if len(b) == 1 else b[j]
 
 
+# ------------------------------------------------------- IEEE arithmetic in Python
+# Python raises where IEEE arithmetic (and so the compiled engine) gives inf or
+# nan; these two keep the twin's results the same as the C ones.
+def _exp(x: float) -> float:
+    """``math.exp`` that overflows to inf instead of raising."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def _div(a: float, b: float) -> float:
+    """``a / b`` that gives +-inf or nan for ``b == 0`` instead of raising."""
+    if b != 0.0:
+        return a / b
+    if a == 0.0 or math.isnan(a):
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
 # ------------------------------------------------------------------- activations
 def _activate(net, act):
     """Outputs of a layer from its net inputs."""
     if act == LOGISTIC:
-        return [1.0 / (1.0 + math.exp(-s)) for s in net]
+        return [1.0 / (1.0 + _exp(-s)) for s in net]
     if act == TANH:
         return [math.tanh(s) for s in net]
     if act == RELU:
@@ -135,20 +155,20 @@ def _loss_terms(net, out, target, act, loss):
     """Per-output error terms, dE/dout and the output deltas dE/dnet of one sample."""
     k = len(out)
     if loss == HALF_SSE:
-        errors = [0.5 * (t - o) ** 2 for t, o in zip(target, out)]
+        errors = [0.5 * (t - o) * (t - o) for t, o in zip(target, out)]
         d_out = [-(t - o) for t, o in zip(target, out)]
     elif loss == MSE:
-        errors = [(t - o) ** 2 / k for t, o in zip(target, out)]
+        errors = [(t - o) * (t - o) / k for t, o in zip(target, out)]
         d_out = [2.0 * (o - t) / k for t, o in zip(target, out)]
     elif act == SOFTMAX:  # categorical cross-entropy, from the net inputs (stable)
         top = max(net)
         lse = top + math.log(sum(math.exp(s - top) for s in net))
         errors = [t * (lse - s) for t, s in zip(target, net)]
-        d_out = [-t / o if t != 0.0 else 0.0 for t, o in zip(target, out)]
+        d_out = [_div(-t, o) if t != 0.0 else 0.0 for t, o in zip(target, out)]
         return errors, d_out, [o - t for t, o in zip(target, out)]
     else:  # binary cross-entropy of a logistic output, from the net input (stable)
         errors = [max(s, 0.0) - s * t + math.log1p(math.exp(-abs(s))) for t, s in zip(target, net)]
-        d_out = [(o - t) / (o * (1.0 - o)) for t, o in zip(target, out)]
+        d_out = [_div(o - t, o * (1.0 - o)) for t, o in zip(target, out)]
         return errors, d_out, [o - t for t, o in zip(target, out)]
     if act == SOFTMAX:
         dot = sum(g * o for g, o in zip(d_out, out))
@@ -265,7 +285,11 @@ def trace_step(params, sizes, acts, bias_mode, train_bias, loss, x, t, lr, seque
     record: dict = {}
     _step(weights, biases, [int(a) for a in acts], int(loss), bool(train_bias),
           x.tolist(), t.tolist(), float(lr), bool(sequential), record)
-    return record
+    # the same types as the compiled engine: float64 arrays
+    return {key: value if key == "total_error"
+            else np.array(value, dtype=np.float64) if key == "errors"
+            else [np.array(v, dtype=np.float64) for v in value]
+            for key, value in record.items()}
 
 
 def train(params, sizes, acts, bias_mode, train_bias, loss, X, T, epochs, lr, sequential):

@@ -23,7 +23,7 @@ def as_float_array(name: str, value: Any) -> np.ndarray:
         raise ValueError(f"{name} must be a rectangular array of numbers ({exc})") from None
     if arr.dtype.kind not in _NUMERIC_KINDS:
         raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    arr = arr.astype(np.float64, order="C", copy=False)  # keeps 0-d input 0-d
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinity")
     return arr

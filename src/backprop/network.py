@@ -101,7 +101,7 @@ class Network:
         sizes: Sequence[int],
         *,
         weights: Sequence[Any] | None = None,
-        biases: Sequence[Any] | float | None = None,
+        biases: Sequence[Any] | None = None,
         seed: int | np.random.Generator | None = None,
         bias: str = "per-neuron",
         train_bias: bool = True,
@@ -308,6 +308,9 @@ class Network:
 
     @staticmethod
     def _check_activations(activation, output_activation, n_layers) -> tuple[str, ...]:
+        if not isinstance(activation, (str, Sequence)):
+            raise TypeError(f"activation must be a name or a list of names (one per weight "
+                            f"layer), got {type(activation).__name__}")
         if isinstance(activation, str):
             acts = [check.choice("activation", activation, ACTIVATIONS)] * n_layers
             if output_activation is not None:
@@ -324,9 +327,12 @@ class Network:
         return tuple(acts)
 
     def _random_init(self, init: str, seed) -> None:
-        if seed is not None and not isinstance(seed, (np.random.Generator, int, np.integer)):
+        if isinstance(seed, bool) or (seed is not None and not isinstance(
+                seed, (np.random.Generator, int, np.integer))):
             raise TypeError(f"seed must be None, an integer or a numpy Generator, got "
                             f"{type(seed).__name__}")
+        if isinstance(seed, (int, np.integer)) and seed < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
         rng = np.random.default_rng(seed)
         for (w0, b0, b1), n_in, n_out in zip(self._offsets(), self._sizes, self._sizes[1:]):
             if init == "uniform":
@@ -341,6 +347,9 @@ class Network:
     def _set_params(self, weights, biases) -> None:
         """Validate and copy explicit weights and biases into a new buffer."""
         n_layers = len(self._sizes) - 1
+        if isinstance(weights, (str, bytes)) or not isinstance(weights, (Sequence, np.ndarray)):
+            raise TypeError(f"weights must be a list of {n_layers} matrices (one per weight "
+                            f"layer), got {type(weights).__name__}")
         if isinstance(weights, np.ndarray) or len(weights) != n_layers:
             raise ValueError(f"weights must be a list of {n_layers} matrices (one per weight "
                              f"layer), got {len(weights) if not isinstance(weights, np.ndarray) else 'one array'}")
@@ -358,6 +367,9 @@ class Network:
             raise ValueError(f"biases must be given with weights (bias={self._bias!r}): one "
                              f"array per weight layer")
         else:
+            if isinstance(biases, (str, bytes)) or not isinstance(biases, (Sequence, np.ndarray)):
+                raise TypeError(f"biases must be a list of {n_layers} entries (one per weight "
+                                f"layer), got {type(biases).__name__}")
             if isinstance(biases, np.ndarray) and biases.ndim < 2 and self._bias == "per-neuron":
                 raise ValueError(f"biases must be a list of {n_layers} arrays (one per weight layer)")
             if len(biases) != n_layers:
