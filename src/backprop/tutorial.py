@@ -28,11 +28,11 @@ WEIGHT_NAMES = {
     "w5": (1, 0, 0), "w6": (1, 0, 1), "w7": (1, 1, 0), "w8": (1, 1, 1),
 }
 
-#: Figures the seed misprints, with the value its own printed inputs give.  The seed
-#: has dE_o2/dout_h1 = -0.019049119, but its own rounded figures give
-#: -0.217071535 * 0.175510053 * 0.50 = -0.0190491183 (exactly: -0.019049118258):
-#: a slip of one unit in the ninth decimal.  Its next figure, dE/dout_h1 =
-#: 0.036350306, holds either way.
+#: Figures the seed rounds off by one unit in the last digit, with the correctly
+#: rounded value.  The seed gives dE_o2/dout_h1 = -0.019049119: it rounded
+#: delta_o2 to -0.038098237 before multiplying by w7 = 0.50 (-0.0190491185, which
+#: rounds up).  Exactly, delta_o2 * w7 = -0.019049118258.  Its next figure,
+#: dE/dout_h1 = 0.036350306, holds either way.
 SLIPS = {"dE_o2/dout_h1": "-0.019049118"}
 
 #: The figures the seed prints, by name, as printed.

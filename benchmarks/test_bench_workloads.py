@@ -1,0 +1,69 @@
+"""Timed workloads: one pytest-benchmark group per workload, every engine in it.
+
+The workloads themselves live in :mod:`backprop.bench` (shared with
+``backprop bench``); here each engine runs the whole workload, unscaled, so
+that the times within a group compare like with like.  ``extra_info`` records
+the steps per round and the per-step time and GFLOP/s of the fastest round.
+"""
+
+from __future__ import annotations
+
+import pytest
+from backprop import bench
+from pytest_benchmark.fixture import BenchmarkFixture
+
+
+def _engines(workload: str) -> list[str]:
+    return [case.engine for case in bench.build_cases(quick=False, workloads=[workload])]
+
+
+def _benchmark_case(benchmark: BenchmarkFixture, workload: str, engine: str) -> None:
+    """Set up ``engine`` on ``workload`` (skipping if unavailable) and time ``run()``."""
+    case = bench.get_case(workload, engine, quick=False)
+    reason = case.skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    run = case.setup()
+    benchmark.extra_info.update(steps=case.steps, flops_per_step=case.flops_per_step)
+    benchmark(run)
+    if benchmark.stats is not None:  # None under --benchmark-disable
+        per_step = benchmark.stats.stats.min / case.steps
+        benchmark.extra_info["per_step"] = per_step
+        if case.flops_per_step:
+            benchmark.extra_info["gflops"] = case.flops_per_step / per_step / 1e9
+
+
+@pytest.mark.benchmark(group="seed-library-loop", min_rounds=3)
+@pytest.mark.parametrize("engine", _engines("seed-library-loop"))
+def test_seed_library_loop(benchmark: BenchmarkFixture, engine: str) -> None:
+    """``net.train(x, t, epochs=10_000)`` on the tutorial network."""
+    _benchmark_case(benchmark, "seed-library-loop", engine)
+
+
+@pytest.mark.benchmark(group="seed-python-loop", min_rounds=3)
+@pytest.mark.parametrize("engine", _engines("seed-python-loop"))
+def test_seed_python_loop(benchmark: BenchmarkFixture, engine: str) -> None:
+    """10,000 Python-level ``net.train(x, t)`` calls on the tutorial network."""
+    _benchmark_case(benchmark, "seed-python-loop", engine)
+
+
+@pytest.mark.benchmark(group="digits", min_rounds=3)
+@pytest.mark.parametrize("engine", _engines("digits"))
+def test_digits(benchmark: BenchmarkFixture, engine: str) -> None:
+    """One epoch of one-sample SGD of a [64, 32, 10] network on sklearn's digits."""
+    _benchmark_case(benchmark, "digits", engine)
+
+
+@pytest.mark.benchmark(group="width-sweep", min_rounds=3)
+@pytest.mark.parametrize(
+    "workload, engine",
+    [
+        pytest.param(workload, engine, id=f"{workload.rsplit('-', 1)[1]}-{engine}")
+        for workload in bench.workload_names(["width-sweep"])
+        for engine in _engines(workload)
+    ],
+)
+def test_width_sweep(benchmark: BenchmarkFixture, workload: str, engine: str) -> None:
+    """One epoch on random data of an [n, n, n] network (group ``width-sweep-<n>``)."""
+    benchmark.group = workload
+    _benchmark_case(benchmark, workload, engine)

@@ -1,0 +1,579 @@
+"""Benchmark workloads shared by ``backprop bench`` and the pytest-benchmark suite.
+
+A *workload* is a fixed amount of online training (one-sample SGD updates); an
+*engine* is what does it: this package's ``Network(engine="cython")`` and its
+pure-Python twin ``engine="python"``, or one of the independent peers of
+:mod:`backprop._peers` (``numpy``, ``numba``, ``torch``, ``python_loop``).
+Every (workload, engine) pair is a :class:`Case`; ``case.setup()`` builds the
+network and returns a zero-argument ``run()`` that does the work once.
+
+Workloads
+---------
+``seed-library-loop``
+    ``net.train(x, t, epochs=10_000)`` on ``Network.tutorial()``.
+``seed-python-loop``
+    10,000 Python-level calls ``net.train(x, t)`` (one sample, one epoch each).
+``digits``
+    one epoch of one-sample SGD of a ``[64, 32, 10]`` network on scikit-learn's
+    ``load_digits`` (1,797 samples, pixels / 16, one-hot targets).
+``width-sweep-<n>``
+    one epoch over random samples of an ``[n, n, n]`` network, for ``n`` in
+    :data:`WIDTHS`; the engine ``numpy-matvec`` times NumPy's ``W @ v`` on the
+    same ``(n, n)`` shape for comparison (one product per "step").
+
+In quick mode (the default of :func:`run_all`) slow engines run only part of a
+long workload and their time is extrapolated to the whole of it; such rows
+carry ``scaled=True`` and are starred in :func:`format_table`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache, partial
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import _peers, tutorial
+
+__all__ = [
+    "Case",
+    "ENGINES",
+    "LIBRARY_ENGINES",
+    "REFERENCE_ENGINE",
+    "WIDTHS",
+    "WORKLOADS",
+    "build_cases",
+    "engine_available",
+    "format_table",
+    "get_case",
+    "machine_info",
+    "report",
+    "run_all",
+    "sgd_step_flops",
+    "workload_names",
+    "write_json",
+]
+
+FloatArray = NDArray[np.float64]
+Run = Callable[[], object]
+
+#: This package's engines; ratios are measured against :data:`REFERENCE_ENGINE`.
+LIBRARY_ENGINES: tuple[str, ...] = ("cython", "python")
+REFERENCE_ENGINE = "cython"
+#: Every engine, in table order (``numpy-matvec`` only runs in the width sweep).
+ENGINES: tuple[str, ...] = (*LIBRARY_ENGINES, *_peers.PEERS, "numpy-matvec")
+#: Workload families; the width sweep expands to one workload per width.
+WORKLOADS: tuple[str, ...] = ("seed-library-loop", "seed-python-loop", "digits", "width-sweep")
+WIDTHS: tuple[int, ...] = (2, 8, 32, 128, 512)
+
+LEARNING_RATE = tutorial.LEARNING_RATE
+SEED_STEPS = 10_000
+SEED_X = tutorial.INPUTS
+SEED_T = tutorial.TARGETS
+#: The tutorial network for the peers (the library uses ``Network.tutorial()``):
+#: its shared, untrained biases written out per neuron.
+TUTORIAL_WEIGHTS = tutorial.WEIGHTS
+TUTORIAL_BIASES = tuple((b,) * n for b, n in zip(tutorial.BIASES, tutorial.SIZES[1:]))
+DIGITS_SIZES = (64, 32, 10)
+DIGITS_SAMPLES = 1797  # scikit-learn's load_digits()
+DATA_SEED = 20240601
+
+#: Rough seconds per step (``overhead + per_flop * flops``) of each engine; only
+#: used in quick mode, to decide how much of a long workload a slow engine runs.
+_COST_MODEL: dict[str, tuple[float, float]] = {
+    "cython": (2e-7, 1e-9),
+    "numba": (2e-7, 1e-9),
+    "python": (1e-5, 6e-8),
+    "python_loop": (1e-5, 6e-8),
+    "numpy": (3e-5, 1e-9),
+    "torch": (3e-4, 1e-9),
+    "numpy-matvec": (1e-6, 1e-9),
+}
+#: Longest a single quick-mode run of one case should take, in seconds.
+_QUICK_RUN_BUDGET = 0.08
+
+
+def sgd_step_flops(sizes: Sequence[int]) -> int:
+    """Floating-point operations of one online SGD step of a network ``sizes``.
+
+    Per layer of ``n_in -> n_out`` units: forward ``2 n_in n_out``, update
+    ``2 n_in n_out`` and, except for the first layer, the back-propagated delta
+    ``2 n_in n_out``.  Activations, biases and the error are not counted.
+    An ``[n, n, n]`` network thus costs ``10 n**2``.
+    """
+    pairs = [2 * n_in * n_out for n_in, n_out in zip(sizes, sizes[1:])]
+    return 2 * sum(pairs) + sum(pairs[1:])
+
+
+def width_steps(n: int) -> int:
+    """Samples per run of ``width-sweep-<n>``: about 4 Mflop, 4 to 4,096 steps."""
+    return max(4, min(4096, 2**22 // sgd_step_flops((n, n, n))))
+
+
+def init_params(
+    sizes: Sequence[int], seed: int = DATA_SEED
+) -> tuple[list[FloatArray], list[FloatArray]]:
+    """Seeded uniform(+-1/sqrt(n_in)) weights and biases, shared by all engines."""
+    rng = np.random.default_rng(seed)
+    weights, biases = [], []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        limit = 1.0 / math.sqrt(n_in)
+        weights.append(rng.uniform(-limit, limit, (n_out, n_in)))
+        biases.append(rng.uniform(-limit, limit, n_out))
+    return weights, biases
+
+
+def engine_available(engine: str) -> bool:
+    """Whether ``engine`` can run here (package importable, peer installed)."""
+    if engine == "numpy-matvec":
+        return True
+    if engine in _peers.PEERS:
+        return _peers.available(engine)
+    if engine not in LIBRARY_ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
+    try:
+        from . import Network
+
+        Network([1, 1], seed=0, engine=engine)
+    except (ImportError, ValueError, RuntimeError, NotImplementedError):
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- trainers
+
+
+@dataclasses.dataclass(frozen=True)
+class _Problem:
+    """A network and its data: what every engine trains in one workload."""
+
+    sizes: tuple[int, ...]
+    X: FloatArray
+    T: FloatArray
+    weights: Sequence[Any] | None = None  # None: the tutorial network
+    biases: Sequence[Any] | None = None
+
+    def head(self, n_samples: int) -> _Problem:
+        """The same problem restricted to its first ``n_samples`` samples."""
+        if n_samples >= len(self.X):
+            return self
+        return dataclasses.replace(self, X=self.X[:n_samples], T=self.T[:n_samples])
+
+
+def _trainer(engine: str, problem: _Problem, single: bool) -> Callable[[int], object]:
+    """Build ``engine``'s network for ``problem``; return ``train(epochs)``.
+
+    ``single`` passes the (one) sample to the library as 1-D ``x, t`` arrays.
+    """
+    tutorial = problem.weights is None
+    if engine in LIBRARY_ENGINES:
+        from . import Network
+
+        if tutorial:
+            net = Network.tutorial(engine=engine)
+        else:
+            net = Network(
+                list(problem.sizes), weights=problem.weights, biases=problem.biases, engine=engine
+            )
+        X, T = (problem.X[0], problem.T[0]) if single else (problem.X, problem.T)
+        return lambda epochs: net.train(X, T, epochs=epochs, learning_rate=LEARNING_RATE)
+    weights = TUTORIAL_WEIGHTS if tutorial else problem.weights
+    biases = TUTORIAL_BIASES if tutorial else problem.biases
+    assert weights is not None and biases is not None
+    peer = _peers.make_peer(
+        engine, problem.sizes, weights, biases, problem.X, problem.T, LEARNING_RATE,
+        train_bias=not tutorial,
+    )  # fmt: skip
+    return peer.train
+
+
+def _epochs_run(engine: str, problem: _Problem, epochs: int, single: bool = False) -> Run:
+    """``run()`` = one ``train(epochs)`` call."""
+    train = _trainer(engine, problem, single)
+    return partial(train, epochs)
+
+
+def _calls_run(engine: str, problem: _Problem, calls: int) -> Run:
+    """``run()`` = ``calls`` Python-level ``train(1)`` calls."""
+    train = _trainer(engine, problem, single=True)
+
+    def run() -> None:
+        for _ in range(calls):
+            train(1)
+
+    return run
+
+
+def _matvec_run(n: int, products: int) -> Run:
+    """``run()`` = ``products`` NumPy products ``W @ v`` with ``W`` of shape ``(n, n)``."""
+    rng = np.random.default_rng(DATA_SEED)
+    W = rng.random((n, n))
+    V = list(rng.random((products, n)))
+
+    def run() -> None:
+        for v in V:
+            W @ v
+
+    return run
+
+
+# --------------------------------------------------------------------------- cases
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One engine on one workload.
+
+    ``steps`` one-sample updates (matrix-vector products for ``numpy-matvec``)
+    are done by each ``run()``; the workload itself is ``workload_steps`` of
+    them, more when a slow engine runs only part of it (``scaled``).
+    """
+
+    workload: str
+    engine: str
+    steps: int
+    workload_steps: int
+    build: Callable[[int], Run] = dataclasses.field(repr=False, compare=False)
+    flops_per_step: int | None = None
+    requires: tuple[str, ...] = ()
+
+    @property
+    def scaled(self) -> bool:
+        """Whether a run covers only part of the workload."""
+        return self.steps != self.workload_steps
+
+    @property
+    def name(self) -> str:
+        """``workload/engine``."""
+        return f"{self.workload}/{self.engine}"
+
+    def skip_reason(self) -> str | None:
+        """Why this case cannot run here, or ``None`` when it can."""
+        if not engine_available(self.engine):
+            return f"engine {self.engine!r} unavailable"
+        missing = [module for module in self.requires if not _peers.has_module(module)]
+        if missing:
+            return f"{', '.join(missing)} not installed"
+        return None
+
+    def setup(self) -> Run:
+        """Build the network and data; return ``run()``, which does ``steps`` steps once."""
+        return self.build(self.steps)
+
+
+def _quick_steps(engine: str, workload_steps: int, flops: int) -> int:
+    """How many of ``workload_steps`` steps ``engine`` runs in quick mode."""
+    overhead, per_flop = _COST_MODEL[engine]
+    affordable = int(_QUICK_RUN_BUDGET / (overhead + per_flop * flops))
+    return max(1, min(workload_steps, affordable))
+
+
+def _seed_problem() -> _Problem:
+    return _Problem(tutorial.SIZES, np.array([SEED_X]), np.array([SEED_T]))
+
+
+@lru_cache(maxsize=1)
+def _digits_problem() -> _Problem:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X = np.ascontiguousarray(digits.data / 16.0, dtype=np.float64)
+    T = np.eye(DIGITS_SIZES[-1])[digits.target]
+    assert X.shape == (DIGITS_SAMPLES, DIGITS_SIZES[0])
+    return _Problem(DIGITS_SIZES, X, T, *init_params(DIGITS_SIZES))
+
+
+def _width_problem(n: int, samples: int) -> _Problem:
+    rng = np.random.default_rng(DATA_SEED + n)
+    # Keep inputs and targets strictly inside (0, 1).
+    X = rng.uniform(0.05, 0.95, (samples, n))
+    T = rng.uniform(0.05, 0.95, (samples, n))
+    return _Problem((n, n, n), X, T, *init_params((n, n, n), DATA_SEED + n))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Workload:
+    """One workload: its engines, size and how to build a run of it."""
+
+    name: str
+    family: str
+    engines: tuple[str, ...]
+    steps: int
+    sizes: tuple[int, ...]
+    requires: tuple[str, ...] = ()
+
+    def flops_per_step(self, engine: str) -> int:
+        """Flops of one step: an SGD step, or one ``W @ v`` for ``numpy-matvec``."""
+        if engine == "numpy-matvec":
+            return 2 * self.sizes[0] * self.sizes[1]
+        return sgd_step_flops(self.sizes)
+
+    def builder(self, engine: str) -> Callable[[int], Run]:
+        """``build(steps) -> run`` for ``engine``; data are made lazily, in ``setup()``."""
+        if self.family == "seed-library-loop":
+            return lambda steps: _epochs_run(engine, _seed_problem(), steps, single=True)
+        if self.family == "seed-python-loop":
+            return lambda steps: _calls_run(engine, _seed_problem(), steps)
+        if self.family == "digits":
+            return lambda steps: _epochs_run(engine, _digits_problem().head(steps), 1)
+        n = self.sizes[0]
+        if engine == "numpy-matvec":
+            return partial(_matvec_run, n)
+        return lambda steps: _epochs_run(engine, _width_problem(n, steps), 1)
+
+
+def _workloads(family: str) -> list[_Workload]:
+    """The workloads of a family (the width sweep has one per width)."""
+    model_engines = (*LIBRARY_ENGINES, "numpy", "numba", "torch")
+    if family in ("seed-library-loop", "seed-python-loop"):
+        engines = (*model_engines, "python_loop")
+        return [_Workload(family, family, engines, SEED_STEPS, tutorial.SIZES)]
+    if family == "digits":
+        return [
+            _Workload(family, family, model_engines, DIGITS_SAMPLES, DIGITS_SIZES, ("sklearn",))
+        ]
+    if family == "width-sweep":
+        return [
+            _Workload(f"width-sweep-{n}", family, (*model_engines, "numpy-matvec"),
+                      width_steps(n), (n, n, n))
+            for n in WIDTHS
+        ]  # fmt: skip
+    raise ValueError(f"unknown workload {family!r}; expected one of {WORKLOADS}")
+
+
+def workload_names(families: Iterable[str] | None = None) -> list[str]:
+    """Expanded workload names (``width-sweep`` becomes ``width-sweep-2``, ...)."""
+    return [w.name for family in (families or WORKLOADS) for w in _workloads(family)]
+
+
+def build_cases(
+    quick: bool = True,
+    engines: Iterable[str] | None = None,
+    workloads: Iterable[str] | None = None,
+) -> list[Case]:
+    """All cases of the selected workload families and engines, available or not.
+
+    ``workloads`` names families (``width-sweep``) or single workloads
+    (``width-sweep-32``); ``engines`` filters :data:`ENGINES`.  With ``quick``,
+    slow engines run only part of long workloads (see :attr:`Case.scaled`).
+    """
+    wanted_engines = set(ENGINES if engines is None else engines)
+    unknown = wanted_engines - set(ENGINES)
+    if unknown:
+        raise ValueError(f"unknown engines {sorted(unknown)}; expected some of {ENGINES}")
+    wanted = None if workloads is None else set(workloads)
+    if wanted is not None:
+        missing = wanted - set(WORKLOADS) - set(workload_names())
+        if missing:
+            raise ValueError(f"unknown workloads {sorted(missing)}; expected some of {WORKLOADS}")
+    cases = []
+    for family in WORKLOADS:
+        for work in _workloads(family):
+            if wanted is not None and family not in wanted and work.name not in wanted:
+                continue
+            for engine in work.engines:
+                if engine not in wanted_engines:
+                    continue
+                flops = work.flops_per_step(engine)
+                steps = _quick_steps(engine, work.steps, flops) if quick else work.steps
+                cases.append(
+                    Case(work.name, engine, steps, work.steps, work.builder(engine), flops,
+                         work.requires)
+                )  # fmt: skip
+    return cases
+
+
+def get_case(workload: str, engine: str, quick: bool = False) -> Case:
+    """The case of ``engine`` on the (expanded) ``workload``."""
+    for case in build_cases(quick, engines=[engine], workloads=[workload]):
+        if case.workload == workload:
+            return case
+    raise ValueError(f"engine {engine!r} does not run workload {workload!r}")
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def _time_once(run: Run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def run_all(
+    quick: bool = True,
+    repeat: int | None = None,
+    engines: Iterable[str] | None = None,
+    workloads: Iterable[str] | None = None,
+    *,
+    statistic: str = "min",
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Time every selected case; return one JSON-ready dict per case.
+
+    Within a workload, the engines' runs are interleaved (the order reversed on
+    every other round) so that their ratio is measured side by side; each case
+    is set up and run once untimed first.  ``repeat`` defaults to 3 rounds in
+    quick mode and 7 otherwise; the reported time is the ``statistic``
+    (``"min"`` or ``"median"``) over rounds.  Keys of each dict: ``workload``,
+    ``engine``, ``steps`` (per run), ``workload_steps``, ``scaled``, ``time``
+    (seconds for the whole workload, extrapolated when scaled), ``per_step``,
+    ``ratio`` (per-step time / cython's on the same workload), ``gflops``,
+    ``repeat``, ``skipped`` (a reason, or ``None``).
+    """
+    if statistic not in ("min", "median"):
+        raise ValueError("statistic must be 'min' or 'median'")
+    reduce = min if statistic == "min" else statistics.median
+    rounds = repeat if repeat is not None else (3 if quick else 7)
+    if rounds < 1:
+        raise ValueError("repeat must be at least 1")
+    cases = build_cases(quick, engines, workloads)
+    results: list[dict[str, Any]] = []
+    for workload in dict.fromkeys(c.workload for c in cases):
+        group = [c for c in cases if c.workload == workload]
+        runs: dict[Case, Run] = {}
+        rows: dict[Case, dict[str, Any]] = {}
+        for case in group:
+            reason = case.skip_reason()
+            rows[case] = {
+                "workload": case.workload,
+                "engine": case.engine,
+                "steps": case.steps,
+                "workload_steps": case.workload_steps,
+                "scaled": case.scaled,
+                "time": None,
+                "per_step": None,
+                "ratio": None,
+                "gflops": None,
+                "repeat": 0 if reason else rounds,
+                "skipped": reason,
+            }
+            if reason is None:
+                if progress:
+                    progress(f"setting up {case.name}")
+                runs[case] = run = case.setup()
+                run()  # warm-up
+        timings: dict[Case, list[float]] = {case: [] for case in runs}
+        order = list(runs)
+        for r in range(rounds):
+            if progress:
+                progress(f"{workload}: round {r + 1}/{rounds}")
+            for case in order if r % 2 == 0 else reversed(order):
+                timings[case].append(_time_once(runs[case]))
+        for case, times in timings.items():
+            per_step = reduce(times) / case.steps
+            row = rows[case]
+            row["per_step"] = per_step
+            row["time"] = per_step * case.workload_steps
+            if case.flops_per_step:
+                row["gflops"] = case.flops_per_step / per_step / 1e9
+        ref = next((rows[c] for c in runs if c.engine == REFERENCE_ENGINE), None)
+        for case in runs:
+            if ref is not None and case.engine != "numpy-matvec":
+                rows[case]["ratio"] = rows[case]["per_step"] / ref["per_step"]
+        results.extend(rows[case] for case in group)
+    return results
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU, OS and library versions, for the JSON report."""
+    info: dict[str, Any] = {
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "python_implementation": platform.python_implementation(),
+        "numpy": np.__version__,
+    }
+    for dist in ("backprop", "numba", "torch", "scikit-learn", "Cython"):
+        try:
+            info[dist] = version(dist)
+        except PackageNotFoundError:
+            info[dist] = None
+    return info
+
+
+def report(results: list[dict[str, Any]], quick: bool | None = None) -> dict[str, Any]:
+    """The JSON document of a benchmark run: machine info plus the result rows."""
+    return {"machine": machine_info(), "quick": quick, "results": results}
+
+
+def write_json(
+    results: list[dict[str, Any]], path: str | os.PathLike[str], quick: bool | None = None
+) -> None:
+    """Write :func:`report` of ``results`` to ``path`` as indented JSON."""
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(report(results, quick), fh, indent=2)
+        fh.write("\n")
+
+
+def _fmt_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def format_table(results: list[dict[str, Any]]) -> str:
+    """A plain-text table of :func:`run_all`'s rows; scaled and skipped rows are footnoted.
+
+    ``time`` is for the whole workload, ``per step`` for one update (one
+    product for ``numpy-matvec``), ``vs cython`` the per-step time ratio.
+    """
+    header = ("workload", "engine", "time", "per step", "vs cython", "GFLOP/s")
+    lines: list[tuple[str, ...]] = []
+    notes: list[str] = []
+    for row in results:
+        if row["skipped"]:
+            notes.append(f"skipped {row['workload']}/{row['engine']}: {row['skipped']}")
+            continue
+        time_text = _fmt_seconds(row["time"])
+        if row["scaled"]:
+            time_text += " *"
+        ratio = f"{row['ratio']:.3g}x" if row["ratio"] is not None else "-"
+        gflops = f"{row['gflops']:.3g}" if row["gflops"] is not None else "-"
+        per_step = _fmt_seconds(row["per_step"])
+        lines.append((row["workload"], row["engine"], time_text, per_step, ratio, gflops))
+    if any(row["scaled"] and not row["skipped"] for row in results):
+        notes.insert(0, "* extrapolated from a run of part of the workload (quick mode)")
+    if any(row["engine"] == "numpy-matvec" and not row["skipped"] for row in results):
+        notes.insert(0, "numpy-matvec: one step = one product W @ v of the layer's shape")
+    widths = [max(len(r[i]) for r in (header, *lines)) for i in range(len(header))]
+    right = {2, 3, 4, 5}
+
+    def fmt(cols: tuple[str, ...]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cols, widths))
+        ).rstrip()
+
+    out = [fmt(header), fmt(tuple("-" * w for w in widths))]
+    out += [fmt(r) for r in lines]
+    return "\n".join(out + [""] + notes if notes else out)
