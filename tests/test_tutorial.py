@@ -121,7 +121,7 @@ def _figure_params():
         yield pytest.param(field, layer, index, printed, id=name, marks=marks)
 
 
-@pytest.mark.parametrize("field, layer, index, printed", _figure_params())
+@pytest.mark.parametrize("field, layer, index, printed", list(_figure_params()))
 def test_trace_figure(trace, field, layer, index, printed):
     assert_printed(_at(getattr(trace, field)[layer], index), printed)
 

@@ -82,7 +82,7 @@ def _data_params():
                                    id=f"{method}-{case_id}")
 
 
-@pytest.mark.parametrize("method, X, T, exc, pattern", _data_params())
+@pytest.mark.parametrize("method, X, T, exc, pattern", list(_data_params()))
 def test_bad_data(net, method, X, T, exc, pattern):
     before = net.params
     with pytest.raises(exc, match=pattern):

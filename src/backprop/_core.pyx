@@ -15,7 +15,8 @@ Layers of this file:
 * ``cdef ... noexcept nogil`` kernels over raw pointers to contiguous float64 data.
 """
 
-from libc.math cimport exp, fabs, isfinite, log, log1p, tanh
+from libc.math cimport exp, fabs, isfinite, log, log1p, pow, sqrt, tanh
+from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
@@ -44,6 +45,25 @@ cdef enum:
     BIAS_SHARED = 1
     BIAS_PER_NEURON = 2
 
+cdef enum:
+    SGD = 0
+    MOMENTUM = 1
+    NESTEROV = 2
+    ADAM = 3
+    RPROP = 4
+
+# positions in the ``hyper`` vector of optimizer settings
+cdef enum:
+    H_MOMENTUM = 0
+    H_BETA1 = 1
+    H_BETA2 = 2
+    H_EPSILON = 3
+    H_ETA_PLUS = 4
+    H_ETA_MINUS = 5
+    H_DELTA_MIN = 6
+    H_DELTA_MAX = 7
+    N_HYPER = 8
+
 cdef double LEAKY_SLOPE = 0.01
 
 CODES = {
@@ -51,6 +71,11 @@ CODES = {
                    "leaky_relu": LEAKY_RELU, "linear": LINEAR, "softmax": SOFTMAX},
     "loss": {"half_sse": HALF_SSE, "mse": MSE, "cross_entropy": CROSS_ENTROPY},
     "bias": {"none": BIAS_NONE, "shared": BIAS_SHARED, "per-neuron": BIAS_PER_NEURON},
+    "optimizer": {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adam": ADAM,
+                  "rprop": RPROP},
+    "hyper": {"momentum": H_MOMENTUM, "beta1": H_BETA1, "beta2": H_BETA2,
+              "epsilon": H_EPSILON, "eta_plus": H_ETA_PLUS, "eta_minus": H_ETA_MINUS,
+              "delta_min": H_DELTA_MIN, "delta_max": H_DELTA_MAX, "size": N_HYPER},
 }
 
 
@@ -475,6 +500,174 @@ cdef Py_ssize_t train_loop(Net* n, const double* X, const double* T,
     return -1
 
 
+# ------------------------------------------------ mini-batches and optimizers
+cdef struct Plan:
+    # how the general loop trains (see ``_reference.train``)
+    Py_ssize_t batch            # samples per gradient step
+    int optimizer
+    const double* hyper         # N_HYPER settings
+    double* state               # optimizer state, laid out as ``_reference.state_size``
+    double* grad                # gradient accumulated over the current batch
+    Py_ssize_t* perm            # sample order, reshuffled each epoch; NULL: in order
+    uint64_t* rng               # shuffling generator state
+
+
+cdef inline uint64_t splitmix64(uint64_t* state) noexcept nogil:
+    """The splitmix64 generator (Steele, Lea and Flood 2014); the twin has it too."""
+    cdef uint64_t z
+    state[0] += <uint64_t> 0x9E3779B97F4A7C15
+    z = state[0]
+    z = (z ^ (z >> 30)) * <uint64_t> 0xBF58476D1CE4E5B9
+    z = (z ^ (z >> 27)) * <uint64_t> 0x94D049BB133111EB
+    return z ^ (z >> 31)
+
+
+cdef inline void shuffle(Py_ssize_t* perm, Py_ssize_t n, uint64_t* rng) noexcept nogil:
+    """Fisher-Yates shuffle of ``perm`` in place."""
+    cdef Py_ssize_t i, j, tmp
+    for i in range(n - 1, 0, -1):
+        j = <Py_ssize_t> (splitmix64(rng) % <uint64_t> (i + 1))
+        tmp = perm[i]
+        perm[i] = perm[j]
+        perm[j] = tmp
+
+
+cdef inline double accumulate_sample(Net* n, const double* x, const double* t,
+                                     double* grad) noexcept nogil:
+    """Add one sample's gradient to ``grad`` (laid out like the parameters).
+
+    The weights are not touched; returns the sample's error.
+    """
+    cdef Py_ssize_t l, i, j, n_in, n_out, lo
+    cdef const double* a
+    cdef const double* w
+    cdef const double* row
+    cdef double* grow
+    cdef double* gb
+    cdef double* d
+    cdef double* g
+    cdef double dj, s
+    cdef double e
+    cdef int act
+    forward_sample(n, x)
+    e = output_deltas(n, t)
+    for l in range(n.n_layers - 1, -1, -1):
+        n_in = n.sizes[l]
+        n_out = n.sizes[l + 1]
+        a = x if l == 0 else n.out + n.u_off[l - 1]
+        w = n.params + n.w_off[l]
+        d = n.delta + n.u_off[l]
+        lo = n.u_off[l - 1] if l > 0 else 0
+        g = n.dout + lo
+        if l > 0:
+            for i in range(n_in):
+                g[i] = 0.0
+        for j in range(n_out):
+            row = w + j * n_in
+            grow = grad + n.w_off[l] + j * n_in
+            dj = d[j]
+            if l > 0:
+                for i in range(n_in):
+                    g[i] += dj * row[i]
+            for i in range(n_in):
+                grow[i] += dj * a[i]
+        if n.train_bias and n.n_bias[l] > 0:
+            gb = grad + n.b_off[l]
+            if n.n_bias[l] == 1:
+                s = 0.0
+                for j in range(n_out):
+                    s += d[j]
+                gb[0] += s
+            else:
+                for j in range(n_out):
+                    gb[j] += d[j]
+        if l > 0:
+            act = n.acts[l - 1]
+            for i in range(n_in):
+                n.dact[lo + i] = slope(n.net[lo + i], a[i], act)
+                n.delta[lo + i] = g[i] * n.dact[lo + i]
+    return e
+
+
+cdef void optimizer_step(Net* n, Plan* p, double count) noexcept nogil:
+    """Apply the mean gradient of ``count`` samples with the plan's optimizer."""
+    cdef Py_ssize_t k, m = n.n_params
+    cdef double lr = n.lr, gk, v, step, mhat, vhat, prod
+    cdef const double* h = p.hyper
+    cdef double* st = p.state
+    cdef double* w = n.params
+    cdef int opt = p.optimizer
+    if opt == ADAM:
+        st[2 * m] += 1.0                      # the step counter t
+    for k in range(m):
+        gk = p.grad[k] / count
+        if opt == SGD:
+            w[k] = w[k] - lr * gk
+        elif opt == MOMENTUM or opt == NESTEROV:
+            v = h[H_MOMENTUM] * st[k] - lr * gk
+            st[k] = v
+            if opt == MOMENTUM:
+                w[k] = w[k] + v
+            else:
+                w[k] = w[k] + (h[H_MOMENTUM] * v - lr * gk)
+        elif opt == ADAM:
+            st[k] = h[H_BETA1] * st[k] + (1.0 - h[H_BETA1]) * gk
+            st[m + k] = h[H_BETA2] * st[m + k] + (1.0 - h[H_BETA2]) * (gk * gk)
+            mhat = st[k] / (1.0 - pow(h[H_BETA1], st[2 * m]))
+            vhat = st[m + k] / (1.0 - pow(h[H_BETA2], st[2 * m]))
+            w[k] = w[k] - lr * mhat / (sqrt(vhat) + h[H_EPSILON])
+        else:  # iRPROP-: step sizes st[k], previous gradients st[m + k]
+            prod = gk * st[m + k]
+            step = st[k]
+            if prod > 0.0:
+                step = step * h[H_ETA_PLUS]
+                if step > h[H_DELTA_MAX]:
+                    step = h[H_DELTA_MAX]
+            elif prod < 0.0:
+                step = step * h[H_ETA_MINUS]
+                if step < h[H_DELTA_MIN]:
+                    step = h[H_DELTA_MIN]
+                gk = 0.0
+            st[k] = step
+            if gk > 0.0:
+                w[k] = w[k] - step
+            elif gk < 0.0:
+                w[k] = w[k] + step
+            st[m + k] = gk
+        p.grad[k] = 0.0
+
+
+cdef Py_ssize_t train_plan(Net* n, Plan* p, const double* X, const double* T,
+                           Py_ssize_t n_samples, Py_ssize_t epochs, double* history,
+                           bint check_params) noexcept nogil:
+    """``train_loop`` with shuffling, mini-batches and optimizers (same returns)."""
+    cdef Py_ssize_t e, s, r, count
+    cdef Py_ssize_t n_in = n.sizes[0], n_out = n.sizes[n.n_layers]
+    cdef bint online = p.batch == 1 and p.optimizer == SGD
+    cdef double total
+    for e in range(epochs):
+        if p.perm != NULL:
+            shuffle(p.perm, n_samples, p.rng)
+        total = 0.0
+        count = 0
+        for s in range(n_samples):
+            r = p.perm[s] if p.perm != NULL else s
+            if online:
+                total += train_sample(n, X + r * n_in, T + r * n_out)
+                continue
+            total += accumulate_sample(n, X + r * n_in, T + r * n_out, p.grad)
+            count += 1
+            if count == p.batch or s == n_samples - 1:
+                optimizer_step(n, p, <double> count)
+                count = 0
+        history[e] = total
+        if not isfinite(total):
+            return e
+        if check_params and not params_finite(n):
+            return e
+    return -1
+
+
 # ------------------------------------------------------------------ wrappers
 cdef inline void _raise_memory(int status) except *:
     if status != 0:
@@ -520,38 +713,60 @@ def sample_errors(const double[::1] params, const Py_ssize_t[::1] sizes, const i
 
 def train(double[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
           int bias_mode, bint train_bias, int loss, const double[:, ::1] X,
-          const double[:, ::1] T, Py_ssize_t epochs, double lr, bint sequential):
-    """Online SGD; see ``backprop._reference.train`` for the contract."""
+          const double[:, ::1] T, Py_ssize_t epochs, double lr, bint sequential,
+          Py_ssize_t batch_size=1, int optimizer=SGD, const double[::1] hyper=None,
+          double[::1] state=None, Py_ssize_t[::1] perm=None, uint64_t[::1] rng=None):
+    """Train in place; see ``backprop._reference.train`` for the contract."""
     cdef Net n
-    cdef Py_ssize_t failed = -1, n_samples = X.shape[0]
+    cdef Plan p
+    cdef Py_ssize_t failed = -1, n_samples = X.shape[0], n_state = 0
+    cdef bint plain = batch_size == 1 and optimizer == SGD and perm is None
     history_arr = np.zeros(epochs, dtype=np.float64)
     cdef double[::1] history = history_arr
-    cdef double* backup
+    # copies to start a replay from: parameters, optimizer state, sample order
+    cdef double[::1] backup = np.array(params, dtype=np.float64)
+    cdef double[::1] state0 = None if state is None else np.array(state, dtype=np.float64)
+    cdef Py_ssize_t[::1] perm0 = None if perm is None else np.array(perm, dtype=np.intp)
+    cdef uint64_t[::1] rng0 = None if rng is None else np.array(rng, dtype=np.uint64)
+    cdef double[::1] grad = np.zeros(params.shape[0], dtype=np.float64)
     _raise_memory(net_init(&n, &params[0], sizes, acts, bias_mode))
     n.loss = loss
     n.train_bias = train_bias
     n.sequential = sequential
     n.lr = lr
-    backup = <double*> malloc(n.n_params * sizeof(double))
-    if backup == NULL:
-        net_free(&n)
-        raise MemoryError("backprop: could not allocate the training workspace")
+    p.batch = batch_size
+    p.optimizer = optimizer
+    p.hyper = &hyper[0] if hyper is not None else NULL
+    p.state = &state[0] if state is not None and state.shape[0] > 0 else NULL
+    n_state = state.shape[0] if state is not None else 0
+    p.grad = &grad[0]
+    p.perm = &perm[0] if perm is not None else NULL
+    p.rng = &rng[0] if rng is not None else NULL
     with nogil:
-        memcpy(backup, n.params, n.n_params * sizeof(double))
         if epochs > 0:
-            failed = train_loop(&n, &X[0, 0], &T[0, 0], n_samples, epochs,
-                                &history[0], False)
+            failed = (train_loop(&n, &X[0, 0], &T[0, 0], n_samples, epochs, &history[0], False)
+                      if plain else
+                      train_plan(&n, &p, &X[0, 0], &T[0, 0], n_samples, epochs,
+                                 &history[0], False))
             if failed >= 0 or not params_finite(&n):
                 # Something became non-finite.  A weight may have overflowed
                 # epochs before the error shows it (a saturated unit), so replay
                 # from the start checking the weights every epoch, to name the
                 # first bad epoch.  Training is deterministic.
-                memcpy(n.params, backup, n.n_params * sizeof(double))
-                failed = train_loop(&n, &X[0, 0], &T[0, 0], n_samples, epochs,
-                                    &history[0], True)
+                memcpy(n.params, &backup[0], n.n_params * sizeof(double))
+                if n_state > 0:
+                    memcpy(p.state, &state0[0], n_state * sizeof(double))
+                if p.perm != NULL:
+                    memcpy(p.perm, &perm0[0], n_samples * sizeof(Py_ssize_t))
+                    p.rng[0] = rng0[0]
+                memset(p.grad, 0, n.n_params * sizeof(double))
+                failed = (train_loop(&n, &X[0, 0], &T[0, 0], n_samples, epochs,
+                                     &history[0], True)
+                          if plain else
+                          train_plan(&n, &p, &X[0, 0], &T[0, 0], n_samples, epochs,
+                                     &history[0], True))
         if failed >= 0:
-            memcpy(n.params, backup, n.n_params * sizeof(double))
-    free(backup)
+            memcpy(n.params, &backup[0], n.n_params * sizeof(double))
     net_free(&n)
     return history_arr, failed
 
@@ -758,7 +973,7 @@ cdef class Trainer:
         return history if ok else None
 
 
-def network_train(self, X, T, epochs=1, learning_rate=0.5, update="simultaneous"):
+def network_train(self, X, T, epochs=1, learning_rate=0.5, update="simultaneous", **options):
     """``Network.train`` entered in C (see its docstring there).
 
     Takes the compiled fast path when the network has one and the arguments are
@@ -766,8 +981,8 @@ def network_train(self, X, T, epochs=1, learning_rate=0.5, update="simultaneous"
     Python frame and a bound-method call on each of a Python loop's small calls.
     """
     trainer = self._trainer
-    if trainer is not None:
+    if trainer is not None and not options:
         history = (<Trainer> trainer).fast_train(X, T, epochs, learning_rate, update)
         if history is not None:
             return history
-    return self._train_checked(X, T, epochs, learning_rate, update)
+    return self._train_checked(X, T, epochs, learning_rate, update, **options)

@@ -43,11 +43,15 @@ import numpy as np
 LOGISTIC, TANH, RELU, LEAKY_RELU, LINEAR, SOFTMAX = range(6)
 HALF_SSE, MSE, CROSS_ENTROPY = range(3)
 NONE, SHARED, PER_NEURON = range(3)
+SGD, MOMENTUM, NESTEROV, ADAM, RPROP = range(5)
+#: Positions of the optimizer settings in the ``hyper`` vector.
+HYPER = ("momentum", "beta1", "beta2", "epsilon", "eta_plus", "eta_minus", "delta_min",
+         "delta_max")
 
 #: Slope of ``leaky_relu`` for negative net input.
 LEAKY_SLOPE = 0.01
 
-__all__ = ["forward", "sample_errors", "trace_step", "train", "param_count"]
+__all__ = ["forward", "sample_errors", "trace_step", "train", "param_count", "state_size"]
 
 
 def param_count(sizes, bias_mode: int) -> int:
@@ -58,14 +62,31 @@ def param_count(sizes, bias_mode: int) -> int:
     return total
 
 
+def state_size(optimizer: int, n_params: int) -> int:
+    """Length of an optimizer's state vector.
+
+    momentum, nesterov: the velocity of every parameter; adam: first moments,
+    second moments, then the step count; rprop: step sizes, then the previous
+    gradients.  Plain SGD keeps none.
+    """
+    if optimizer in (MOMENTUM, NESTEROV):
+        return n_params
+    if optimizer == ADAM:
+        return 2 * n_params + 1
+    if optimizer == RPROP:
+        return 2 * n_params
+    return 0
+
+
 def _n_bias(n_out: int, bias_mode: int) -> int:
     return n_out if bias_mode == PER_NEURON else (1 if bias_mode == SHARED else 0)
 
 
 # --------------------------------------------------------------------------- layout
 def _unpack(params, sizes, bias_mode):
-    """Split the flat buffer into per-layer lists: ``W[l][j][i]`` and ``b[l][j]``."""
-    flat = params.tolist()
+    """Split the flat buffer (array or list) into per-layer lists: ``W[l][j][i]``
+    and ``b[l][j]``."""
+    flat = params.tolist() if isinstance(params, np.ndarray) else params
     weights, biases = [], []
     pos = 0
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
@@ -77,14 +98,19 @@ def _unpack(params, sizes, bias_mode):
     return weights, biases
 
 
-def _pack(weights, biases, out) -> None:
-    """Write per-layer lists back into the flat buffer ``out`` (in place)."""
+def _flatten(weights, biases) -> list:
+    """Per-layer lists back to one flat list, in the buffer's layout."""
     flat = []
     for w, b in zip(weights, biases):
         for row in w:
             flat.extend(row)
         flat.extend(b)
-    out[:] = flat
+    return flat
+
+
+def _pack(weights, biases, out) -> None:
+    """Write per-layer lists back into the flat buffer ``out`` (in place)."""
+    out[:] = _flatten(weights, biases)
 
 
 def _bias(b, j):
@@ -190,10 +216,12 @@ def _forward(weights, biases, acts, x):
     return nets, outs
 
 
-def _step(weights, biases, acts, loss, train_bias, x, t, lr, sequential, record=None):
+def _step(weights, biases, acts, loss, train_bias, x, t, lr, sequential, record=None,
+          apply=True):
     """Forward, backward and update for one sample; returns the sample's error.
 
-    ``weights``/``biases`` are updated in place.  When ``record`` is a dict, every
+    ``weights``/``biases`` are updated in place (unless ``apply`` is false: then
+    only ``record`` receives the gradients).  When ``record`` is a dict, every
     intermediate quantity is stored in it (one list entry per weight layer).
     """
     n_layers = len(weights)
@@ -225,14 +253,14 @@ def _step(weights, biases, acts, loss, train_bias, x, t, lr, sequential, record=
         # (sequential) the ones just computed for this layer
         w_back = new_w[l] if sequential else weights[l]
         contributions[l] = [[d_j * w for w in row] for d_j, row in zip(delta, w_back)]
-        if sequential:
+        if sequential and apply:
             weights[l], biases[l] = new_w[l], new_b[l]
         if l > 0:
             d_out = [sum(col) for col in zip(*contributions[l])]
             deriv = _derivative(nets[l - 1], outs[l], acts[l - 1])
             layer_d_out[l - 1], layer_deriv[l - 1] = d_out, deriv
             delta = [g * d for g, d in zip(d_out, deriv)]
-    if not sequential:
+    if apply and not sequential:
         weights[:], biases[:] = new_w, new_b
 
     if record is not None:
@@ -292,30 +320,128 @@ def trace_step(params, sizes, acts, bias_mode, train_bias, loss, x, t, lr, seque
             for key, value in record.items()}
 
 
-def train(params, sizes, acts, bias_mode, train_bias, loss, X, T, epochs, lr, sequential):
-    """Online SGD over the rows of ``X``/``T`` for ``epochs`` epochs.
+def train(params, sizes, acts, bias_mode, train_bias, loss, X, T, epochs, lr, sequential,
+          batch_size=1, optimizer=SGD, hyper=None, state=None, perm=None, rng=None):
+    """Train on the rows of ``X``/``T`` for ``epochs`` epochs.
+
+    The seed's case (``batch_size`` 1, plain SGD, no ``perm``) is online SGD: one
+    update per sample, samples in order.  Otherwise:
+
+    * ``perm`` (int array over the samples) is the sample order, reshuffled at the
+      start of every epoch with the splitmix64 generator whose state is ``rng``
+      (a one-element uint64 array); both are updated in place;
+    * the gradient is summed over ``batch_size`` consecutive samples, divided by
+      their count, and applied by ``optimizer`` (``SGD`` ... ``RPROP``) with the
+      settings ``hyper`` (in ``HYPER`` order) and the state vector ``state``
+      (``state_size`` long, updated in place).  A last, shorter batch counts its
+      own samples.  Untrained biases get a zero gradient.
 
     Returns ``(history, failed_epoch)``.  ``history[e]`` is the sum of the errors of
-    epoch ``e``'s samples, each measured in the forward pass before its own update.
-    On success ``failed_epoch`` is -1 and ``params`` holds the trained weights.  If
-    an error or a weight becomes non-finite, training stops, ``failed_epoch`` is the
-    epoch where it happened and ``params`` is left exactly as it was.
+    epoch ``e``'s samples, each measured in the forward pass that computes its
+    gradient (before its own update).  On success ``failed_epoch`` is -1 and
+    ``params`` holds the trained weights.  If an error or a weight becomes
+    non-finite, training stops, ``failed_epoch`` is the epoch where it happened and
+    ``params``, ``state``, ``perm`` and ``rng`` are left exactly as they were.
     """
     sizes = [int(s) for s in sizes]
     weights, biases = _unpack(params, sizes, bias_mode)
-    acts = [int(a) for a in acts]
+    acts, loss, train_bias, lr = [int(a) for a in acts], int(loss), bool(train_bias), float(lr)
     rows_x, rows_t = X.tolist(), T.tolist()
+    online = batch_size == 1 and optimizer == SGD
+    order = None if perm is None else perm.tolist()
+    seed = None if rng is None else [int(rng[0])]
+    st = [] if state is None else state.tolist()
+    h = dict(zip(HYPER, [] if hyper is None else hyper.tolist()))
     history = np.zeros(int(epochs), dtype=np.float64)
     for epoch in range(int(epochs)):
-        total = 0.0
-        for x, t in zip(rows_x, rows_t):
-            total += _step(weights, biases, acts, int(loss), bool(train_bias), x, t,
-                           float(lr), bool(sequential))
+        if order is not None:
+            _shuffle(order, seed)
+        total, grad, count = 0.0, None, 0
+        for s in range(len(rows_x)):
+            r = order[s] if order is not None else s
+            if online:
+                total += _step(weights, biases, acts, loss, train_bias, rows_x[r], rows_t[r],
+                               lr, bool(sequential))
+                continue
+            record: dict = {}
+            total += _step(weights, biases, acts, loss, train_bias, rows_x[r], rows_t[r],
+                           lr, False, record, apply=False)
+            b_grads = (record["bias_gradients"] if train_bias
+                       else [[0.0] * len(b) for b in biases])
+            g = _flatten(record["weight_gradients"], b_grads)
+            grad = g if grad is None else [a + b for a, b in zip(grad, g)]
+            count += 1
+            if count == batch_size or s == len(rows_x) - 1:
+                flat = _flatten(weights, biases)
+                _optimizer_step(flat, grad, float(count), int(optimizer), lr, h, st)
+                weights, biases = _unpack(flat, sizes, bias_mode)
+                grad, count = None, 0
         history[epoch] = total
         if not (math.isfinite(total) and _all_finite(weights, biases)):
             return history, epoch
     _pack(weights, biases, params)
+    if state is not None:
+        state[:] = st
+    if perm is not None:
+        perm[:] = order
+        rng[0] = seed[0]
     return history, -1
+
+
+def _optimizer_step(w, grad, count, optimizer, lr, h, st) -> None:
+    """Apply the mean gradient ``grad / count`` to the flat list ``w`` in place."""
+    m = len(w)
+    if optimizer == ADAM:
+        st[2 * m] += 1.0  # the step count t
+    for k in range(m):
+        g = grad[k] / count
+        if optimizer == SGD:
+            w[k] = w[k] - lr * g
+        elif optimizer in (MOMENTUM, NESTEROV):
+            # velocity v <- mu v - lr g; nesterov then steps by mu v - lr g
+            v = h["momentum"] * st[k] - lr * g
+            st[k] = v
+            w[k] = w[k] + (v if optimizer == MOMENTUM else h["momentum"] * v - lr * g)
+        elif optimizer == ADAM:
+            st[k] = h["beta1"] * st[k] + (1.0 - h["beta1"]) * g
+            st[m + k] = h["beta2"] * st[m + k] + (1.0 - h["beta2"]) * (g * g)
+            m_hat = st[k] / (1.0 - math.pow(h["beta1"], st[2 * m]))
+            v_hat = st[m + k] / (1.0 - math.pow(h["beta2"], st[2 * m]))
+            w[k] = w[k] - lr * m_hat / (math.sqrt(v_hat) + h["epsilon"])
+        else:
+            # iRPROP- (Igel and Huesken 2000): grow the step while the gradient keeps
+            # its sign, shrink it and skip one step when the sign flips
+            step = st[k]
+            if g * st[m + k] > 0.0:
+                step = min(step * h["eta_plus"], h["delta_max"])
+            elif g * st[m + k] < 0.0:
+                step = max(step * h["eta_minus"], h["delta_min"])
+                g = 0.0
+            st[k] = step
+            if g > 0.0:
+                w[k] = w[k] - step
+            elif g < 0.0:
+                w[k] = w[k] + step
+            st[m + k] = g
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(state: list) -> int:
+    """The splitmix64 generator (Steele, Lea and Flood 2014), as ``_core`` has it."""
+    state[0] = (state[0] + 0x9E3779B97F4A7C15) & _MASK64
+    z = state[0]
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def _shuffle(order: list, state: list) -> None:
+    """Fisher-Yates shuffle of ``order`` in place."""
+    for i in range(len(order) - 1, 0, -1):
+        j = _splitmix64(state) % (i + 1)
+        order[i], order[j] = order[j], order[i]
 
 
 def _all_finite(weights, biases) -> bool:

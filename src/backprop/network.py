@@ -8,8 +8,9 @@ success.  A call that raises leaves the network exactly as it was.
 from __future__ import annotations
 
 import functools
+import math
 import os
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -58,6 +59,101 @@ def _engine_module(name: str):
                           f"which failed to import ({_CORE_ERROR}); reinstall with "
                           f"'pip install .' or use engine='python'")
     return _core
+
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rprop")
+_TRAIN_OPTIONS = {"batch_size", "shuffle", "seed", "optimizer", "momentum", "beta1", "beta2",
+                  "epsilon", "rprop_increase", "rprop_decrease", "rprop_initial_step",
+                  "rprop_min_step", "rprop_max_step", "validation", "patience", "callback",
+                  "report_every"}
+
+
+class _TrainingPlan:
+    """The checked options of one ``train`` call, in the engines' terms."""
+
+    def __init__(self) -> None:
+        self.batch_size = 1
+        self.optimizer = _reference.SGD
+        self.hyper: np.ndarray | None = None
+        self.state: np.ndarray | None = None
+        self.perm: np.ndarray | None = None
+        self.rng: np.ndarray | None = None
+        self.validation: tuple[Any, Any] | None = None
+        self.patience: int | None = None
+        self.callback: Callable[[int, float], Any] | None = None
+        self.report_every = 1
+
+    @property
+    def online(self) -> bool:
+        return self.batch_size == 1 and self.optimizer == _reference.SGD
+
+    @property
+    def reports(self) -> bool:
+        return self.validation is not None or self.callback is not None
+
+    @classmethod
+    def from_options(cls, options: dict, n_samples: int, n_params: int) -> "_TrainingPlan":
+        unknown = sorted(set(options) - _TRAIN_OPTIONS)
+        if unknown:
+            raise TypeError(f"train() got unexpected keyword argument(s): {', '.join(unknown)}")
+        plan = cls()
+        batch = options.get("batch_size", 1)
+        plan.batch_size = n_samples if batch is None else min(
+            check.positive_int("batch_size", batch), n_samples)
+        name = check.choice("optimizer", options.get("optimizer", "sgd"), OPTIMIZERS)
+        plan.optimizer = OPTIMIZERS.index(name)
+        defaults = dict(momentum=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                        rprop_increase=1.2, rprop_decrease=0.5, rprop_initial_step=0.1,
+                        rprop_min_step=1e-6, rprop_max_step=50.0)
+        h = {k: options.get(k, v) for k, v in defaults.items()}
+        for key in ("momentum", "beta1", "beta2"):
+            value = check.real(key, h[key])
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{key} must be in [0, 1), got {value!r}")
+            h[key] = value
+        for key in ("epsilon", "rprop_increase", "rprop_decrease", "rprop_initial_step",
+                    "rprop_max_step"):
+            h[key] = check.positive_real(key, h[key])
+        h["rprop_min_step"] = check.real("rprop_min_step", h["rprop_min_step"])
+        if not 0.0 <= h["rprop_min_step"] <= h["rprop_max_step"]:
+            raise ValueError("rprop_min_step must be in [0, rprop_max_step]")
+        if not (h["rprop_decrease"] < 1.0 < h["rprop_increase"]):
+            raise ValueError("rprop_decrease must be < 1 and rprop_increase > 1")
+        plan.hyper = np.array([h["momentum"], h["beta1"], h["beta2"], h["epsilon"],
+                               h["rprop_increase"], h["rprop_decrease"], h["rprop_min_step"],
+                               h["rprop_max_step"]], dtype=np.float64)
+        plan.state = np.zeros(_reference.state_size(plan.optimizer, n_params))
+        if plan.optimizer == _reference.RPROP:
+            plan.state[:n_params] = h["rprop_initial_step"]
+        shuffle = options.get("shuffle", False)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be True or False, got {shuffle!r}")
+        seed = options.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or seed < 0):
+            raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
+        if shuffle:
+            plan.perm = np.arange(n_samples, dtype=np.intp)
+            start = np.random.SeedSequence(seed).generate_state(1, np.uint64)
+            plan.rng = np.array(start, dtype=np.uint64)
+        elif seed is not None:
+            raise ValueError("seed only applies with shuffle=True")
+        validation = options.get("validation")
+        if validation is not None:
+            if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+                raise TypeError("validation must be a pair (X, T) of held-out data")
+            plan.validation = (validation[0], validation[1])
+        patience = options.get("patience")
+        if patience is not None:
+            if validation is None:
+                raise ValueError("patience needs validation data")
+            plan.patience = check.positive_int("patience", patience)
+        callback = options.get("callback")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        plan.callback = callback
+        plan.report_every = check.positive_int("report_every", options.get("report_every", 1))
+        return plan
 
 
 class Network:
@@ -266,38 +362,147 @@ class Network:
         return Trace(inputs=X[0].copy(), targets=T[0].copy(), learning_rate=lr,
                      update=update, **record)
 
-    def train(self, X: Any, T: Any, epochs: int = 1, learning_rate: float = 0.5,
-              update: str = "simultaneous") -> np.ndarray:
-        """Online SGD: one update per sample, samples in order, for ``epochs`` epochs.
+    def train(
+        self,
+        X: Any,
+        T: Any,
+        epochs: int = 1,
+        learning_rate: float = 0.5,
+        update: str = "simultaneous",
+        *,
+        batch_size: int | None = 1,
+        shuffle: bool = False,
+        seed: int | None = None,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+        rprop_increase: float = 1.2,
+        rprop_decrease: float = 0.5,
+        rprop_initial_step: float = 0.1,
+        rprop_min_step: float = 1e-6,
+        rprop_max_step: float = 50.0,
+        validation: tuple[Any, Any] | None = None,
+        patience: int | None = None,
+        callback: Callable[[int, float], Any] | None = None,
+        report_every: int = 1,
+    ) -> np.ndarray:
+        """Train on the rows of ``X`` (inputs) and ``T`` (targets).
 
-        Returns one float64 per epoch: the total error of that epoch's samples,
-        each measured in the forward pass just before its own update.  If an error
-        or a weight becomes non-finite, raises ``TrainingError`` naming the epoch
-        and leaves the network as it was before the call.
+        The defaults are the seed's online SGD: one update per sample, samples in
+        order, for ``epochs`` epochs.
+
+        Parameters
+        ----------
+        update
+            ``"simultaneous"``: every delta uses the weights of the forward pass
+            (the seed's hand-worked maths); ``"sequential"``: layers are updated
+            from the output down and each hidden delta uses the updated weights
+            above it (the seed's script).  Sequential needs plain online SGD.
+        batch_size
+            Samples per update (their mean gradient); ``None``: the whole data set.
+        shuffle, seed
+            Visit the samples in a new random order every epoch, reproducibly for
+            a given ``seed``.
+        optimizer
+            ``"sgd"``, ``"momentum"``, ``"nesterov"`` (``momentum``), ``"adam"``
+            (``beta1``, ``beta2``, ``epsilon``) or ``"rprop"`` (iRPROP-, FANN's
+            default; ``rprop_*`` settings, ``learning_rate`` unused).  Optimizer
+            state starts afresh on every call.
+        validation, patience
+            Held-out ``(X, T)``, measured every ``report_every`` epochs; with
+            ``patience``, training stops after that many measurements without a
+            new best, and the network keeps the weights of the best one.
+        callback
+            Called as ``callback(epoch, error)`` every ``report_every`` epochs
+            (``epoch`` counts from 0); returning ``False`` stops training.
+
+        Returns one float64 per epoch run: the total error of that epoch's samples,
+        each measured in the forward pass before its own update.  If an error or a
+        weight becomes non-finite, raises ``TrainingError`` naming the epoch and
+        leaves the network as it was before the call.
         """
-        return self._train_checked(X, T, epochs, learning_rate, update)
+        options = {name: value for name, value in locals().items()
+                   if name not in ("self", "X", "T", "epochs", "learning_rate", "update")}
+        return self._train_checked(X, T, epochs, learning_rate, update, **options)
 
     if _core is not None:
         # The same method entered in C: plain arguments (float64 arrays, an int, a
-        # float) go straight to the compiled loop, anything else to _train_checked.
+        # float, no options) go straight to the compiled loop, anything else to
+        # _train_checked.
         train = functools.wraps(train)(_core.network_train)
 
-    def _train_checked(self, X: Any, T: Any, epochs: int, learning_rate: float,
-                       update: str) -> np.ndarray:
+    def _train_checked(self, X: Any, T: Any, epochs: Any = 1, learning_rate: Any = 0.5,
+                       update: Any = "simultaneous", **options: Any) -> np.ndarray:
         """``train`` with every argument checked and converted."""
         X, T = self._data(X, T)
         epochs = check.non_negative_int("epochs", epochs)
         lr = check.positive_real("learning_rate", learning_rate)
         update = check.choice("update", update, UPDATES)
-        history, failed = self._engine.train(
-            self._params, self._sizes_arr, self._acts_arr, self._bias_code,
-            self._train_bias, self._loss_code, X, T, epochs, lr, update == "sequential")
-        if failed >= 0:
-            raise TrainingError(
-                f"training diverged in epoch {failed} (counting from 0): the error or a "
-                f"weight became NaN or infinite (try a smaller learning_rate, now {lr!r}); "
-                f"the network is unchanged")
-        return history
+        plan = _TrainingPlan.from_options(options, X.shape[0], self._params.size)
+        if update == "sequential" and not plan.online:
+            raise ValueError("update='sequential' needs plain online SGD (batch_size=1, "
+                             "optimizer='sgd')")
+        if plan.validation is not None:
+            plan.validation = self._data(*plan.validation, "validation X", "validation T")
+        start = self._params.copy()
+        histories: list[np.ndarray] = []
+        done = 0
+        best_error, best_params, misses = math.inf, None, 0
+        while done < epochs:
+            chunk = min(plan.report_every if plan.reports else epochs, epochs - done)
+            history, failed = self._engine.train(
+                self._params, self._sizes_arr, self._acts_arr, self._bias_code,
+                self._train_bias, self._loss_code, X, T, chunk, lr, update == "sequential",
+                plan.batch_size, plan.optimizer, plan.hyper, plan.state, plan.perm, plan.rng)
+            if failed >= 0:
+                self._params[:] = start
+                raise TrainingError(
+                    f"training diverged in epoch {done + failed} (counting from 0): the error "
+                    f"or a weight became NaN or infinite (try a smaller learning_rate, now "
+                    f"{lr!r}); the network is unchanged")
+            histories.append(history)
+            done += chunk
+            stop = False
+            if plan.validation is not None:
+                error = self.total_error(*plan.validation)
+                if error < best_error:
+                    best_error, best_params, misses = error, self._params.copy(), 0
+                else:
+                    misses += 1
+                    stop = plan.patience is not None and misses >= plan.patience
+            if plan.callback is not None and plan.callback(done - 1, float(history[-1])) is False:
+                stop = True
+            if stop:
+                break
+        if plan.patience is not None and best_params is not None:
+            self._params[:] = best_params
+        return np.concatenate(histories) if histories else np.zeros(0)
+
+    # ------------------------------------------------------------ classifiers
+    def predict(self, X: Any) -> np.ndarray:
+        """Class index of each sample: the largest output (one output: output >= 0.5)."""
+        out = np.atleast_2d(self.forward(X))
+        if out.shape[1] == 1:
+            labels = (out[:, 0] >= 0.5).astype(np.intp)
+        else:
+            labels = np.argmax(out, axis=1)
+        return labels[0] if np.ndim(X) == 1 else labels
+
+    def accuracy(self, X: Any, labels: Any) -> float:
+        """Fraction of samples whose ``predict`` equals ``labels`` (class indices,
+        or one-hot rows)."""
+        predicted = np.atleast_1d(self.predict(X))
+        labels = np.asarray(labels)
+        if labels.ndim == 2:
+            labels = (labels[:, 0] >= 0.5).astype(np.intp) if labels.shape[1] == 1 \
+                else np.argmax(labels, axis=1)
+        labels = np.atleast_1d(labels)
+        if labels.shape != predicted.shape:
+            raise ValueError(f"labels must hold one class per sample ({predicted.shape[0]}), "
+                             f"got shape {labels.shape}")
+        return float(np.mean(predicted == labels))
 
     # ------------------------------------------------------------ helpers
     def _data(self, X: Any, T: Any, x_name: str = "X", t_name: str = "T"):
