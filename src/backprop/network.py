@@ -31,7 +31,7 @@ ACTIVATIONS = ("logistic", "tanh", "relu", "leaky_relu", "linear", "softmax")
 LOSSES = ("half_sse", "mse", "cross_entropy")
 BIAS_MODES = ("per-neuron", "shared", "none")
 UPDATES = ("simultaneous", "sequential")
-INITS = ("uniform", "xavier", "he")
+INITS = ("uniform", "xavier", "he", "nguyen_widrow")
 
 _ACT_CODE = {name: code for code, name in enumerate(ACTIVATIONS)}
 _LOSS_CODE = {name: code for code, name in enumerate(LOSSES)}
@@ -156,6 +156,28 @@ class _TrainingPlan:
         return plan
 
 
+def _initial_layer(init: str, rng: np.random.Generator, n_in: int, n_out: int,
+                   n_bias: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random starting weights ``(n_out, n_in)`` and ``n_bias`` biases of one layer.
+
+    uniform: U(-0.5, 0.5) for both.  xavier (Glorot): U(-r, r), r = sqrt(6 / (n_in
+    + n_out)), zero biases.  he: U(-r, r), r = sqrt(6 / n_in), zero biases.
+    nguyen_widrow (Nguyen and Widrow 1990, as FANN does): each unit's weight
+    vector drawn from U(-0.5, 0.5) and scaled to length 0.7 * n_out ** (1 / n_in),
+    biases from U(-that, that), spreading the units' active regions over the input.
+    """
+    if init == "uniform":
+        return rng.uniform(-0.5, 0.5, (n_out, n_in)), rng.uniform(-0.5, 0.5, n_bias)
+    if init in ("xavier", "he"):
+        limit = np.sqrt(6.0 / ((n_in + n_out) if init == "xavier" else n_in))
+        return rng.uniform(-limit, limit, (n_out, n_in)), np.zeros(n_bias)
+    beta = 0.7 * n_out ** (1.0 / n_in)
+    w = rng.uniform(-0.5, 0.5, (n_out, n_in))
+    norms = np.linalg.norm(w, axis=1, keepdims=True)
+    w = beta * w / np.where(norms > 0.0, norms, 1.0)
+    return w, rng.uniform(-beta, beta, n_bias)
+
+
 class Network:
     """A fully-connected feed-forward network trained by backpropagation.
 
@@ -186,7 +208,8 @@ class Network:
         ``"mse"`` (mean over outputs of (t - o)^2) or ``"cross_entropy"`` (with a
         logistic or softmax output layer).
     init
-        Random start: ``"uniform"`` in [-0.5, 0.5) (default), ``"xavier"``, ``"he"``.
+        Random start: ``"uniform"`` in [-0.5, 0.5) (default), ``"xavier"``, ``"he"``
+        or ``"nguyen_widrow"`` (see ``_initial_layer``).
     engine
         ``"cython"`` (compiled, default) or ``"python"`` (the pure-Python twin);
         ``$BACKPROP_ENGINE`` changes the default.
@@ -540,14 +563,9 @@ class Network:
             raise ValueError(f"seed must be >= 0, got {seed}")
         rng = np.random.default_rng(seed)
         for (w0, b0, b1), n_in, n_out in zip(self._offsets(), self._sizes, self._sizes[1:]):
-            if init == "uniform":
-                limit = 0.5
-            elif init == "xavier":
-                limit = np.sqrt(6.0 / (n_in + n_out))
-            else:  # he
-                limit = np.sqrt(6.0 / n_in)
-            self._params[w0:b0] = rng.uniform(-limit, limit, size=b0 - w0)
-            self._params[b0:b1] = rng.uniform(-limit, limit, size=b1 - b0) if init == "uniform" else 0.0
+            w, b = _initial_layer(init, rng, n_in, n_out, b1 - b0)
+            self._params[w0:b0] = w.ravel()
+            self._params[b0:b1] = b
 
     def _set_params(self, weights, biases) -> None:
         """Validate and copy explicit weights and biases into a new buffer."""
