@@ -18,6 +18,7 @@ from .network import (
     TrainingError,
     default_engine,
 )
+from .io import load
 from .trace import Trace
 
 __version__ = "0.1.0"
@@ -32,5 +33,6 @@ __all__ = [
     "Trace",
     "TrainingError",
     "default_engine",
+    "load",
     "__version__",
 ]

@@ -503,6 +503,15 @@ class Network:
             self._params[:] = best_params
         return np.concatenate(histories) if histories else np.zeros(0)
 
+    # ------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the network to ``path`` in backprop's documented file format (an
+        ``.npz`` archive that loads without running code; see ``backprop.io``).
+        ``backprop.load(path)`` reads it back bit for bit."""
+        from . import io
+
+        io.save(self, path)
+
     # ------------------------------------------------------------ classifiers
     def predict(self, X: Any) -> np.ndarray:
         """Class index of each sample: the largest output (one output: output >= 0.5)."""

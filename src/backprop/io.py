@@ -1,0 +1,442 @@
+"""Saving and loading networks: a documented, safe file format.
+
+``save(net, path)`` writes a network to ``path``; ``load(path)`` builds it again,
+bit for bit: the loaded network has the same options and the very same float64
+parameters, so it gives the same outputs and trains the same way.  Loading a file
+never runs code from it (no pickle), and a file that is damaged, truncated or not
+a backprop network is refused with a ``ValueError`` that names the file and says
+what is wrong; the loader never returns a half-built network.
+
+The format (version 1)
+----------------------
+A file is a NumPy ``.npz`` archive: a ZIP archive (entries stored or deflated)
+holding one ``.npy`` file per array, which ``numpy.load(path,
+allow_pickle=False)`` reads as well.  ``save`` writes exactly the path it is given
+(it does not append ``.npz``); ``.npz`` is the suggested suffix.  The archive
+holds these arrays, and no others:
+
+``header``
+    A 1-D ``uint8`` array: the UTF-8 bytes of a JSON object with exactly these
+    keys (``dtype`` may be left out)::
+
+        {"format": "backprop-network", "version": 1,
+         "layers": [2, 2, 2], "bias": "shared", "train_bias": false,
+         "activations": ["logistic", "logistic"], "loss": "half_sse",
+         "dtype": "float64"}
+
+    ``format``
+        Always ``"backprop-network"``.
+    ``version``
+        The format version, an integer: ``1``.  A later version of backprop that
+        changes the format writes a higher number; this one refuses those.
+    ``layers``
+        Units per layer, input layer first (``Network.layers``): at least two
+        integers >= 1.  There are ``L = len(layers) - 1`` weight layers.
+    ``bias``
+        ``"per-neuron"``, ``"shared"`` or ``"none"`` (``Network.bias``).
+    ``train_bias``
+        ``true`` or ``false`` (``Network.train_bias``).
+    ``activations``
+        ``L`` activation names, one per weight layer, the output layer last
+        (``Network.activations``): ``"logistic"``, ``"tanh"``, ``"relu"``,
+        ``"leaky_relu"``, ``"linear"`` or ``"softmax"`` (output layer only).
+    ``loss``
+        ``"half_sse"``, ``"mse"`` or ``"cross_entropy"`` (``Network.loss``;
+        ``"cross_entropy"`` needs a ``"logistic"`` or ``"softmax"`` output layer).
+    ``dtype``
+        The floating-point type of the arrays below; ``"float64"`` (the default
+        when left out).
+
+``weights_0`` ... ``weights_{L-1}``
+    ``weights_l`` has shape ``(layers[l+1], layers[l])``: ``weights_l[j, i]`` is
+    the weight from unit ``i`` of layer ``l`` to unit ``j`` of layer ``l + 1``
+    (``Network.weights[l]``).
+
+``biases_0`` ... ``biases_{L-1}``
+    With ``bias="per-neuron"``, ``biases_l`` has shape ``(layers[l+1],)``: one
+    bias per unit of layer ``l + 1``.  With ``bias="shared"``, shape ``(1,)``: the
+    layer's one bias.  With ``bias="none"`` there are no ``biases_*`` arrays.
+
+Every ``weights_*`` and ``biases_*`` array has the header's ``dtype`` (either
+byte order; ``save`` writes little-endian, C order) and holds finite numbers
+only.  ``save`` writes the entries in the order above with fixed timestamps, so
+the same network always gives the same bytes.
+
+What is not saved: the engine (``load`` uses ``engine=`` or the default engine,
+see ``backprop.default_engine``), and nothing of past training (a network keeps
+none: training continues from the weights alone).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import struct
+import zipfile
+import zlib
+from io import BytesIO
+from typing import IO, TYPE_CHECKING, Any, Union
+
+import numpy as np
+
+from . import _validation as check
+from . import network as _network
+
+if TYPE_CHECKING:
+    from .network import Network
+
+__all__ = ["FORMAT", "VERSION", "save", "load"]
+
+#: The ``format`` entry of every file's header.
+FORMAT = "backprop-network"
+#: The format version this module writes, and the only one it reads.
+VERSION = 1
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+_HEADER = "header"
+_REQUIRED_KEYS = ("format", "version", "layers", "bias", "train_bias", "activations", "loss")
+_OPTIONAL_KEYS = ("dtype",)
+_DEFAULT_DTYPE = "float64"
+#: Largest header accepted, in bytes (a real one is a few hundred).
+_MAX_HEADER_BYTES = 1 << 20
+#: Fixed timestamp of every archive entry, so that saving is deterministic.
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+#: What reading a damaged archive can raise (beyond our own checks): zipfile's
+#: errors, a deflate stream's, a short read, a seek before the start of the file,
+#: a bad ``.npy`` header or ``uint8`` text that is not UTF-8 or JSON (ValueError).
+_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
+                ValueError, KeyError, struct.error, NotImplementedError, OverflowError,
+                RecursionError)
+
+
+class _Invalid(Exception):
+    """A file is not a valid network file; the message says why (no file name)."""
+
+
+# ---------------------------------------------------------------------- saving
+def save(net: "Network", path: PathLike) -> None:
+    """Write ``net`` to ``path`` in the format described in this module.
+
+    ``path`` (a ``str`` or ``os.PathLike``) is written exactly as given: no suffix
+    is added.  The file is written whole to a temporary file in the same
+    directory and then renamed over ``path``, so ``path`` holds either its old
+    content or the complete new file, never a partial one (a symbolic link at
+    ``path`` is replaced by the file, not followed).
+
+    Raises ``TypeError`` if ``net`` is not a ``Network``, and what the file system
+    raises (``FileNotFoundError`` for a missing directory, ``PermissionError``,
+    ...) if the file cannot be written.
+    """
+    if not isinstance(net, _network.Network):
+        raise TypeError(f"net must be a backprop Network, got {type(net).__name__}")
+    target = os.fsdecode(os.fspath(path))
+    data = _archive_bytes(net)
+    _write_atomically(target, data)
+
+
+def _archive_bytes(net: "Network") -> bytes:
+    """The complete file for ``net``: a ZIP archive of ``.npy`` entries."""
+    net_dtype = getattr(net, "dtype", None)
+    dtype = np.dtype(_DEFAULT_DTYPE if net_dtype is None else net_dtype)
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "layers": [int(n) for n in net.layers],
+        "bias": net.bias,
+        "train_bias": bool(net.train_bias),
+        "activations": list(net.activations),
+        "loss": net.loss,
+        "dtype": dtype.name,
+    }
+    text = json.dumps(header, allow_nan=False)
+    arrays: dict[str, np.ndarray] = {_HEADER: np.frombuffer(text.encode("utf-8"), np.uint8)}
+    for l, w in enumerate(net.weights):
+        arrays[f"weights_{l}"] = w
+    if net.bias != "none":
+        for l, b in enumerate(net.biases):
+            # A shared bias is repeated over the layer's units: keep its one value.
+            arrays[f"biases_{l}"] = b[:1] if net.bias == "shared" else b
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            if name != _HEADER:
+                array = np.ascontiguousarray(array, dtype=dtype.newbyteorder("<"))
+                if not np.isfinite(array).all():  # a Network never holds one; be sure
+                    raise ValueError(f"cannot save: {name} contains NaN or infinity")
+            entry = BytesIO()
+            np.lib.format.write_array(entry, array, allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE)
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o644 << 16  # rw-r--r-- for tools that unpack it
+            archive.writestr(info, entry.getvalue())
+    return buffer.getvalue()
+
+
+def _write_atomically(target: str, data: bytes) -> None:
+    """Write ``data`` to a new file beside ``target``, then rename it to ``target``.
+
+    The temporary file is created with mode 0o666 less the umask, as ``open``
+    would create ``target``; it is removed if anything fails.
+    """
+    directory, base = os.path.split(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        temp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(temp, flags, 0o666)
+        except FileExistsError:
+            continue
+        break
+    else:  # pragma: no cover - 100 collisions of 48 random bits
+        raise FileExistsError(f"cannot create a temporary file beside {target!r}")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+
+
+# ---------------------------------------------------------------------- loading
+def load(path: PathLike, engine: str | None = None) -> "Network":
+    """Read a network written by ``save`` (or any file in this module's format).
+
+    ``engine`` chooses the engine of the new network ("cython" or "python";
+    default: ``backprop.default_engine()``): the file does not record one.
+
+    Raises ``FileNotFoundError`` if ``path`` does not exist (and what ``open``
+    raises for other unreadable paths), and ``ValueError``, naming the file and
+    the problem, if the file is not a valid network file: not a ZIP/``.npz``
+    archive, truncated or damaged, a header that is not JSON or has a wrong
+    ``format``, an unsupported ``version``, unknown or missing keys or option
+    values, missing or unexpected arrays, arrays of the wrong shape or dtype,
+    arrays holding Python objects (never unpickled), or NaN or infinity.
+    """
+    if engine is not None:
+        check.choice("engine", engine, _network.ENGINES)
+    name = os.fsdecode(os.fspath(path))
+    with open(name, "rb") as fh:
+        try:
+            header, weights, biases = _read(fh)
+        except _Invalid as exc:
+            raise ValueError(f"cannot load a network from {name!r}: {exc}") from None
+        except _READ_ERRORS as exc:
+            raise ValueError(
+                f"cannot load a network from {name!r}: the file is truncated, damaged "
+                f"or not a backprop network file ({_describe(exc)})") from exc
+    kwargs: dict[str, Any] = {}
+    if header["dtype"] != _DEFAULT_DTYPE:
+        kwargs["dtype"] = header["dtype"]
+    try:
+        return _network.Network(
+            header["layers"], weights=weights, biases=biases, bias=header["bias"],
+            train_bias=header["train_bias"], activation=list(header["activations"]),
+            loss=header["loss"], engine=engine, **kwargs)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"cannot load a network from {name!r}: its contents do not make "
+                         f"a valid network: {exc}") from exc
+
+
+def _read(fh: IO[bytes]) -> tuple[dict[str, Any], list[np.ndarray], list[np.ndarray] | None]:
+    """Header, weights and biases (None with bias="none") of an open file, checked."""
+    try:
+        archive = zipfile.ZipFile(fh)
+    except zipfile.BadZipFile:
+        raise _Invalid("it is not a readable ZIP (.npz) archive: the file is truncated, "
+                       "damaged, or not a backprop network file") from None
+    with archive:
+        entries = archive.infolist()
+        names = [info.filename for info in entries]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise _Invalid(f"the archive holds more than one entry named {duplicates[0]!r}")
+        members = {n[:-len(".npy")] if n.endswith(".npy") else n: info
+                   for n, info in zip(names, entries)}
+        if _HEADER not in members:
+            raise _Invalid(f"it is not a backprop network file: it has no {_HEADER!r} array "
+                           f"(its arrays: {_listing(members)})")
+        raw = _read_array(archive, members[_HEADER], _HEADER, np.dtype(np.uint8), None,
+                          _MAX_HEADER_BYTES)
+        header = _parse_header(raw.tobytes())
+        layers = header["layers"]
+        dtype = np.dtype(header["dtype"])
+        shapes = {f"weights_{l}": (n_out, n_in)
+                  for l, (n_in, n_out) in enumerate(zip(layers, layers[1:]))}
+        if header["bias"] != "none":
+            shapes.update({f"biases_{l}": (n_out if header["bias"] == "per-neuron" else 1,)
+                           for l, n_out in enumerate(layers[1:])})
+        missing = [n for n in shapes if n not in members]
+        if missing:
+            raise _Invalid(f"array {missing[0]!r} is missing (a network with layers {layers} "
+                           f"and bias={header['bias']!r} needs {_listing(shapes)})")
+        extra = [n for n in members if n != _HEADER and n not in shapes]
+        if extra:
+            raise _Invalid(f"unexpected array {extra[0]!r} (a network with layers {layers} "
+                           f"and bias={header['bias']!r} holds only {_listing(shapes)})")
+        arrays = {n: _read_array(archive, members[n], n, dtype, shape, None)
+                  for n, shape in shapes.items()}
+    for n, array in arrays.items():
+        if not np.isfinite(array).all():
+            raise _Invalid(f"array {n!r} contains NaN or infinity")
+    n_layers = len(layers) - 1
+    weights = [arrays[f"weights_{l}"] for l in range(n_layers)]
+    biases = (None if header["bias"] == "none"
+              else [arrays[f"biases_{l}"] for l in range(n_layers)])
+    return header, weights, biases
+
+
+def _describe(exc: BaseException) -> str:
+    """``"BadZipFile: Bad CRC-32 ..."``, or only the type when there is no message."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _listing(names: Any) -> str:
+    """``'a', 'b'`` for the names given, or ``none``."""
+    return ", ".join(repr(n) for n in names) or "none"
+
+
+def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
+                dtype: np.dtype, shape: tuple[int, ...] | None,
+                max_bytes: int | None) -> np.ndarray:
+    """One ``.npy`` entry as a native-order C-contiguous array, checked before reading.
+
+    ``dtype`` must match (in either byte order); ``shape`` too unless None, in
+    which case the array must be 1-D.  Object arrays are refused from their
+    ``.npy`` header, before any of their data is read: nothing is unpickled.
+    """
+    if not info.filename.endswith(".npy"):
+        raise _Invalid(f"entry {info.filename!r} is not a .npy array")
+    if info.flag_bits & 0x1:
+        raise _Invalid(f"array {name!r} is encrypted")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise _Invalid(f"array {name!r} uses an unsupported ZIP compression method "
+                       f"({info.compress_type}); use stored or deflated entries")
+    with archive.open(info) as member:
+        try:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                found_shape, fortran, found_dtype = np.lib.format.read_array_header_1_0(member)
+            elif version == (2, 0):
+                found_shape, fortran, found_dtype = np.lib.format.read_array_header_2_0(member)
+            else:
+                raise _Invalid(f"array {name!r} is a .npy file of version "
+                               f"{version[0]}.{version[1]}; only 1.0 and 2.0 are read")
+        except ValueError as exc:
+            raise _Invalid(f"array {name!r} is not a valid .npy array ({exc})") from None
+        if found_dtype.hasobject:
+            raise _Invalid(f"array {name!r} holds Python objects (dtype {found_dtype}); "
+                           f"network files hold numbers only, and objects are never unpickled")
+        if (found_dtype.names is not None or found_dtype.subdtype is not None
+                or found_dtype.newbyteorder("=") != dtype.newbyteorder("=")):
+            raise _Invalid(f"array {name!r} must have dtype {dtype.name}, got {found_dtype}")
+        if shape is None:
+            if len(found_shape) != 1:
+                raise _Invalid(f"array {name!r} must be 1-D, got shape {found_shape}")
+        elif tuple(found_shape) != shape:
+            raise _Invalid(f"array {name!r} must have shape {shape}, got {tuple(found_shape)}")
+        count = int(np.prod(found_shape, dtype=np.int64)) if found_shape else 1
+        n_bytes = count * found_dtype.itemsize
+        if max_bytes is not None and n_bytes > max_bytes:
+            raise _Invalid(f"array {name!r} is too large ({n_bytes} bytes, at most "
+                           f"{max_bytes})")
+        if n_bytes > info.file_size:
+            raise _Invalid(f"array {name!r} is truncated: its shape needs {n_bytes} bytes "
+                           f"of data, the entry holds {info.file_size} in all")
+        data = member.read(n_bytes)
+        if len(data) != n_bytes:
+            raise _Invalid(f"array {name!r} is truncated: {len(data)} of {n_bytes} bytes")
+        if member.read(1):
+            raise _Invalid(f"array {name!r} has data past its end")
+    array = np.frombuffer(data, dtype=found_dtype)
+    array = array.reshape(found_shape, order="F" if fortran else "C")
+    return np.ascontiguousarray(array, dtype=dtype.newbyteorder("="))
+
+
+def _parse_header(raw: bytes) -> dict[str, Any]:
+    """The header's JSON object, with every entry checked; ``dtype`` filled in."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _Invalid(f"the header is not UTF-8 text ({exc})") from None
+    try:
+        header = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as exc:
+        raise _Invalid(f"the header is not valid JSON ({exc})") from None
+    if not isinstance(header, dict):
+        raise _Invalid(f"the header must be a JSON object, got {type(header).__name__}")
+    if header.get("format") != FORMAT:
+        raise _Invalid(f"it is not a backprop network file: the header's format is "
+                       f"{header.get('format')!r}, expected {FORMAT!r}")
+    version = header.get("version")
+    if type(version) is not int:
+        raise _Invalid(f"the header's version must be an integer, got {version!r}")
+    if version != VERSION:
+        newer = " (written by a newer backprop: upgrade to read it)" if version > VERSION else ""
+        raise _Invalid(f"unsupported format version {version}{newer}; this backprop "
+                       f"reads version {VERSION}")
+    unknown = sorted(set(header) - set(_REQUIRED_KEYS) - set(_OPTIONAL_KEYS))
+    if unknown:
+        raise _Invalid(f"unknown key {unknown[0]!r} in the header (version {VERSION} has "
+                       f"{_listing(_REQUIRED_KEYS + _OPTIONAL_KEYS)})")
+    missing = [k for k in _REQUIRED_KEYS if k not in header]
+    if missing:
+        raise _Invalid(f"the header has no {missing[0]!r} entry")
+
+    layers = header["layers"]
+    if (not isinstance(layers, list) or len(layers) < 2
+            or any(type(n) is not int or n < 1 for n in layers)):
+        raise _Invalid(f"the header's layers must be a list of at least two integers >= 1, "
+                       f"got {layers!r}")
+    _option(header, "bias", _network.BIAS_MODES)
+    if type(header["train_bias"]) is not bool:
+        raise _Invalid(f"the header's train_bias must be true or false, got "
+                       f"{header['train_bias']!r}")
+    activations = header["activations"]
+    if not isinstance(activations, list) or len(activations) != len(layers) - 1:
+        raise _Invalid(f"the header's activations must be a list of {len(layers) - 1} "
+                       f"names (one per weight layer), got {activations!r}")
+    for a in activations:
+        if not isinstance(a, str) or a not in _network.ACTIVATIONS:
+            raise _Invalid(f"unknown activation {a!r} in the header (known: "
+                           f"{_listing(_network.ACTIVATIONS)})")
+    _option(header, "loss", _network.LOSSES)
+    dtype_name = header.setdefault("dtype", _DEFAULT_DTYPE)
+    if not isinstance(dtype_name, str) or not _is_float_dtype_name(dtype_name):
+        raise _Invalid(f"the header's dtype must name a floating-point type such as "
+                       f"'float64', got {dtype_name!r}")
+    return header
+
+
+def _option(header: dict[str, Any], key: str, options: tuple[str, ...]) -> None:
+    """Check that ``header[key]`` is one of ``options``."""
+    value = header[key]
+    if not isinstance(value, str) or value not in options:
+        raise _Invalid(f"unknown {key} {value!r} in the header (known: {_listing(options)})")
+
+
+def _is_float_dtype_name(name: str) -> bool:
+    """Whether ``name`` is the canonical name of a NumPy floating-point dtype."""
+    try:
+        dtype = np.dtype(name)
+    except (TypeError, ValueError):
+        return False
+    return dtype.kind == "f" and dtype.name == name
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads`` hook: a JSON object, refusing a key given twice."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _Invalid(f"the header gives the key {key!r} twice")
+        result[key] = value
+    return result
