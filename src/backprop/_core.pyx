@@ -229,7 +229,20 @@ cdef inline double slope(double net, double out, int act) noexcept nogil:
 
 
 cdef inline void forward_sample(Net* n, const double* x) noexcept nogil:
-    """Net inputs and outputs of every layer for one input row.
+    """Net inputs and outputs of every layer for one input row."""
+    forward_layers(n, x, 0)
+
+
+cdef inline void unit_outputs(Net* n, Py_ssize_t l, Py_ssize_t j, double s) noexcept nogil:
+    """Store unit j of layer l's net input ``s`` (bias included) and, for an
+    element-wise activation, its output."""
+    n.net[n.u_off[l] + j] = s
+    if n.acts[l] != SOFTMAX:
+        n.out[n.u_off[l] + j] = activate_unit(s, n.acts[l])
+
+
+cdef inline void forward_layers(Net* n, const double* x, Py_ssize_t first) noexcept nogil:
+    """Net inputs and outputs of layers ``first`` and up (``x`` feeds layer 0).
 
     Each unit's net input goes straight from the dot product through the bias
     and the activation while it is in a register: on small networks the step is
@@ -237,14 +250,14 @@ cdef inline void forward_sample(Net* n, const double* x) noexcept nogil:
     them would lengthen it.
     """
     cdef Py_ssize_t l, j, n_in, n_out, n_bias
-    cdef const double* a = x
+    cdef const double* a = x if first == 0 else n.out + n.u_off[first - 1]
     cdef const double* w
     cdef const double* b
     cdef double* net
     cdef double* out
     cdef double s
     cdef int act
-    for l in range(n.n_layers):
+    for l in range(first, n.n_layers):
         n_in = n.sizes[l]
         n_out = n.sizes[l + 1]
         n_bias = n.n_bias[l]
@@ -383,12 +396,16 @@ cdef inline void back_rows4(double* w, Py_ssize_t n_in, const double* d, const d
         r3[i] = w3
 
 
-cdef inline void backward_update(Net* n, const double* x) noexcept nogil:
+cdef inline void backward_update(Net* n, const double* x, const double* nxt) noexcept nogil:
     """Back-propagate the output deltas and update every layer, top layer first.
 
     Going down from the output, layer ``l``'s weights are read to pass the error
     to layer ``l - 1`` in the same sweep that updates them: before the update
-    (simultaneous) or after it (sequential).  Narrow layers (few units above)
+    (simultaneous) or after it (sequential).  When ``nxt`` (the next sample) is
+    given, each updated row of the first layer also computes its unit's net input
+    for ``nxt`` while the row is in cache: on wide layers that saves a pass over
+    the largest matrix (the caller then runs ``forward_layers(n, nxt, 1)``).
+    Narrow layers (few units above)
     sweep column by column so that each dE/dout stays in a register; wide ones
     sweep row by row, which streams the weights and vectorises.
     """
@@ -409,12 +426,32 @@ cdef inline void backward_update(Net* n, const double* x) noexcept nogil:
         a = x if l == 0 else n.out + n.u_off[l - 1]
         w = n.params + n.w_off[l]
         d = n.delta + n.u_off[l]
+        if n.train_bias and n.n_bias[l] > 0:
+            b = n.params + n.b_off[l]
+            if n.n_bias[l] == 1:
+                s = 0.0
+                for j in range(n_out):
+                    s += d[j]
+                b[0] = b[0] - lr * s
+            else:
+                for j in range(n_out):
+                    b[j] = b[j] - lr * d[j]
         if l == 0:
+            b = n.params + n.b_off[0]
             for j in range(n_out):
                 row = w + j * n_in
                 c = lr * d[j]
                 for i in range(n_in):
                     row[i] = row[i] - c * a[i]
+                if nxt != NULL:
+                    s = dot(row, nxt, n_in)
+                    if n.n_bias[0] == 1:
+                        s = s + b[0]
+                    elif n.n_bias[0] > 1:
+                        s = s + b[j]
+                    unit_outputs(n, 0, j, s)
+            if nxt != NULL and n.acts[0] == SOFTMAX:
+                softmax(n.net, n.out, n_out)
         elif n_out <= 8:
             lo = n.u_off[l - 1]
             act = n.acts[l - 1]
@@ -448,16 +485,6 @@ cdef inline void backward_update(Net* n, const double* x) noexcept nogil:
             for i in range(n_in):
                 n.dact[lo + i] = slope(n.net[lo + i], a[i], act)
                 n.delta[lo + i] = g[i] * n.dact[lo + i]
-        if n.train_bias and n.n_bias[l] > 0:
-            b = n.params + n.b_off[l]
-            if n.n_bias[l] == 1:
-                s = 0.0
-                for j in range(n_out):
-                    s += d[j]
-                b[0] = b[0] - lr * s
-            else:
-                for j in range(n_out):
-                    b[j] = b[j] - lr * d[j]
 
 
 cdef inline double train_sample(Net* n, const double* x, const double* t) noexcept nogil:
@@ -465,7 +492,7 @@ cdef inline double train_sample(Net* n, const double* x, const double* t) noexce
     cdef double e
     forward_sample(n, x)
     e = output_deltas(n, t)
-    backward_update(n, x)
+    backward_update(n, x, NULL)
     return e
 
 
@@ -488,10 +515,26 @@ cdef Py_ssize_t train_loop(Net* n, const double* X, const double* T,
     cdef Py_ssize_t e, s
     cdef Py_ssize_t n_in = n.sizes[0], n_out = n.sizes[n.n_layers]
     cdef double total
+    cdef const double* x
+    cdef const double* nxt
+    cdef bint primed = False      # the forward pass of the next sample is done
     for e in range(epochs):
         total = 0.0
         for s in range(n_samples):
-            total += train_sample(n, X + s * n_in, T + s * n_out)
+            x = X + s * n_in
+            if not primed:
+                forward_sample(n, x)
+            total += output_deltas(n, T + s * n_out)
+            if s + 1 < n_samples:
+                nxt = x + n_in
+            elif e + 1 < epochs:
+                nxt = X
+            else:
+                nxt = NULL
+            backward_update(n, x, nxt)
+            if nxt != NULL:
+                forward_layers(n, nxt, 1)
+            primed = nxt != NULL
         history[e] = total
         if not isfinite(total):
             return e
