@@ -9,6 +9,9 @@ Environment switches (read at build time):
     portable: it runs on any x86-64 or arm64 CPU.
 ``BACKPROP_DEBUG=1``
     Turn Cython's bounds and wrap-around checks back on and compile with ``-O0 -g``.
+``BACKPROP_ANNOTATE=1``
+    Also write Cython's annotated ``src/backprop/_core.html`` (yellow lines touch
+    Python; the kernels must be white).
 
 Every build keeps IEEE semantics: no ``-ffast-math``, and ``-ffp-contract=off`` so
 that a compiler allowed to use FMA instructions (``-march=native``) rounds exactly
@@ -30,6 +33,7 @@ def _flag(name: str) -> bool:
 
 NATIVE = _flag("BACKPROP_NATIVE")
 DEBUG = _flag("BACKPROP_DEBUG")
+ANNOTATE = _flag("BACKPROP_ANNOTATE")
 
 
 class BuildExt(build_ext):
@@ -67,6 +71,6 @@ extensions = [
 ]
 
 setup(
-    ext_modules=cythonize(extensions, compiler_directives=directives),
+    ext_modules=cythonize(extensions, compiler_directives=directives, annotate=ANNOTATE),
     cmdclass={"build_ext": BuildExt},
 )
