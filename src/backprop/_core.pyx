@@ -20,9 +20,12 @@ from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
+import os
+
 import numpy as np
 
 cimport numpy as cnp
+from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 
 cnp.import_array()
 
@@ -65,6 +68,38 @@ cdef enum:
     N_HYPER = 8
 
 cdef double LEAKY_SLOPE = 0.01
+
+#: Batch rows the mini-batch path handles at once (bounds its workspace).
+cdef Py_ssize_t BATCH_ROWS = 256
+#: Layers with at least this many weights use BLAS for mini-batches, if found.
+BLAS_MIN_WEIGHTS = 16384
+
+ctypedef void (*dgemm_t)(char* transa, char* transb, int* m, int* n, int* k,
+                         double* alpha, double* a, int* lda, double* b, int* ldb,
+                         double* beta, double* c, int* ldc) noexcept nogil
+cdef dgemm_t dgemm_ptr = NULL
+cdef int blas_state = 0           # 0: not looked for yet, 1: found, -1: absent
+
+
+def blas_available():
+    """Whether mini-batches of large layers can use BLAS's dgemm.
+
+    BLAS comes from SciPy when it is installed (``scipy.linalg.cython_blas``,
+    looked up once, at the first need); backprop itself needs only NumPy.
+    ``BACKPROP_BLAS=0`` in the environment turns it off.
+    """
+    global dgemm_ptr, blas_state
+    if blas_state == 0:
+        blas_state = -1
+        if os.environ.get("BACKPROP_BLAS", "1").strip().lower() not in ("0", "false", "no", "off"):
+            try:
+                from scipy.linalg import cython_blas
+                capsule = cython_blas.__pyx_capi__["dgemm"]
+                dgemm_ptr = <dgemm_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+                blas_state = 1
+            except (ImportError, KeyError, AttributeError, ValueError):
+                dgemm_ptr = NULL
+    return blas_state == 1
 
 CODES = {
     "activation": {"logistic": LOGISTIC, "tanh": TANH, "relu": RELU,
@@ -282,17 +317,25 @@ cdef inline void forward_layers(Net* n, const double* x, Py_ssize_t first) noexc
 
 cdef inline double output_deltas(Net* n, const double* t) noexcept nogil:
     """Error terms, dE/dout, dout/dnet and deltas of the output layer; returns E."""
+    cdef Py_ssize_t u = n.u_off[n.n_layers - 1]
+    return output_deltas_at(n, n.net + u, n.out + u, t, n.delta + u)
+
+
+cdef inline double output_deltas_at(Net* n, const double* net, const double* o,
+                                    const double* t, double* d) noexcept nogil:
+    """``output_deltas`` for output net inputs ``net`` and outputs ``o`` stored
+    anywhere (a row of a batch); deltas go to ``d``, the rest to the workspace."""
     cdef Py_ssize_t L = n.n_layers - 1, k, K = n.sizes[n.n_layers]
     cdef Py_ssize_t u = n.u_off[L]
     cdef int act = n.acts[L], loss = n.loss
-    cdef const double* net = n.net + u
-    cdef const double* o = n.out + u
     cdef double* g = n.dout + u
     cdef double* da = n.dact + u
-    cdef double* d = n.delta + u
     cdef double* err = n.err
-    cdef double total = 0.0, diff, lse = 0.0, dot_go = 0.0, gk, dk
+    cdef double total = 0.0, diff, lse = 0.0, dot_go = 0.0, gk, dk, t_sum = 0.0
     if loss == CROSS_ENTROPY and act == SOFTMAX:
+        # targets that do not sum to 1 scale the softmax's share of the delta
+        for k in range(K):
+            t_sum += t[k]
         # log of the softmax denominator, from the net inputs (no log(0))
         lse = net[0]
         for k in range(1, K):
@@ -317,7 +360,9 @@ cdef inline double output_deltas(Net* n, const double* t) noexcept nogil:
             err[k] = (net[k] if net[k] > 0.0 else 0.0) - net[k] * t[k] + log1p(exp(-fabs(net[k])))
             gk = (o[k] - t[k]) / (o[k] * (1.0 - o[k]))
         g[k] = gk
-        if loss == CROSS_ENTROPY:
+        if loss == CROSS_ENTROPY and act == SOFTMAX:
+            dk = o[k] * t_sum - t[k]  # o - t for targets summing to 1
+        elif loss == CROSS_ENTROPY:
             dk = o[k] - t[k]          # the activation's slope cancels
         else:
             dk = gk * da[k]
@@ -575,91 +620,204 @@ cdef inline void shuffle(Py_ssize_t* perm, Py_ssize_t n, uint64_t* rng) noexcept
         perm[j] = tmp
 
 
-cdef inline double accumulate_sample(Net* n, const double* x, const double* t,
-                                     double* grad) noexcept nogil:
-    """Add one sample's gradient to ``grad`` (laid out like the parameters).
+cdef struct Batch:
+    # workspace of the mini-batch path: ``rows`` samples at a time, every buffer
+    # row-major with one row per sample
+    Py_ssize_t rows
+    Py_ssize_t* u_off          # offset of layer l's block (rows x sizes[l + 1])
+    double* x                  # gathered inputs (rows x sizes[0]) when shuffled
+    double* t                  # gathered targets (rows x sizes[L])
+    double* net
+    double* out
+    double* delta
+    double* e                  # back-propagated dE/dout (rows x widest layer)
+    bint* blas                 # per layer: use BLAS for its matrix products
 
-    The weights are not touched; returns the sample's error.
-    """
-    cdef Py_ssize_t l, i, j, n_in, n_out, lo
+
+cdef inline void gemm_rows(const double* A, const double* W, double* Z, Py_ssize_t rows,
+                           Py_ssize_t n_in, Py_ssize_t n_out, bint blas) noexcept nogil:
+    """Z = A W^T: row b of Z holds the dot products of row b of A with W's rows."""
+    cdef int m = <int> n_out, nn = <int> rows, k = <int> n_in
+    cdef double one = 1.0, zero = 0.0
+    cdef Py_ssize_t r, j
+    if blas:
+        # column-major view: Z^T (n_out x rows) = W (n_out x n_in) . A^T
+        dgemm_ptr(b"T", b"N", &m, &nn, &k, &one, <double*> W, &k, <double*> A, &k,
+                  &zero, Z, &m)
+        return
+    for r in range(rows):
+        for j in range(n_out):
+            Z[r * n_out + j] = dot(W + j * n_in, A + r * n_in, n_in)
+
+
+cdef inline void gemm_grad(const double* D, const double* A, double* G, Py_ssize_t rows,
+                           Py_ssize_t n_in, Py_ssize_t n_out, bint blas) noexcept nogil:
+    """G += D^T A: the weight gradients of ``rows`` samples, added in sample order."""
+    cdef int m = <int> n_in, nn = <int> n_out, k = <int> rows
+    cdef double one = 1.0
+    cdef Py_ssize_t r, j, i
+    cdef double drj
     cdef const double* a
-    cdef const double* w
-    cdef const double* row
-    cdef double* grow
-    cdef double* gb
-    cdef double* d
     cdef double* g
-    cdef double dj, s
-    cdef double e
+    if blas:
+        # column-major: G^T (n_in x n_out) += A^T (n_in x rows) . D (rows x n_out)
+        dgemm_ptr(b"N", b"T", &m, &nn, &k, &one, <double*> A, &m, <double*> D, &nn,
+                  &one, G, &m)
+        return
+    for r in range(rows):
+        a = A + r * n_in
+        for j in range(n_out):
+            drj = D[r * n_out + j]
+            g = G + j * n_in
+            for i in range(n_in):
+                g[i] += drj * a[i]
+
+
+cdef inline void gemm_back(const double* D, const double* W, double* E, Py_ssize_t rows,
+                           Py_ssize_t n_in, Py_ssize_t n_out, bint blas) noexcept nogil:
+    """E = D W: each sample's dE/dout of the layer below, from its deltas."""
+    cdef int m = <int> n_in, nn = <int> rows, k = <int> n_out
+    cdef double one = 1.0, zero = 0.0
+    cdef Py_ssize_t r, j, i
+    cdef double drj
+    cdef const double* w
+    cdef double* g
+    if blas:
+        # column-major: E^T (n_in x rows) = W^T (n_in x n_out) . D^T (n_out x rows)
+        dgemm_ptr(b"N", b"N", &m, &nn, &k, &one, <double*> W, &m, <double*> D, &k,
+                  &zero, E, &m)
+        return
+    for r in range(rows):
+        g = E + r * n_in
+        for i in range(n_in):
+            g[i] = 0.0
+        for j in range(n_out):
+            drj = D[r * n_out + j]
+            w = W + j * n_in
+            for i in range(n_in):
+                g[i] += drj * w[i]
+
+
+cdef double batch_gradient(Net* n, Batch* bt, const double* X, const double* T,
+                           Py_ssize_t rows, double* grad) noexcept nogil:
+    """Add the gradients of ``rows`` samples (rows of ``X``/``T``) to ``grad``.
+
+    The same sums as one sample at a time, in the same order, arranged as matrix
+    products over the batch; layers marked for BLAS hand their products to it
+    (faster on large layers, summed in BLAS's own order).  Returns the sum of the
+    samples' errors.
+    """
+    cdef Py_ssize_t l, r, j, i, n_in, n_out, L = n.n_layers, K = n.sizes[n.n_layers]
+    cdef const double* A
+    cdef const double* w
+    cdef const double* b
+    cdef double* Z
+    cdef double* O
+    cdef double* D
+    cdef double* gb
+    cdef double s, total = 0.0
     cdef int act
-    forward_sample(n, x)
-    e = output_deltas(n, t)
-    for l in range(n.n_layers - 1, -1, -1):
+    # forward, layer by layer over the whole batch
+    for l in range(L):
         n_in = n.sizes[l]
         n_out = n.sizes[l + 1]
-        a = x if l == 0 else n.out + n.u_off[l - 1]
+        act = n.acts[l]
+        A = X if l == 0 else bt.out + bt.u_off[l - 1]
+        Z = bt.net + bt.u_off[l]
+        O = bt.out + bt.u_off[l]
         w = n.params + n.w_off[l]
-        d = n.delta + n.u_off[l]
-        lo = n.u_off[l - 1] if l > 0 else 0
-        g = n.dout + lo
-        if l > 0:
-            for i in range(n_in):
-                g[i] = 0.0
-        for j in range(n_out):
-            row = w + j * n_in
-            grow = grad + n.w_off[l] + j * n_in
-            dj = d[j]
-            if l > 0:
-                for i in range(n_in):
-                    g[i] += dj * row[i]
-            for i in range(n_in):
-                grow[i] += dj * a[i]
+        b = n.params + n.b_off[l]
+        gemm_rows(A, w, Z, rows, n_in, n_out, bt.blas[l])
+        for r in range(rows):
+            for j in range(n_out):
+                s = Z[r * n_out + j]
+                if n.n_bias[l] == 1:
+                    s = s + b[0]
+                elif n.n_bias[l] > 1:
+                    s = s + b[j]
+                Z[r * n_out + j] = s
+                if act != SOFTMAX:
+                    O[r * n_out + j] = activate_unit(s, act)
+            if act == SOFTMAX:
+                softmax(Z + r * n_out, O + r * n_out, n_out)
+    # output deltas, sample by sample
+    Z = bt.net + bt.u_off[L - 1]
+    O = bt.out + bt.u_off[L - 1]
+    D = bt.delta + bt.u_off[L - 1]
+    for r in range(rows):
+        total += output_deltas_at(n, Z + r * K, O + r * K, T + r * K, D + r * K)
+    # backward, top layer first: gradients, then the deltas of the layer below
+    for l in range(L - 1, -1, -1):
+        n_in = n.sizes[l]
+        n_out = n.sizes[l + 1]
+        A = X if l == 0 else bt.out + bt.u_off[l - 1]
+        D = bt.delta + bt.u_off[l]
+        w = n.params + n.w_off[l]
+        gemm_grad(D, A, grad + n.w_off[l], rows, n_in, n_out, bt.blas[l])
         if n.train_bias and n.n_bias[l] > 0:
             gb = grad + n.b_off[l]
-            if n.n_bias[l] == 1:
-                s = 0.0
-                for j in range(n_out):
-                    s += d[j]
-                gb[0] += s
-            else:
-                for j in range(n_out):
-                    gb[j] += d[j]
+            for r in range(rows):
+                if n.n_bias[l] == 1:
+                    s = 0.0
+                    for j in range(n_out):
+                        s += D[r * n_out + j]
+                    gb[0] += s
+                else:
+                    for j in range(n_out):
+                        gb[j] += D[r * n_out + j]
         if l > 0:
+            gemm_back(D, w, bt.e, rows, n_in, n_out, bt.blas[l])
             act = n.acts[l - 1]
-            for i in range(n_in):
-                n.dact[lo + i] = slope(n.net[lo + i], a[i], act)
-                n.delta[lo + i] = g[i] * n.dact[lo + i]
-    return e
+            Z = bt.net + bt.u_off[l - 1]
+            O = bt.out + bt.u_off[l - 1]
+            D = bt.delta + bt.u_off[l - 1]
+            for i in range(rows * n_in):
+                D[i] = bt.e[i] * slope(Z[i], O[i], act)
+    return total
 
 
 cdef void optimizer_step(Net* n, Plan* p, double count) noexcept nogil:
-    """Apply the mean gradient of ``count`` samples with the plan's optimizer."""
+    """Apply the mean gradient of ``count`` samples with the plan's optimizer.
+
+    One loop per optimizer, so that each is a straight, vectorisable pass.
+    """
     cdef Py_ssize_t k, m = n.n_params
     cdef double lr = n.lr, gk, v, step, mhat, vhat, prod
+    cdef double mu = p.hyper[H_MOMENTUM], b1 = p.hyper[H_BETA1], b2 = p.hyper[H_BETA2]
+    cdef double c1, c2
     cdef const double* h = p.hyper
     cdef double* st = p.state
     cdef double* w = n.params
+    cdef const double* g = p.grad
     cdef int opt = p.optimizer
-    if opt == ADAM:
-        st[2 * m] += 1.0                      # the step counter t
-    for k in range(m):
-        gk = p.grad[k] / count
-        if opt == SGD:
-            w[k] = w[k] - lr * gk
-        elif opt == MOMENTUM or opt == NESTEROV:
-            v = h[H_MOMENTUM] * st[k] - lr * gk
+    if opt == SGD:
+        for k in range(m):
+            w[k] = w[k] - lr * (g[k] / count)
+    elif opt == MOMENTUM:
+        for k in range(m):
+            v = mu * st[k] - lr * (g[k] / count)
             st[k] = v
-            if opt == MOMENTUM:
-                w[k] = w[k] + v
-            else:
-                w[k] = w[k] + (h[H_MOMENTUM] * v - lr * gk)
-        elif opt == ADAM:
-            st[k] = h[H_BETA1] * st[k] + (1.0 - h[H_BETA1]) * gk
-            st[m + k] = h[H_BETA2] * st[m + k] + (1.0 - h[H_BETA2]) * (gk * gk)
-            mhat = st[k] / (1.0 - pow(h[H_BETA1], st[2 * m]))
-            vhat = st[m + k] / (1.0 - pow(h[H_BETA2], st[2 * m]))
+            w[k] = w[k] + v
+    elif opt == NESTEROV:
+        for k in range(m):
+            gk = g[k] / count
+            v = mu * st[k] - lr * gk
+            st[k] = v
+            w[k] = w[k] + (mu * v - lr * gk)
+    elif opt == ADAM:
+        st[2 * m] += 1.0                      # the step counter t
+        c1 = 1.0 - pow(b1, st[2 * m])
+        c2 = 1.0 - pow(b2, st[2 * m])
+        for k in range(m):
+            gk = g[k] / count
+            st[k] = b1 * st[k] + (1.0 - b1) * gk
+            st[m + k] = b2 * st[m + k] + (1.0 - b2) * (gk * gk)
+            mhat = st[k] / c1
+            vhat = st[m + k] / c2
             w[k] = w[k] - lr * mhat / (sqrt(vhat) + h[H_EPSILON])
-        else:  # iRPROP-: step sizes st[k], previous gradients st[m + k]
+    else:  # iRPROP-: step sizes st[k], previous gradients st[m + k]
+        for k in range(m):
+            gk = g[k] / count
             prod = gk * st[m + k]
             step = st[k]
             if prod > 0.0:
@@ -677,32 +835,49 @@ cdef void optimizer_step(Net* n, Plan* p, double count) noexcept nogil:
             elif gk < 0.0:
                 w[k] = w[k] + step
             st[m + k] = gk
-        p.grad[k] = 0.0
+    memset(p.grad, 0, m * sizeof(double))
 
 
-cdef Py_ssize_t train_plan(Net* n, Plan* p, const double* X, const double* T,
+cdef Py_ssize_t train_plan(Net* n, Plan* p, Batch* bt, const double* X, const double* T,
                            Py_ssize_t n_samples, Py_ssize_t epochs, double* history,
                            bint check_params) noexcept nogil:
     """``train_loop`` with shuffling, mini-batches and optimizers (same returns)."""
-    cdef Py_ssize_t e, s, r, count
+    cdef Py_ssize_t e, s, r, q, start, rows, done
     cdef Py_ssize_t n_in = n.sizes[0], n_out = n.sizes[n.n_layers]
     cdef bint online = p.batch == 1 and p.optimizer == SGD
     cdef double total
+    cdef const double* xs
+    cdef const double* ts
     for e in range(epochs):
         if p.perm != NULL:
             shuffle(p.perm, n_samples, p.rng)
         total = 0.0
-        count = 0
-        for s in range(n_samples):
-            r = p.perm[s] if p.perm != NULL else s
-            if online:
+        if online:
+            for s in range(n_samples):
+                r = p.perm[s] if p.perm != NULL else s
                 total += train_sample(n, X + r * n_in, T + r * n_out)
-                continue
-            total += accumulate_sample(n, X + r * n_in, T + r * n_out, p.grad)
-            count += 1
-            if count == p.batch or s == n_samples - 1:
-                optimizer_step(n, p, <double> count)
-                count = 0
+        else:
+            start = 0
+            while start < n_samples:
+                # one optimizer step per batch, its gradient gathered in chunks
+                # of at most bt.rows samples
+                done = 0
+                while done < p.batch and start + done < n_samples:
+                    rows = min(bt.rows, p.batch - done, n_samples - start - done)
+                    if p.perm == NULL:
+                        xs = X + (start + done) * n_in
+                        ts = T + (start + done) * n_out
+                    else:
+                        for q in range(rows):
+                            r = p.perm[start + done + q]
+                            memcpy(bt.x + q * n_in, X + r * n_in, n_in * sizeof(double))
+                            memcpy(bt.t + q * n_out, T + r * n_out, n_out * sizeof(double))
+                        xs = bt.x
+                        ts = bt.t
+                    total += batch_gradient(n, bt, xs, ts, rows, p.grad)
+                    done += rows
+                optimizer_step(n, p, <double> done)
+                start += done
         history[e] = total
         if not isfinite(total):
             return e
@@ -785,11 +960,35 @@ def train(double[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
     p.grad = &grad[0]
     p.perm = &perm[0] if perm is not None else NULL
     p.rng = &rng[0] if rng is not None else NULL
+    # the mini-batch path's workspace
+    cdef Batch bt
+    cdef Py_ssize_t L = sizes.shape[0] - 1, l, widest = 0
+    cdef Py_ssize_t rows = max(1, min(batch_size, n_samples, BATCH_ROWS))
+    cdef Py_ssize_t largest = 0
+    for l in range(L):
+        largest = max(largest, sizes[l] * sizes[l + 1])
+    use_blas = not plain and largest >= BLAS_MIN_WEIGHTS and blas_available()
+    cdef Py_ssize_t[::1] b_off = np.zeros(L, dtype=np.intp)
+    cdef bint[::1] b_blas = np.zeros(L, dtype=np.intc)
+    for l in range(L):
+        b_off[l] = rows * n.u_off[l]
+        b_blas[l] = use_blas and sizes[l] * sizes[l + 1] >= BLAS_MIN_WEIGHTS
+        widest = max(widest, sizes[l])
+    cdef double[::1] b_work = np.zeros(rows * (3 * n.n_units + widest + sizes[0] + sizes[L]))
+    bt.rows = rows
+    bt.u_off = &b_off[0]
+    bt.blas = &b_blas[0]
+    bt.net = &b_work[0]
+    bt.out = bt.net + rows * n.n_units
+    bt.delta = bt.out + rows * n.n_units
+    bt.e = bt.delta + rows * n.n_units
+    bt.x = bt.e + rows * widest
+    bt.t = bt.x + rows * sizes[0]
     with nogil:
         if epochs > 0:
             failed = (train_loop(&n, &X[0, 0], &T[0, 0], n_samples, epochs, &history[0], False)
                       if plain else
-                      train_plan(&n, &p, &X[0, 0], &T[0, 0], n_samples, epochs,
+                      train_plan(&n, &p, &bt, &X[0, 0], &T[0, 0], n_samples, epochs,
                                  &history[0], False))
             if failed >= 0 or not params_finite(&n):
                 # Something became non-finite.  A weight may have overflowed
@@ -806,7 +1005,7 @@ def train(double[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
                 failed = (train_loop(&n, &X[0, 0], &T[0, 0], n_samples, epochs,
                                      &history[0], True)
                           if plain else
-                          train_plan(&n, &p, &X[0, 0], &T[0, 0], n_samples, epochs,
+                          train_plan(&n, &p, &bt, &X[0, 0], &T[0, 0], n_samples, epochs,
                                      &history[0], True))
         if failed >= 0:
             memcpy(n.params, &backup[0], n.n_params * sizeof(double))

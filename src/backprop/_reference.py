@@ -191,7 +191,9 @@ def _loss_terms(net, out, target, act, loss):
         lse = top + math.log(sum(math.exp(s - top) for s in net))
         errors = [t * (lse - s) for t, s in zip(target, net)]
         d_out = [_div(-t, o) if t != 0.0 else 0.0 for t, o in zip(target, out)]
-        return errors, d_out, [o - t for t, o in zip(target, out)]
+        # dE/dnet_k = o_k * sum(t) - t_k: o - t when the targets sum to 1
+        t_sum = sum(target)
+        return errors, d_out, [o * t_sum - t for t, o in zip(target, out)]
     else:  # binary cross-entropy of a logistic output, from the net input (stable)
         errors = [max(s, 0.0) - s * t + math.log1p(math.exp(-abs(s))) for t, s in zip(target, net)]
         d_out = [_div(o - t, o * (1.0 - o)) for t, o in zip(target, out)]
@@ -403,6 +405,7 @@ def _optimizer_step(w, grad, count, optimizer, lr, h, st) -> None:
             st[k] = v
             w[k] = w[k] + (v if optimizer == MOMENTUM else h["momentum"] * v - lr * g)
         elif optimizer == ADAM:
+            # moments with bias correction 1 - beta^t, t counting steps
             st[k] = h["beta1"] * st[k] + (1.0 - h["beta1"]) * g
             st[m + k] = h["beta2"] * st[m + k] + (1.0 - h["beta2"]) * (g * g)
             m_hat = st[k] / (1.0 - math.pow(h["beta1"], st[2 * m]))
