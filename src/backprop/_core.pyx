@@ -69,6 +69,11 @@ cdef enum:
 
 cdef double LEAKY_SLOPE = 0.01
 
+# Every kernel is written once over ``real`` and compiled for both precisions.
+ctypedef fused real:
+    float
+    double
+
 #: Batch rows the mini-batch path handles at once (bounds its workspace).
 cdef Py_ssize_t BATCH_ROWS = 256
 #: Layers with at least this many weights use BLAS for mini-batches, if found.
@@ -77,7 +82,11 @@ BLAS_MIN_WEIGHTS = 16384
 ctypedef void (*dgemm_t)(char* transa, char* transb, int* m, int* n, int* k,
                          double* alpha, double* a, int* lda, double* b, int* ldb,
                          double* beta, double* c, int* ldc) noexcept nogil
+ctypedef void (*sgemm_t)(char* transa, char* transb, int* m, int* n, int* k,
+                         float* alpha, float* a, int* lda, float* b, int* ldb,
+                         float* beta, float* c, int* ldc) noexcept nogil
 cdef dgemm_t dgemm_ptr = NULL
+cdef sgemm_t sgemm_ptr = NULL
 cdef int blas_state = 0           # 0: not looked for yet, 1: found, -1: absent
 
 
@@ -88,7 +97,7 @@ def blas_available():
     looked up once, at the first need); backprop itself needs only NumPy.
     ``BACKPROP_BLAS=0`` in the environment turns it off.
     """
-    global dgemm_ptr, blas_state
+    global dgemm_ptr, sgemm_ptr, blas_state
     if blas_state == 0:
         blas_state = -1
         if os.environ.get("BACKPROP_BLAS", "1").strip().lower() not in ("0", "false", "no", "off"):
@@ -96,9 +105,12 @@ def blas_available():
                 from scipy.linalg import cython_blas
                 capsule = cython_blas.__pyx_capi__["dgemm"]
                 dgemm_ptr = <dgemm_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+                capsule = cython_blas.__pyx_capi__["sgemm"]
+                sgemm_ptr = <sgemm_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
                 blas_state = 1
             except (ImportError, KeyError, AttributeError, ValueError):
                 dgemm_ptr = NULL
+                sgemm_ptr = NULL
     return blas_state == 1
 
 CODES = {
@@ -129,19 +141,20 @@ cdef struct Net:
     bint train_bias
     bint sequential
     double lr
-    double* params
-    # workspace, one value per unit (outside the input layer)
-    double* block              # the single allocation behind the buffers below
-    double* net                # net input
-    double* out                # output
-    double* dout               # dE/dout
-    double* dact               # dout/dnet
-    double* delta              # dE/dnet
-    double* err                # per-output error terms of the last sample
+    # the parameters and the workspace (one value per unit outside the input
+    # layer) hold ``real`` values: float or double, as the kernels are specialised
+    void* params
+    void* block                # the single allocation behind the buffers below
+    void* net                  # net input
+    void* out                  # output
+    void* dout                 # dE/dout
+    void* dact                 # dout/dnet
+    void* delta                # dE/dnet
+    void* err                  # per-output error terms of the last sample
 
 
-cdef int net_init(Net* n, double* params, const Py_ssize_t[::1] sizes,
-                  const int[::1] acts, int bias_mode) noexcept nogil:
+cdef int net_init(Net* n, void* params, const Py_ssize_t[::1] sizes,
+                  const int[::1] acts, int bias_mode, size_t item) noexcept nogil:
     """Compute the offsets and allocate the workspace; -1 when out of memory."""
     cdef Py_ssize_t L = sizes.shape[0] - 1, l, pos = 0, units = 0
     n.n_layers = L
@@ -170,18 +183,18 @@ cdef int net_init(Net* n, double* params, const Py_ssize_t[::1] sizes,
         units += sizes[l + 1]
     n.n_params = pos
     n.n_units = units
-    n.block = <double*> malloc((5 * units + sizes[L]) * sizeof(double))
+    n.block = malloc((5 * units + sizes[L]) * item)
     if n.block == NULL:
         free(n.w_off)
         n.w_off = NULL
         return -1
-    memset(n.block, 0, (5 * units + sizes[L]) * sizeof(double))
+    memset(n.block, 0, (5 * units + sizes[L]) * item)
     n.net = n.block
-    n.out = n.block + units
-    n.dout = n.block + 2 * units
-    n.dact = n.block + 3 * units
-    n.delta = n.block + 4 * units
-    n.err = n.block + 5 * units
+    n.out = <char*> n.block + units * item
+    n.dout = <char*> n.block + 2 * units * item
+    n.dact = <char*> n.block + 3 * units * item
+    n.delta = <char*> n.block + 4 * units * item
+    n.err = <char*> n.block + 5 * units * item
     return 0
 
 
@@ -193,7 +206,7 @@ cdef void net_free(Net* n) noexcept nogil:
 
 
 # ------------------------------------------------------------------ kernels
-cdef inline double dot(const double* w, const double* a, Py_ssize_t n) noexcept nogil:
+cdef inline real dot(const real* w, const real* a, Py_ssize_t n) noexcept nogil:
     """Sum of w[i] * a[i].
 
     Short rows are summed left to right, as the pure-Python twin does.  Long rows
@@ -203,8 +216,8 @@ cdef inline double dot(const double* w, const double* a, Py_ssize_t n) noexcept 
     without -ffast-math), so every build gives the same bits.
     """
     cdef Py_ssize_t i, m = n - n % 8
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    cdef double s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0
+    cdef real s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef real s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0
     if n < 16:
         for i in range(n):
             s0 += w[i] * a[i]
@@ -223,7 +236,7 @@ cdef inline double dot(const double* w, const double* a, Py_ssize_t n) noexcept 
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
-cdef inline double activate_unit(double s, int act) noexcept nogil:
+cdef inline real activate_unit(real s, int act) noexcept nogil:
     """Output of one unit of an element-wise activation (not softmax)."""
     if act == LOGISTIC:
         return 1.0 / (1.0 + exp(-s))
@@ -236,10 +249,10 @@ cdef inline double activate_unit(double s, int act) noexcept nogil:
     return s
 
 
-cdef inline void softmax(const double* net, double* out, Py_ssize_t n) noexcept nogil:
+cdef inline void softmax(const real* net, real* out, Py_ssize_t n) noexcept nogil:
     """Softmax outputs, shifted by the largest net input so exp never overflows."""
     cdef Py_ssize_t j
-    cdef double top = net[0], total = 0.0
+    cdef real top = net[0], total = 0.0
     for j in range(1, n):
         if net[j] > top:
             top = net[j]
@@ -250,7 +263,7 @@ cdef inline void softmax(const double* net, double* out, Py_ssize_t n) noexcept 
         out[j] = out[j] / total
 
 
-cdef inline double slope(double net, double out, int act) noexcept nogil:
+cdef inline real slope(real net, real out, int act) noexcept nogil:
     """dout/dnet of one unit (softmax: the diagonal of its Jacobian)."""
     if act == LOGISTIC or act == SOFTMAX:
         return out * (1.0 - out)
@@ -263,20 +276,20 @@ cdef inline double slope(double net, double out, int act) noexcept nogil:
     return 1.0
 
 
-cdef inline void forward_sample(Net* n, const double* x) noexcept nogil:
+cdef inline void forward_sample(Net* n, const real* x) noexcept nogil:
     """Net inputs and outputs of every layer for one input row."""
     forward_layers(n, x, 0)
 
 
-cdef inline void unit_outputs(Net* n, Py_ssize_t l, Py_ssize_t j, double s) noexcept nogil:
+cdef inline void unit_outputs(Net* n, Py_ssize_t l, Py_ssize_t j, real s) noexcept nogil:
     """Store unit j of layer l's net input ``s`` (bias included) and, for an
     element-wise activation, its output."""
-    n.net[n.u_off[l] + j] = s
+    (<real*> n.net)[n.u_off[l] + j] = s
     if n.acts[l] != SOFTMAX:
-        n.out[n.u_off[l] + j] = activate_unit(s, n.acts[l])
+        (<real*> n.out)[n.u_off[l] + j] = activate_unit(s, n.acts[l])
 
 
-cdef inline void forward_layers(Net* n, const double* x, Py_ssize_t first) noexcept nogil:
+cdef inline void forward_layers(Net* n, const real* x, Py_ssize_t first) noexcept nogil:
     """Net inputs and outputs of layers ``first`` and up (``x`` feeds layer 0).
 
     Each unit's net input goes straight from the dot product through the bias
@@ -285,22 +298,22 @@ cdef inline void forward_layers(Net* n, const double* x, Py_ssize_t first) noexc
     them would lengthen it.
     """
     cdef Py_ssize_t l, j, n_in, n_out, n_bias
-    cdef const double* a = x if first == 0 else n.out + n.u_off[first - 1]
-    cdef const double* w
-    cdef const double* b
-    cdef double* net
-    cdef double* out
-    cdef double s
+    cdef const real* a = x if first == 0 else (<real*> n.out) + n.u_off[first - 1]
+    cdef const real* w
+    cdef const real* b
+    cdef real* net
+    cdef real* out
+    cdef real s
     cdef int act
     for l in range(first, n.n_layers):
         n_in = n.sizes[l]
         n_out = n.sizes[l + 1]
         n_bias = n.n_bias[l]
         act = n.acts[l]
-        w = n.params + n.w_off[l]
-        b = n.params + n.b_off[l]
-        net = n.net + n.u_off[l]
-        out = n.out + n.u_off[l]
+        w = (<real*> n.params) + n.w_off[l]
+        b = (<real*> n.params) + n.b_off[l]
+        net = (<real*> n.net) + n.u_off[l]
+        out = (<real*> n.out) + n.u_off[l]
         for j in range(n_out):
             s = dot(w + j * n_in, a, n_in)
             if n_bias == 1:
@@ -315,23 +328,24 @@ cdef inline void forward_layers(Net* n, const double* x, Py_ssize_t first) noexc
         a = out
 
 
-cdef inline double output_deltas(Net* n, const double* t) noexcept nogil:
+cdef inline double output_deltas(Net* n, const real* t) noexcept nogil:
     """Error terms, dE/dout, dout/dnet and deltas of the output layer; returns E."""
     cdef Py_ssize_t u = n.u_off[n.n_layers - 1]
-    return output_deltas_at(n, n.net + u, n.out + u, t, n.delta + u)
+    return output_deltas_at(n, (<real*> n.net) + u, (<real*> n.out) + u, t, (<real*> n.delta) + u)
 
 
-cdef inline double output_deltas_at(Net* n, const double* net, const double* o,
-                                    const double* t, double* d) noexcept nogil:
+cdef inline double output_deltas_at(Net* n, const real* net, const real* o,
+                                    const real* t, real* d) noexcept nogil:
     """``output_deltas`` for output net inputs ``net`` and outputs ``o`` stored
     anywhere (a row of a batch); deltas go to ``d``, the rest to the workspace."""
     cdef Py_ssize_t L = n.n_layers - 1, k, K = n.sizes[n.n_layers]
     cdef Py_ssize_t u = n.u_off[L]
     cdef int act = n.acts[L], loss = n.loss
-    cdef double* g = n.dout + u
-    cdef double* da = n.dact + u
-    cdef double* err = n.err
-    cdef double total = 0.0, diff, lse = 0.0, dot_go = 0.0, gk, dk, t_sum = 0.0
+    cdef real* g = (<real*> n.dout) + u
+    cdef real* da = (<real*> n.dact) + u
+    cdef real* err = (<real*> n.err)
+    cdef double total = 0.0
+    cdef real diff, lse = 0.0, dot_go = 0.0, gk, dk, t_sum = 0.0
     if loss == CROSS_ENTROPY and act == SOFTMAX:
         # targets that do not sum to 1 scale the softmax's share of the delta
         for k in range(K):
@@ -378,11 +392,11 @@ cdef inline double output_deltas_at(Net* n, const double* net, const double* o,
     return total
 
 
-cdef inline void back_rows1(double* row, double dj, const double* a, double* g,
-                            Py_ssize_t n_in, double lr, bint seq) noexcept nogil:
+cdef inline void back_rows1(real* row, real dj, const real* a, real* g,
+                            Py_ssize_t n_in, real lr, bint seq) noexcept nogil:
     """One row of a wide layer: g += dj * row and row -= lr * dj * a, fused."""
     cdef Py_ssize_t i
-    cdef double c = lr * dj
+    cdef real c = lr * dj
     if seq:
         for i in range(n_in):
             row[i] = row[i] - c * a[i]
@@ -393,8 +407,8 @@ cdef inline void back_rows1(double* row, double dj, const double* a, double* g,
             row[i] = row[i] - c * a[i]
 
 
-cdef inline void back_rows4(double* w, Py_ssize_t n_in, const double* d, const double* a,
-                            double* g, double lr, bint seq) noexcept nogil:
+cdef inline void back_rows4(real* w, Py_ssize_t n_in, const real* d, const real* a,
+                            real* g, real lr, bint seq) noexcept nogil:
     """``back_rows1`` on four rows at once.
 
     Each g[i] takes its four additions in row order while it sits in a register,
@@ -402,13 +416,13 @@ cdef inline void back_rows4(double* w, Py_ssize_t n_in, const double* d, const d
     the loads and stores of ``g`` and of ``a``.
     """
     cdef Py_ssize_t i
-    cdef double* r0 = w
-    cdef double* r1 = w + n_in
-    cdef double* r2 = w + 2 * n_in
-    cdef double* r3 = w + 3 * n_in
-    cdef double d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3]
-    cdef double c0 = lr * d0, c1 = lr * d1, c2 = lr * d2, c3 = lr * d3
-    cdef double ai, gi, w0, w1, w2, w3
+    cdef real* r0 = w
+    cdef real* r1 = w + n_in
+    cdef real* r2 = w + 2 * n_in
+    cdef real* r3 = w + 3 * n_in
+    cdef real d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3]
+    cdef real c0 = lr * d0, c1 = lr * d1, c2 = lr * d2, c3 = lr * d3
+    cdef real ai, gi, w0, w1, w2, w3
     for i in range(n_in):
         ai = a[i]
         w0 = r0[i]
@@ -441,7 +455,7 @@ cdef inline void back_rows4(double* w, Py_ssize_t n_in, const double* d, const d
         r3[i] = w3
 
 
-cdef inline void backward_update(Net* n, const double* x, const double* nxt) noexcept nogil:
+cdef inline void backward_update(Net* n, const real* x, const real* nxt) noexcept nogil:
     """Back-propagate the output deltas and update every layer, top layer first.
 
     Going down from the output, layer ``l``'s weights are read to pass the error
@@ -455,24 +469,24 @@ cdef inline void backward_update(Net* n, const double* x, const double* nxt) noe
     sweep row by row, which streams the weights and vectorises.
     """
     cdef Py_ssize_t l, i, j, n_in, n_out, lo
-    cdef const double* a
-    cdef double* w
-    cdef double* row
-    cdef double* b
-    cdef double* d
-    cdef double* g
-    cdef double dj, c, s, wji
-    cdef double lr = n.lr
+    cdef const real* a
+    cdef real* w
+    cdef real* row
+    cdef real* b
+    cdef real* d
+    cdef real* g
+    cdef real dj, c, s, wji
+    cdef real lr = <real> n.lr
     cdef bint seq = n.sequential
     cdef int act
     for l in range(n.n_layers - 1, -1, -1):
         n_in = n.sizes[l]
         n_out = n.sizes[l + 1]
-        a = x if l == 0 else n.out + n.u_off[l - 1]
-        w = n.params + n.w_off[l]
-        d = n.delta + n.u_off[l]
+        a = x if l == 0 else (<real*> n.out) + n.u_off[l - 1]
+        w = (<real*> n.params) + n.w_off[l]
+        d = (<real*> n.delta) + n.u_off[l]
         if n.train_bias and n.n_bias[l] > 0:
-            b = n.params + n.b_off[l]
+            b = (<real*> n.params) + n.b_off[l]
             if n.n_bias[l] == 1:
                 s = 0.0
                 for j in range(n_out):
@@ -482,7 +496,7 @@ cdef inline void backward_update(Net* n, const double* x, const double* nxt) noe
                 for j in range(n_out):
                     b[j] = b[j] - lr * d[j]
         if l == 0:
-            b = n.params + n.b_off[0]
+            b = (<real*> n.params) + n.b_off[0]
             for j in range(n_out):
                 row = w + j * n_in
                 c = lr * d[j]
@@ -496,7 +510,7 @@ cdef inline void backward_update(Net* n, const double* x, const double* nxt) noe
                         s = s + b[j]
                     unit_outputs(n, 0, j, s)
             if nxt != NULL and n.acts[0] == SOFTMAX:
-                softmax(n.net, n.out, n_out)
+                softmax((<real*> n.net), (<real*> n.out), n_out)
         elif n_out <= 8:
             lo = n.u_off[l - 1]
             act = n.acts[l - 1]
@@ -511,13 +525,13 @@ cdef inline void backward_update(Net* n, const double* x, const double* nxt) noe
                         s += d[j] * wji
                         wji = wji - (lr * d[j]) * a[i]
                     w[j * n_in + i] = wji
-                n.dout[lo + i] = s
-                n.dact[lo + i] = slope(n.net[lo + i], a[i], act)
-                n.delta[lo + i] = s * n.dact[lo + i]
+                (<real*> n.dout)[lo + i] = s
+                (<real*> n.dact)[lo + i] = slope((<real*> n.net)[lo + i], a[i], act)
+                (<real*> n.delta)[lo + i] = s * (<real*> n.dact)[lo + i]
         else:
             lo = n.u_off[l - 1]
             act = n.acts[l - 1]
-            g = n.dout + lo
+            g = (<real*> n.dout) + lo
             for i in range(n_in):
                 g[i] = 0.0
             j = 0
@@ -528,11 +542,11 @@ cdef inline void backward_update(Net* n, const double* x, const double* nxt) noe
                 back_rows1(w + j * n_in, d[j], a, g, n_in, lr, seq)
                 j += 1
             for i in range(n_in):
-                n.dact[lo + i] = slope(n.net[lo + i], a[i], act)
-                n.delta[lo + i] = g[i] * n.dact[lo + i]
+                (<real*> n.dact)[lo + i] = slope((<real*> n.net)[lo + i], a[i], act)
+                (<real*> n.delta)[lo + i] = g[i] * (<real*> n.dact)[lo + i]
 
 
-cdef inline double train_sample(Net* n, const double* x, const double* t) noexcept nogil:
+cdef inline double train_sample(Net* n, const real* x, const real* t) noexcept nogil:
     """One online SGD step; returns the sample's error before the update."""
     cdef double e
     forward_sample(n, x)
@@ -541,15 +555,16 @@ cdef inline double train_sample(Net* n, const double* x, const double* t) noexce
     return e
 
 
-cdef bint params_finite(const Net* n) noexcept nogil:
-    cdef Py_ssize_t p
+cdef bint params_finite(const Net* n, const real* p) noexcept nogil:
+    """Whether every parameter ``p[0:n.n_params]`` is finite."""
+    cdef Py_ssize_t k
     cdef double acc = 0.0
-    for p in range(n.n_params):
-        acc += n.params[p] * 0.0     # inf * 0 and nan * 0 are nan
+    for k in range(n.n_params):
+        acc += p[k] * 0.0     # inf * 0 and nan * 0 are nan
     return acc == 0.0
 
 
-cdef Py_ssize_t train_loop(Net* n, const double* X, const double* T,
+cdef Py_ssize_t train_loop(Net* n, const real* X, const real* T,
                            Py_ssize_t n_samples, Py_ssize_t epochs, double* history,
                            bint check_params) noexcept nogil:
     """Online SGD over all samples for ``epochs`` epochs.
@@ -560,8 +575,8 @@ cdef Py_ssize_t train_loop(Net* n, const double* X, const double* T,
     cdef Py_ssize_t e, s
     cdef Py_ssize_t n_in = n.sizes[0], n_out = n.sizes[n.n_layers]
     cdef double total
-    cdef const double* x
-    cdef const double* nxt
+    cdef const real* x
+    cdef const real* nxt
     cdef bint primed = False      # the forward pass of the next sample is done
     for e in range(epochs):
         total = 0.0
@@ -583,7 +598,7 @@ cdef Py_ssize_t train_loop(Net* n, const double* X, const double* T,
         history[e] = total
         if not isfinite(total):
             return e
-        if check_params and not params_finite(n):
+        if check_params and not params_finite(n, <const real*> n.params):
             return e
     return -1
 
@@ -594,8 +609,8 @@ cdef struct Plan:
     Py_ssize_t batch            # samples per gradient step
     int optimizer
     const double* hyper         # N_HYPER settings
-    double* state               # optimizer state, laid out as ``_reference.state_size``
-    double* grad                # gradient accumulated over the current batch
+    void* state                 # optimizer state (``real``), as ``_reference.state_size``
+    void* grad                  # gradient (``real``) accumulated over the current batch
     Py_ssize_t* perm            # sample order, reshuffled each epoch; NULL: in order
     uint64_t* rng               # shuffling generator state
 
@@ -625,44 +640,53 @@ cdef struct Batch:
     # row-major with one row per sample
     Py_ssize_t rows
     Py_ssize_t* u_off          # offset of layer l's block (rows x sizes[l + 1])
-    double* x                  # gathered inputs (rows x sizes[0]) when shuffled
-    double* t                  # gathered targets (rows x sizes[L])
-    double* net
-    double* out
-    double* delta
-    double* e                  # back-propagated dE/dout (rows x widest layer)
+    # ``real`` buffers:
+    void* x                    # gathered inputs (rows x sizes[0]) when shuffled
+    void* t                    # gathered targets (rows x sizes[L])
+    void* net
+    void* out
+    void* delta
+    void* e                    # back-propagated dE/dout (rows x widest layer)
     bint* blas                 # per layer: use BLAS for its matrix products
 
 
-cdef inline void gemm_rows(const double* A, const double* W, double* Z, Py_ssize_t rows,
+cdef inline void gemm_rows(const real* A, const real* W, real* Z, Py_ssize_t rows,
                            Py_ssize_t n_in, Py_ssize_t n_out, bint blas) noexcept nogil:
     """Z = A W^T: row b of Z holds the dot products of row b of A with W's rows."""
     cdef int m = <int> n_out, nn = <int> rows, k = <int> n_in
-    cdef double one = 1.0, zero = 0.0
+    cdef real one = 1.0, zero = 0.0
     cdef Py_ssize_t r, j
     if blas:
         # column-major view: Z^T (n_out x rows) = W (n_out x n_in) . A^T
-        dgemm_ptr(b"T", b"N", &m, &nn, &k, &one, <double*> W, &k, <double*> A, &k,
-                  &zero, Z, &m)
+        if real is double:
+            dgemm_ptr(b"T", b"N", &m, &nn, &k, &one, <double*> W, &k, <double*> A, &k,
+                      &zero, Z, &m)
+        else:
+            sgemm_ptr(b"T", b"N", &m, &nn, &k, &one, <float*> W, &k, <float*> A, &k,
+                      &zero, Z, &m)
         return
     for r in range(rows):
         for j in range(n_out):
             Z[r * n_out + j] = dot(W + j * n_in, A + r * n_in, n_in)
 
 
-cdef inline void gemm_grad(const double* D, const double* A, double* G, Py_ssize_t rows,
+cdef inline void gemm_grad(const real* D, const real* A, real* G, Py_ssize_t rows,
                            Py_ssize_t n_in, Py_ssize_t n_out, bint blas) noexcept nogil:
     """G += D^T A: the weight gradients of ``rows`` samples, added in sample order."""
     cdef int m = <int> n_in, nn = <int> n_out, k = <int> rows
-    cdef double one = 1.0
+    cdef real one = 1.0
     cdef Py_ssize_t r, j, i
-    cdef double drj
-    cdef const double* a
-    cdef double* g
+    cdef real drj
+    cdef const real* a
+    cdef real* g
     if blas:
         # column-major: G^T (n_in x n_out) += A^T (n_in x rows) . D (rows x n_out)
-        dgemm_ptr(b"N", b"T", &m, &nn, &k, &one, <double*> A, &m, <double*> D, &nn,
-                  &one, G, &m)
+        if real is double:
+            dgemm_ptr(b"N", b"T", &m, &nn, &k, &one, <double*> A, &m, <double*> D, &nn,
+                      &one, G, &m)
+        else:
+            sgemm_ptr(b"N", b"T", &m, &nn, &k, &one, <float*> A, &m, <float*> D, &nn,
+                      &one, G, &m)
         return
     for r in range(rows):
         a = A + r * n_in
@@ -673,19 +697,23 @@ cdef inline void gemm_grad(const double* D, const double* A, double* G, Py_ssize
                 g[i] += drj * a[i]
 
 
-cdef inline void gemm_back(const double* D, const double* W, double* E, Py_ssize_t rows,
+cdef inline void gemm_back(const real* D, const real* W, real* E, Py_ssize_t rows,
                            Py_ssize_t n_in, Py_ssize_t n_out, bint blas) noexcept nogil:
     """E = D W: each sample's dE/dout of the layer below, from its deltas."""
     cdef int m = <int> n_in, nn = <int> rows, k = <int> n_out
-    cdef double one = 1.0, zero = 0.0
+    cdef real one = 1.0, zero = 0.0
     cdef Py_ssize_t r, j, i
-    cdef double drj
-    cdef const double* w
-    cdef double* g
+    cdef real drj
+    cdef const real* w
+    cdef real* g
     if blas:
         # column-major: E^T (n_in x rows) = W^T (n_in x n_out) . D^T (n_out x rows)
-        dgemm_ptr(b"N", b"N", &m, &nn, &k, &one, <double*> W, &m, <double*> D, &k,
-                  &zero, E, &m)
+        if real is double:
+            dgemm_ptr(b"N", b"N", &m, &nn, &k, &one, <double*> W, &m, <double*> D, &k,
+                      &zero, E, &m)
+        else:
+            sgemm_ptr(b"N", b"N", &m, &nn, &k, &one, <float*> W, &m, <float*> D, &k,
+                      &zero, E, &m)
         return
     for r in range(rows):
         g = E + r * n_in
@@ -698,8 +726,8 @@ cdef inline void gemm_back(const double* D, const double* W, double* E, Py_ssize
                 g[i] += drj * w[i]
 
 
-cdef double batch_gradient(Net* n, Batch* bt, const double* X, const double* T,
-                           Py_ssize_t rows, double* grad) noexcept nogil:
+cdef double batch_gradient(Net* n, Batch* bt, const real* X, const real* T,
+                           Py_ssize_t rows, real* grad) noexcept nogil:
     """Add the gradients of ``rows`` samples (rows of ``X``/``T``) to ``grad``.
 
     The same sums as one sample at a time, in the same order, arranged as matrix
@@ -708,25 +736,30 @@ cdef double batch_gradient(Net* n, Batch* bt, const double* X, const double* T,
     samples' errors.
     """
     cdef Py_ssize_t l, r, j, i, n_in, n_out, L = n.n_layers, K = n.sizes[n.n_layers]
-    cdef const double* A
-    cdef const double* w
-    cdef const double* b
-    cdef double* Z
-    cdef double* O
-    cdef double* D
-    cdef double* gb
-    cdef double s, total = 0.0
+    cdef const real* A
+    cdef const real* w
+    cdef const real* b
+    cdef real* Z
+    cdef real* O
+    cdef real* D
+    cdef real* gb
+    cdef real s
+    cdef double total = 0.0
     cdef int act
+    cdef real* bnet = <real*> bt.net
+    cdef real* bout = <real*> bt.out
+    cdef real* bdelta = <real*> bt.delta
+    cdef real* be = <real*> bt.e
     # forward, layer by layer over the whole batch
     for l in range(L):
         n_in = n.sizes[l]
         n_out = n.sizes[l + 1]
         act = n.acts[l]
-        A = X if l == 0 else bt.out + bt.u_off[l - 1]
-        Z = bt.net + bt.u_off[l]
-        O = bt.out + bt.u_off[l]
-        w = n.params + n.w_off[l]
-        b = n.params + n.b_off[l]
+        A = X if l == 0 else bout + bt.u_off[l - 1]
+        Z = bnet + bt.u_off[l]
+        O = bout + bt.u_off[l]
+        w = (<real*> n.params) + n.w_off[l]
+        b = (<real*> n.params) + n.b_off[l]
         gemm_rows(A, w, Z, rows, n_in, n_out, bt.blas[l])
         for r in range(rows):
             for j in range(n_out):
@@ -741,18 +774,18 @@ cdef double batch_gradient(Net* n, Batch* bt, const double* X, const double* T,
             if act == SOFTMAX:
                 softmax(Z + r * n_out, O + r * n_out, n_out)
     # output deltas, sample by sample
-    Z = bt.net + bt.u_off[L - 1]
-    O = bt.out + bt.u_off[L - 1]
-    D = bt.delta + bt.u_off[L - 1]
+    Z = bnet + bt.u_off[L - 1]
+    O = bout + bt.u_off[L - 1]
+    D = bdelta + bt.u_off[L - 1]
     for r in range(rows):
         total += output_deltas_at(n, Z + r * K, O + r * K, T + r * K, D + r * K)
     # backward, top layer first: gradients, then the deltas of the layer below
     for l in range(L - 1, -1, -1):
         n_in = n.sizes[l]
         n_out = n.sizes[l + 1]
-        A = X if l == 0 else bt.out + bt.u_off[l - 1]
-        D = bt.delta + bt.u_off[l]
-        w = n.params + n.w_off[l]
+        A = X if l == 0 else bout + bt.u_off[l - 1]
+        D = bdelta + bt.u_off[l]
+        w = (<real*> n.params) + n.w_off[l]
         gemm_grad(D, A, grad + n.w_off[l], rows, n_in, n_out, bt.blas[l])
         if n.train_bias and n.n_bias[l] > 0:
             gb = grad + n.b_off[l]
@@ -766,29 +799,30 @@ cdef double batch_gradient(Net* n, Batch* bt, const double* X, const double* T,
                     for j in range(n_out):
                         gb[j] += D[r * n_out + j]
         if l > 0:
-            gemm_back(D, w, bt.e, rows, n_in, n_out, bt.blas[l])
+            gemm_back(D, w, be, rows, n_in, n_out, bt.blas[l])
             act = n.acts[l - 1]
-            Z = bt.net + bt.u_off[l - 1]
-            O = bt.out + bt.u_off[l - 1]
-            D = bt.delta + bt.u_off[l - 1]
+            Z = bnet + bt.u_off[l - 1]
+            O = bout + bt.u_off[l - 1]
+            D = bdelta + bt.u_off[l - 1]
             for i in range(rows * n_in):
-                D[i] = bt.e[i] * slope(Z[i], O[i], act)
+                D[i] = be[i] * slope(Z[i], O[i], act)
     return total
 
 
-cdef void optimizer_step(Net* n, Plan* p, double count) noexcept nogil:
+cdef void optimizer_step(Net* n, Plan* p, real* g, double count) noexcept nogil:
     """Apply the mean gradient of ``count`` samples with the plan's optimizer.
 
     One loop per optimizer, so that each is a straight, vectorisable pass.
     """
     cdef Py_ssize_t k, m = n.n_params
-    cdef double lr = n.lr, gk, v, step, mhat, vhat, prod
-    cdef double mu = p.hyper[H_MOMENTUM], b1 = p.hyper[H_BETA1], b2 = p.hyper[H_BETA2]
-    cdef double c1, c2
-    cdef const double* h = p.hyper
-    cdef double* st = p.state
-    cdef double* w = n.params
-    cdef const double* g = p.grad
+    cdef real lr = <real> n.lr, gk, v, step, mhat, vhat, prod
+    cdef real mu = <real> p.hyper[H_MOMENTUM], b1 = <real> p.hyper[H_BETA1]
+    cdef real b2 = <real> p.hyper[H_BETA2], eps = <real> p.hyper[H_EPSILON]
+    cdef real up = <real> p.hyper[H_ETA_PLUS], down = <real> p.hyper[H_ETA_MINUS]
+    cdef real lo = <real> p.hyper[H_DELTA_MIN], hi = <real> p.hyper[H_DELTA_MAX]
+    cdef real c1, c2
+    cdef real* st = <real*> p.state
+    cdef real* w = <real*> n.params
     cdef int opt = p.optimizer
     if opt == SGD:
         for k in range(m):
@@ -814,20 +848,20 @@ cdef void optimizer_step(Net* n, Plan* p, double count) noexcept nogil:
             st[m + k] = b2 * st[m + k] + (1.0 - b2) * (gk * gk)
             mhat = st[k] / c1
             vhat = st[m + k] / c2
-            w[k] = w[k] - lr * mhat / (sqrt(vhat) + h[H_EPSILON])
+            w[k] = w[k] - lr * mhat / (sqrt(vhat) + eps)
     else:  # iRPROP-: step sizes st[k], previous gradients st[m + k]
         for k in range(m):
             gk = g[k] / count
             prod = gk * st[m + k]
             step = st[k]
             if prod > 0.0:
-                step = step * h[H_ETA_PLUS]
-                if step > h[H_DELTA_MAX]:
-                    step = h[H_DELTA_MAX]
+                step = step * up
+                if step > hi:
+                    step = hi
             elif prod < 0.0:
-                step = step * h[H_ETA_MINUS]
-                if step < h[H_DELTA_MIN]:
-                    step = h[H_DELTA_MIN]
+                step = step * down
+                if step < lo:
+                    step = lo
                 gk = 0.0
             st[k] = step
             if gk > 0.0:
@@ -835,10 +869,10 @@ cdef void optimizer_step(Net* n, Plan* p, double count) noexcept nogil:
             elif gk < 0.0:
                 w[k] = w[k] + step
             st[m + k] = gk
-    memset(p.grad, 0, m * sizeof(double))
+    memset(g, 0, m * sizeof(real))
 
 
-cdef Py_ssize_t train_plan(Net* n, Plan* p, Batch* bt, const double* X, const double* T,
+cdef Py_ssize_t train_plan(Net* n, Plan* p, Batch* bt, const real* X, const real* T,
                            Py_ssize_t n_samples, Py_ssize_t epochs, double* history,
                            bint check_params) noexcept nogil:
     """``train_loop`` with shuffling, mini-batches and optimizers (same returns)."""
@@ -846,8 +880,8 @@ cdef Py_ssize_t train_plan(Net* n, Plan* p, Batch* bt, const double* X, const do
     cdef Py_ssize_t n_in = n.sizes[0], n_out = n.sizes[n.n_layers]
     cdef bint online = p.batch == 1 and p.optimizer == SGD
     cdef double total
-    cdef const double* xs
-    cdef const double* ts
+    cdef const real* xs
+    cdef const real* ts
     for e in range(epochs):
         if p.perm != NULL:
             shuffle(p.perm, n_samples, p.rng)
@@ -870,18 +904,18 @@ cdef Py_ssize_t train_plan(Net* n, Plan* p, Batch* bt, const double* X, const do
                     else:
                         for q in range(rows):
                             r = p.perm[start + done + q]
-                            memcpy(bt.x + q * n_in, X + r * n_in, n_in * sizeof(double))
-                            memcpy(bt.t + q * n_out, T + r * n_out, n_out * sizeof(double))
-                        xs = bt.x
-                        ts = bt.t
-                    total += batch_gradient(n, bt, xs, ts, rows, p.grad)
+                            memcpy(<real*> bt.x + q * n_in, X + r * n_in, n_in * sizeof(real))
+                            memcpy(<real*> bt.t + q * n_out, T + r * n_out, n_out * sizeof(real))
+                        xs = <real*> bt.x
+                        ts = <real*> bt.t
+                    total += batch_gradient(n, bt, xs, ts, rows, <real*> p.grad)
                     done += rows
-                optimizer_step(n, p, <double> done)
+                optimizer_step(n, p, <real*> p.grad, <double> done)
                 start += done
         history[e] = total
         if not isfinite(total):
             return e
-        if check_params and not params_finite(n):
+        if check_params and not params_finite(n, <const real*> n.params):
             return e
     return -1
 
@@ -892,34 +926,34 @@ cdef inline void _raise_memory(int status) except *:
         raise MemoryError("backprop: could not allocate the training workspace")
 
 
-def forward(const double[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
-            int bias_mode, const double[:, ::1] X):
-    """Outputs of the network for every row of ``X`` (2-D float64)."""
+def forward(const real[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
+            int bias_mode, const real[:, ::1] X):
+    """Outputs of the network for every row of ``X`` (2-D, the parameters' dtype)."""
     cdef Net n
     cdef Py_ssize_t s, k, n_samples = X.shape[0], K = sizes[sizes.shape[0] - 1]
     cdef Py_ssize_t u
-    out = np.empty((n_samples, K), dtype=np.float64)
-    cdef double[:, ::1] out_v = out
+    out = np.empty((n_samples, K), dtype=np.float32 if real is float else np.float64)
+    cdef real[:, ::1] out_v = out
     # forward never writes to params: the cast only satisfies the shared struct
-    _raise_memory(net_init(&n, <double*> &params[0], sizes, acts, bias_mode))
+    _raise_memory(net_init(&n, <void*> &params[0], sizes, acts, bias_mode, sizeof(real)))
     u = n.u_off[n.n_layers - 1]
     with nogil:
         for s in range(n_samples):
             forward_sample(&n, &X[s, 0])
             for k in range(K):
-                out_v[s, k] = n.out[u + k]
+                out_v[s, k] = (<real*> n.out)[u + k]
     net_free(&n)
     return out
 
 
-def sample_errors(const double[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
-                  int bias_mode, int loss, const double[:, ::1] X, const double[:, ::1] T):
+def sample_errors(const real[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
+                  int bias_mode, int loss, const real[:, ::1] X, const real[:, ::1] T):
     """The error of every sample (row of ``X``, ``T``) under the network's loss."""
     cdef Net n
     cdef Py_ssize_t s, n_samples = X.shape[0]
     errors_arr = np.empty(n_samples, dtype=np.float64)
     cdef double[::1] errors = errors_arr
-    _raise_memory(net_init(&n, <double*> &params[0], sizes, acts, bias_mode))
+    _raise_memory(net_init(&n, <void*> &params[0], sizes, acts, bias_mode, sizeof(real)))
     n.loss = loss
     with nogil:
         for s in range(n_samples):
@@ -929,25 +963,26 @@ def sample_errors(const double[::1] params, const Py_ssize_t[::1] sizes, const i
     return errors_arr
 
 
-def train(double[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
-          int bias_mode, bint train_bias, int loss, const double[:, ::1] X,
-          const double[:, ::1] T, Py_ssize_t epochs, double lr, bint sequential,
+def train(real[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
+          int bias_mode, bint train_bias, int loss, const real[:, ::1] X,
+          const real[:, ::1] T, Py_ssize_t epochs, double lr, bint sequential,
           Py_ssize_t batch_size=1, int optimizer=SGD, const double[::1] hyper=None,
-          double[::1] state=None, Py_ssize_t[::1] perm=None, uint64_t[::1] rng=None):
+          real[::1] state=None, Py_ssize_t[::1] perm=None, uint64_t[::1] rng=None):
     """Train in place; see ``backprop._reference.train`` for the contract."""
     cdef Net n
     cdef Plan p
     cdef Py_ssize_t failed = -1, n_samples = X.shape[0], n_state = 0
     cdef bint plain = batch_size == 1 and optimizer == SGD and perm is None
+    dtype = np.float32 if real is float else np.float64
     history_arr = np.zeros(epochs, dtype=np.float64)
     cdef double[::1] history = history_arr
     # copies to start a replay from: parameters, optimizer state, sample order
-    cdef double[::1] backup = np.array(params, dtype=np.float64)
-    cdef double[::1] state0 = None if state is None else np.array(state, dtype=np.float64)
+    cdef real[::1] backup = np.array(params, dtype=dtype)
+    cdef real[::1] state0 = None if state is None else np.array(state, dtype=dtype)
     cdef Py_ssize_t[::1] perm0 = None if perm is None else np.array(perm, dtype=np.intp)
     cdef uint64_t[::1] rng0 = None if rng is None else np.array(rng, dtype=np.uint64)
-    cdef double[::1] grad = np.zeros(params.shape[0], dtype=np.float64)
-    _raise_memory(net_init(&n, &params[0], sizes, acts, bias_mode))
+    cdef real[::1] grad = np.zeros(params.shape[0], dtype=dtype)
+    _raise_memory(net_init(&n, <void*> &params[0], sizes, acts, bias_mode, sizeof(real)))
     n.loss = loss
     n.train_bias = train_bias
     n.sequential = sequential
@@ -955,9 +990,9 @@ def train(double[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
     p.batch = batch_size
     p.optimizer = optimizer
     p.hyper = &hyper[0] if hyper is not None else NULL
-    p.state = &state[0] if state is not None and state.shape[0] > 0 else NULL
+    p.state = <void*> &state[0] if state is not None and state.shape[0] > 0 else NULL
     n_state = state.shape[0] if state is not None else 0
-    p.grad = &grad[0]
+    p.grad = <void*> &grad[0]
     p.perm = &perm[0] if perm is not None else NULL
     p.rng = &rng[0] if rng is not None else NULL
     # the mini-batch path's workspace
@@ -974,62 +1009,72 @@ def train(double[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
         b_off[l] = rows * n.u_off[l]
         b_blas[l] = use_blas and sizes[l] * sizes[l + 1] >= BLAS_MIN_WEIGHTS
         widest = max(widest, sizes[l])
-    cdef double[::1] b_work = np.zeros(rows * (3 * n.n_units + widest + sizes[0] + sizes[L]))
+    cdef real[::1] b_work = np.zeros(rows * (3 * n.n_units + widest + sizes[0] + sizes[L]),
+                                     dtype=dtype)
+    cdef real* work = &b_work[0]
     bt.rows = rows
     bt.u_off = &b_off[0]
     bt.blas = &b_blas[0]
-    bt.net = &b_work[0]
-    bt.out = bt.net + rows * n.n_units
-    bt.delta = bt.out + rows * n.n_units
-    bt.e = bt.delta + rows * n.n_units
-    bt.x = bt.e + rows * widest
-    bt.t = bt.x + rows * sizes[0]
+    bt.net = work
+    bt.out = work + rows * n.n_units
+    bt.delta = work + 2 * rows * n.n_units
+    bt.e = work + 3 * rows * n.n_units
+    bt.x = work + 3 * rows * n.n_units + rows * widest
+    bt.t = work + 3 * rows * n.n_units + rows * (widest + sizes[0])
     with nogil:
         if epochs > 0:
             failed = (train_loop(&n, &X[0, 0], &T[0, 0], n_samples, epochs, &history[0], False)
                       if plain else
                       train_plan(&n, &p, &bt, &X[0, 0], &T[0, 0], n_samples, epochs,
                                  &history[0], False))
-            if failed >= 0 or not params_finite(&n):
+            if failed >= 0 or not params_finite(&n, &params[0]):
                 # Something became non-finite.  A weight may have overflowed
                 # epochs before the error shows it (a saturated unit), so replay
                 # from the start checking the weights every epoch, to name the
                 # first bad epoch.  Training is deterministic.
-                memcpy(n.params, &backup[0], n.n_params * sizeof(double))
+                memcpy(n.params, &backup[0], n.n_params * sizeof(real))
                 if n_state > 0:
-                    memcpy(p.state, &state0[0], n_state * sizeof(double))
+                    memcpy(p.state, &state0[0], n_state * sizeof(real))
                 if p.perm != NULL:
                     memcpy(p.perm, &perm0[0], n_samples * sizeof(Py_ssize_t))
                     p.rng[0] = rng0[0]
-                memset(p.grad, 0, n.n_params * sizeof(double))
+                memset(p.grad, 0, n.n_params * sizeof(real))
                 failed = (train_loop(&n, &X[0, 0], &T[0, 0], n_samples, epochs,
                                      &history[0], True)
                           if plain else
                           train_plan(&n, &p, &bt, &X[0, 0], &T[0, 0], n_samples, epochs,
                                      &history[0], True))
         if failed >= 0:
-            memcpy(n.params, &backup[0], n.n_params * sizeof(double))
+            memcpy(n.params, &backup[0], n.n_params * sizeof(real))
     net_free(&n)
     return history_arr, failed
 
 
-cdef list unit_arrays(const Net* n, const double* buf):
+cdef list unit_arrays(const Net* n, const real* buf):
     """Copy a per-unit workspace buffer into one array per weight layer."""
     cdef Py_ssize_t l
-    return [np.asarray(<const double[:n.sizes[l + 1]]> (buf + n.u_off[l])).copy()
-            for l in range(n.n_layers)]
+    cdef real[::1] view
+    arrays = []
+    for l in range(n.n_layers):
+        view = <real[:n.sizes[l + 1]]> (<real*> buf + n.u_off[l])
+        arrays.append(np.asarray(view).copy())
+    return arrays
 
 
-cdef list layer_matrices(const Net* n, const double* p):
+cdef list layer_matrices(const Net* n, const real* p):
     """The weight matrices of a parameter buffer, one copy per weight layer."""
     cdef Py_ssize_t l
-    return [np.asarray(<const double[:n.sizes[l + 1] * n.sizes[l]]> (p + n.w_off[l]))
-            .reshape(n.sizes[l + 1], n.sizes[l]).copy() for l in range(n.n_layers)]
+    cdef real[::1] view
+    arrays = []
+    for l in range(n.n_layers):
+        view = <real[:n.sizes[l + 1] * n.sizes[l]]> (<real*> p + n.w_off[l])
+        arrays.append(np.asarray(view).reshape(n.sizes[l + 1], n.sizes[l]).copy())
+    return arrays
 
 
-def trace_step(const double[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
-               int bias_mode, bint train_bias, int loss, const double[::1] x,
-               const double[::1] t, double lr, bint sequential):
+def trace_step(const real[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
+               int bias_mode, bint train_bias, int loss, const real[::1] x,
+               const real[::1] t, double lr, bint sequential):
     """Every intermediate quantity of one training step on one sample.
 
     The step runs through the same kernels as ``train``, on a copy of ``params``,
@@ -1041,16 +1086,18 @@ def trace_step(const double[::1] params, const Py_ssize_t[::1] sizes, const int[
     """
     cdef Net n
     cdef Py_ssize_t L = sizes.shape[0] - 1, l, j, i, n_in, n_out
-    cdef double sample_error, s
-    cdef const double* a
-    cdef const double* d
-    cdef const double* w
-    cdef double[:, ::1] gw
-    cdef double[:, ::1] contrib
-    cdef double[::1] gb
-    new_params_arr = np.array(params, dtype=np.float64)
-    cdef double[::1] new_params = new_params_arr
-    _raise_memory(net_init(&n, &new_params[0], sizes, acts, bias_mode))
+    cdef double sample_error
+    cdef real s
+    cdef const real* a
+    cdef const real* d
+    cdef const real* w
+    cdef real[:, ::1] gw
+    cdef real[:, ::1] contrib
+    cdef real[::1] gb
+    dtype = np.float32 if real is float else np.float64
+    new_params_arr = np.array(params, dtype=dtype)
+    cdef real[::1] new_params = new_params_arr
+    _raise_memory(net_init(&n, <void*> &new_params[0], sizes, acts, bias_mode, sizeof(real)))
     n.loss = loss
     n.train_bias = train_bias
     n.sequential = sequential
@@ -1059,13 +1106,13 @@ def trace_step(const double[::1] params, const Py_ssize_t[::1] sizes, const int[
         sample_error = train_sample(&n, &x[0], &t[0])
 
     record = {
-        "net_inputs": unit_arrays(&n, n.net),
-        "outputs": unit_arrays(&n, n.out),
-        "errors": np.asarray(<double[:sizes[L]]> n.err).copy(),
+        "net_inputs": unit_arrays(&n, <real*> n.net),
+        "outputs": unit_arrays(&n, <real*> n.out),
+        "errors": np.asarray(<real[:sizes[L]]> (<real*> n.err)).copy(),
         "total_error": sample_error,
-        "d_error_d_output": unit_arrays(&n, n.dout),
-        "d_output_d_net": unit_arrays(&n, n.dact),
-        "deltas": unit_arrays(&n, n.delta),
+        "d_error_d_output": unit_arrays(&n, <real*> n.dout),
+        "d_output_d_net": unit_arrays(&n, <real*> n.dact),
+        "deltas": unit_arrays(&n, <real*> n.delta),
         "new_weights": layer_matrices(&n, &new_params[0]),
         "new_biases": [np.asarray(new_params[n.b_off[l]:n.b_off[l] + n.n_bias[l]]).copy()
                        for l in range(L)],
@@ -1076,13 +1123,13 @@ def trace_step(const double[::1] params, const Py_ssize_t[::1] sizes, const int[
     for l in range(L):
         n_in = sizes[l]
         n_out = sizes[l + 1]
-        a = &x[0] if l == 0 else n.out + n.u_off[l - 1]
-        d = n.delta + n.u_off[l]
+        a = &x[0] if l == 0 else <real*> n.out + n.u_off[l - 1]
+        d = <real*> n.delta + n.u_off[l]
         # the weights the error flowed back through
         w = (&new_params[0] if sequential else &params[0]) + n.w_off[l]
-        gw_arr = np.empty((n_out, n_in))
-        contrib_arr = np.empty((n_out, n_in))
-        gb_arr = np.empty(n.n_bias[l])
+        gw_arr = np.empty((n_out, n_in), dtype=dtype)
+        contrib_arr = np.empty((n_out, n_in), dtype=dtype)
+        gb_arr = np.empty(n.n_bias[l], dtype=dtype)
         gw = gw_arr
         contrib = contrib_arr
         gb = gb_arr
@@ -1104,16 +1151,17 @@ def trace_step(const double[::1] params, const Py_ssize_t[::1] sizes, const int[
 
 
 # ------------------------------------------------------------ the fast path
-cdef inline bint plain_rows(object arr, Py_ssize_t width, Py_ssize_t* rows) noexcept:
-    """True if ``arr`` is an aligned, native-order, C-contiguous float64 ndarray of ``width``
-    columns (1-D: one row); sets ``rows``.  No exception is ever raised."""
+cdef inline bint plain_rows(object arr, int type_num, Py_ssize_t width,
+                            Py_ssize_t* rows) noexcept:
+    """True if ``arr`` is an aligned, native-order, C-contiguous ndarray of
+    ``type_num`` with ``width`` columns (1-D: one row); sets ``rows``.  Never raises."""
     cdef cnp.ndarray a
     cdef int nd
     if not cnp.PyArray_CheckExact(arr):
         return False
     a = <cnp.ndarray> arr
     nd = cnp.PyArray_NDIM(a)
-    if (cnp.PyArray_TYPE(a) != cnp.NPY_DOUBLE or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+    if (cnp.PyArray_TYPE(a) != type_num or not cnp.PyArray_IS_C_CONTIGUOUS(a)
             or not cnp.PyArray_ISALIGNED(a) or not cnp.PyArray_ISNOTSWAPPED(a)):
         return False
     if nd == 1 and cnp.PyArray_DIMS(a)[0] == width:
@@ -1125,14 +1173,15 @@ cdef inline bint plain_rows(object arr, Py_ssize_t width, Py_ssize_t* rows) noex
     return False
 
 
-cdef bint train_or_restore(Net* n, double* backup, const double* X, const double* T,
+cdef bint train_or_restore(Net* n, real* backup, const real* X, const real* T,
                            Py_ssize_t n_samples, Py_ssize_t epochs,
                            double* history) noexcept nogil:
     """Train; if anything became non-finite, restore the weights and return False."""
-    memcpy(backup, n.params, n.n_params * sizeof(double))
-    if train_loop(n, X, T, n_samples, epochs, history, False) < 0 and params_finite(n):
+    memcpy(backup, n.params, n.n_params * sizeof(real))
+    if (train_loop(n, X, T, n_samples, epochs, history, False) < 0
+            and params_finite(n, <const real*> n.params)):
         return True
-    memcpy(n.params, backup, n.n_params * sizeof(double))
+    memcpy(n.params, backup, n.n_params * sizeof(real))
     return False
 
 
@@ -1141,30 +1190,38 @@ cdef class Trainer:
 
     ``Network`` keeps one per compiled network so that a Python loop of small
     ``train`` calls pays for argument checks in C, not for allocation, memoryview
-    set-up and Python-level validation.  ``train`` takes the common case (aligned
-    C-contiguous float64 arrays, an int, a float) and returns ``None`` for anything
-    else, so the caller falls back to its full checks and error messages.  Data are
-    not checked for NaN or infinity up front: a non-finite value always makes the
-    error or the weights non-finite, the weights are then restored and ``None``
-    returned, and the caller's full path reports the cause.
+    set-up and Python-level validation.  ``fast_train`` takes the common case
+    (aligned C-contiguous arrays of the network's dtype, an int, a float) and
+    returns ``None`` for anything else, so the caller falls back to its full checks
+    and error messages.  Data are not checked for NaN or infinity up front: a
+    non-finite value always makes the error or the weights non-finite, the weights
+    are then restored and ``None`` returned, and the caller's full path reports
+    the cause.
     """
 
     cdef Net n
-    cdef double* backup
-    cdef object params_ref, sizes_ref, acts_ref   # keep the buffers alive
+    cdef void* backup
+    cdef int type_num                              # NPY_DOUBLE or NPY_FLOAT
+    cdef object params_ref, sizes_ref, acts_ref    # keep the buffers alive
 
-    def __cinit__(self, double[::1] params, const Py_ssize_t[::1] sizes,
+    def __cinit__(self, cnp.ndarray params, const Py_ssize_t[::1] sizes,
                   const int[::1] acts, int bias_mode, bint train_bias, int loss):
+        cdef size_t item = params.itemsize
         self.backup = NULL
         self.n.block = NULL
         self.n.w_off = NULL
-        _raise_memory(net_init(&self.n, &params[0], sizes, acts, bias_mode))
-        self.params_ref = params.base
+        self.type_num = cnp.PyArray_TYPE(params)
+        if (self.type_num not in (cnp.NPY_DOUBLE, cnp.NPY_FLOAT)
+                or not cnp.PyArray_IS_C_CONTIGUOUS(params) or params.ndim != 1):
+            raise TypeError("Trainer needs a contiguous float64 or float32 parameter vector")
+        _raise_memory(net_init(&self.n, cnp.PyArray_DATA(params), sizes, acts, bias_mode,
+                               item))
+        self.params_ref = params
         self.sizes_ref = sizes.base
         self.acts_ref = acts.base
         self.n.loss = loss
         self.n.train_bias = train_bias
-        self.backup = <double*> malloc(self.n.n_params * sizeof(double))
+        self.backup = malloc(self.n.n_params * item)
         if self.backup == NULL:
             raise MemoryError("backprop: could not allocate the training workspace")
 
@@ -1174,16 +1231,17 @@ cdef class Trainer:
 
     cdef object fast_train(self, X, T, epochs, learning_rate, update):
         """Train in place and return the history, or ``None`` to defer to the caller."""
-        cdef Py_ssize_t rows_x = 0, rows_t = 0, n_epochs, failed = -1
+        cdef Py_ssize_t rows_x = 0, rows_t = 0, n_epochs
         cdef double lr
         cdef bint ok
-        cdef const double* x_data
-        cdef const double* t_data
+        cdef void* x_data
+        cdef void* t_data
         cdef double* h_data
         cdef cnp.npy_intp dim
         cdef Net* n = &self.n
-        if not (plain_rows(X, n.sizes[0], &rows_x)
-                and plain_rows(T, n.sizes[n.n_layers], &rows_t) and rows_x == rows_t):
+        if not (plain_rows(X, self.type_num, n.sizes[0], &rows_x)
+                and plain_rows(T, self.type_num, n.sizes[n.n_layers], &rows_t)
+                and rows_x == rows_t):
             return None
         if type(epochs) is not int or type(learning_rate) is not float:
             return None
@@ -1203,16 +1261,25 @@ cdef class Trainer:
         n.lr = lr
         dim = n_epochs
         history = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_DOUBLE, 0)
-        # releasing the GIL costs about as much as one small step: only for real work
-        x_data = <const double*> cnp.PyArray_DATA(X)
-        t_data = <const double*> cnp.PyArray_DATA(T)
+        x_data = cnp.PyArray_DATA(X)
+        t_data = cnp.PyArray_DATA(T)
         h_data = <double*> cnp.PyArray_DATA(history)
+        # releasing the GIL costs about as much as one small step: only for real work
         if n_epochs * rows_x * n.n_params > 4096:
             with nogil:
-                ok = train_or_restore(n, self.backup, x_data, t_data, rows_x, n_epochs, h_data)
+                ok = self.run(x_data, t_data, rows_x, n_epochs, h_data)
         else:
-            ok = train_or_restore(n, self.backup, x_data, t_data, rows_x, n_epochs, h_data)
+            ok = self.run(x_data, t_data, rows_x, n_epochs, h_data)
         return history if ok else None
+
+    cdef bint run(self, void* X, void* T, Py_ssize_t rows, Py_ssize_t epochs,
+                  double* history) noexcept nogil:
+        """``train_or_restore`` in the network's precision."""
+        if self.type_num == cnp.NPY_FLOAT:
+            return train_or_restore(&self.n, <float*> self.backup, <const float*> X,
+                                    <const float*> T, rows, epochs, history)
+        return train_or_restore(&self.n, <double*> self.backup, <const double*> X,
+                                <const double*> T, rows, epochs, history)
 
 
 def network_train(self, X, T, epochs=1, learning_rate=0.5, update="simultaneous", **options):

@@ -36,6 +36,7 @@ Update orders (``sequential``):
 from __future__ import annotations
 
 import math
+from array import array
 
 import numpy as np
 
@@ -290,7 +291,7 @@ def forward(params, sizes, acts, bias_mode, X):
     weights, biases = _unpack(params, sizes, bias_mode)
     acts = [int(a) for a in acts]
     rows = [_forward(weights, biases, acts, x)[1][-1] for x in X.tolist()]
-    return np.array(rows, dtype=np.float64).reshape(len(rows), sizes[-1])
+    return np.array(rows, dtype=params.dtype).reshape(len(rows), sizes[-1])
 
 
 def sample_errors(params, sizes, acts, bias_mode, loss, X, T):
@@ -317,8 +318,8 @@ def trace_step(params, sizes, acts, bias_mode, train_bias, loss, x, t, lr, seque
           x.tolist(), t.tolist(), float(lr), bool(sequential), record)
     # the same types as the compiled engine: float64 arrays
     return {key: value if key == "total_error"
-            else np.array(value, dtype=np.float64) if key == "errors"
-            else [np.array(v, dtype=np.float64) for v in value]
+            else np.array(value, dtype=params.dtype) if key == "errors"
+            else [np.array(v, dtype=params.dtype) for v in value]
             for key, value in record.items()}
 
 
@@ -354,6 +355,8 @@ def train(params, sizes, acts, bias_mode, train_bias, loss, X, T, epochs, lr, se
     seed = None if rng is None else [int(rng[0])]
     st = [] if state is None else state.tolist()
     h = dict(zip(HYPER, [] if hyper is None else hyper.tolist()))
+    # float32 networks: double-precision maths, weights rounded after each update
+    single = params.dtype == np.float32
     history = np.zeros(int(epochs), dtype=np.float64)
     for epoch in range(int(epochs)):
         if order is not None:
@@ -364,6 +367,9 @@ def train(params, sizes, acts, bias_mode, train_bias, loss, X, T, epochs, lr, se
             if online:
                 total += _step(weights, biases, acts, loss, train_bias, rows_x[r], rows_t[r],
                                lr, bool(sequential))
+                if single:
+                    weights = [[_f32(row) for row in w] for w in weights]
+                    biases = [_f32(b) for b in biases]
                 continue
             record: dict = {}
             total += _step(weights, biases, acts, loss, train_bias, rows_x[r], rows_t[r],
@@ -376,6 +382,8 @@ def train(params, sizes, acts, bias_mode, train_bias, loss, X, T, epochs, lr, se
             if count == batch_size or s == len(rows_x) - 1:
                 flat = _flatten(weights, biases)
                 _optimizer_step(flat, grad, float(count), int(optimizer), lr, h, st)
+                if single:
+                    flat, st[:] = _f32(flat), _f32(st)
                 weights, biases = _unpack(flat, sizes, bias_mode)
                 grad, count = None, 0
         history[epoch] = total
@@ -426,6 +434,11 @@ def _optimizer_step(w, grad, count, optimizer, lr, h, st) -> None:
             elif g < 0.0:
                 w[k] = w[k] + step
             st[m + k] = g
+
+
+def _f32(values: list) -> list:
+    """``values`` rounded to float32 (and back to Python floats)."""
+    return array("f", values).tolist()
 
 
 _MASK64 = (1 << 64) - 1

@@ -92,7 +92,8 @@ class _TrainingPlan:
         return self.validation is not None or self.callback is not None
 
     @classmethod
-    def from_options(cls, options: dict, n_samples: int, n_params: int) -> "_TrainingPlan":
+    def from_options(cls, options: dict, n_samples: int, n_params: int,
+                     dtype: np.dtype) -> "_TrainingPlan":
         unknown = sorted(set(options) - _TRAIN_OPTIONS)
         if unknown:
             raise TypeError(f"train() got unexpected keyword argument(s): {', '.join(unknown)}")
@@ -122,7 +123,7 @@ class _TrainingPlan:
         plan.hyper = np.array([h["momentum"], h["beta1"], h["beta2"], h["epsilon"],
                                h["rprop_increase"], h["rprop_decrease"], h["rprop_min_step"],
                                h["rprop_max_step"]], dtype=np.float64)
-        plan.state = np.zeros(_reference.state_size(plan.optimizer, n_params))
+        plan.state = np.zeros(_reference.state_size(plan.optimizer, n_params), dtype=dtype)
         if plan.optimizer == _reference.RPROP:
             plan.state[:n_params] = h["rprop_initial_step"]
         shuffle = options.get("shuffle", False)
@@ -154,6 +155,17 @@ class _TrainingPlan:
         plan.callback = callback
         plan.report_every = check.positive_int("report_every", options.get("report_every", 1))
         return plan
+
+
+def _check_dtype(dtype: Any) -> np.dtype:
+    """float64 or float32, else a TypeError/ValueError naming ``dtype``."""
+    try:
+        value = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be numpy.float64 or numpy.float32, got {dtype!r}") from None
+    if value not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ValueError(f"dtype must be numpy.float64 or numpy.float32, got {value}")
+    return value
 
 
 def _initial_layer(init: str, rng: np.random.Generator, n_in: int, n_out: int,
@@ -210,6 +222,11 @@ class Network:
     init
         Random start: ``"uniform"`` in [-0.5, 0.5) (default), ``"xavier"``, ``"he"``
         or ``"nguyen_widrow"`` (see ``_initial_layer``).
+    dtype
+        ``numpy.float64`` (default) or ``numpy.float32``: the precision of the
+        weights, the data and the arithmetic.  (The pure-Python twin computes a
+        float32 network in double precision and rounds the weights to float32
+        after every update, so the engines agree to float32 round-off.)
     engine
         ``"cython"`` (compiled, default) or ``"python"`` (the pure-Python twin);
         ``$BACKPROP_ENGINE`` changes the default.
@@ -228,6 +245,7 @@ class Network:
         output_activation: str | None = None,
         loss: str = "half_sse",
         init: str = "uniform",
+        dtype: Any = np.float64,
         engine: str | None = None,
     ) -> None:
         self._sizes = check.layer_sizes(sizes)
@@ -242,6 +260,7 @@ class Network:
             raise ValueError(f"loss='cross_entropy' needs a 'logistic' or 'softmax' output "
                              f"layer, got output activation {self._activations[-1]!r}")
         check.choice("init", init, INITS)
+        self._dtype = _check_dtype(dtype)
         self._engine_name = (default_engine() if engine is None
                              else check.choice("engine", engine, ENGINES))
         self._engine = _engine_module(self._engine_name)
@@ -251,7 +270,7 @@ class Network:
         self._bias_code = _BIAS_CODE[self._bias]
         self._loss_code = _LOSS_CODE[self._loss]
         n_params = _reference.param_count(self._sizes, self._bias_code)
-        self._params = np.zeros(n_params, dtype=np.float64)
+        self._params = np.zeros(n_params, dtype=self._dtype)
         if weights is None:
             if biases is not None:
                 raise ValueError("biases were given without weights: give both, or neither "
@@ -306,6 +325,11 @@ class Network:
         return self._engine_name
 
     @property
+    def dtype(self) -> np.dtype:
+        """Precision of the weights and of training: float64 or float32."""
+        return self._dtype
+
+    @property
     def bias(self) -> str:
         return self._bias
 
@@ -358,7 +382,7 @@ class Network:
     def forward(self, x: Any) -> np.ndarray:
         """Outputs of the network: a 1-D ``x`` (one sample) gives a 1-D result,
         a 2-D ``x`` (one row per sample) gives one row per sample."""
-        X = check.samples("x", x, self._sizes[0], "input")
+        X = self._samples("x", x, self._sizes[0], "input")
         out = self._engine.forward(self._params, self._sizes_arr, self._acts_arr,
                                    self._bias_code, X)
         return out[0] if np.ndim(x) == 1 else out
@@ -463,7 +487,8 @@ class Network:
         epochs = check.non_negative_int("epochs", epochs)
         lr = check.positive_real("learning_rate", learning_rate)
         update = check.choice("update", update, UPDATES)
-        plan = _TrainingPlan.from_options(options, X.shape[0], self._params.size)
+        plan = _TrainingPlan.from_options(options, X.shape[0], self._params.size,
+                                          self._dtype)
         if update == "sequential" and not plan.online:
             raise ValueError("update='sequential' needs plain online SGD (batch_size=1, "
                              "optimizer='sgd')")
@@ -538,10 +563,20 @@ class Network:
 
     # ------------------------------------------------------------ helpers
     def _data(self, X: Any, T: Any, x_name: str = "X", t_name: str = "T"):
-        X = check.samples(x_name, X, self._sizes[0], "input")
-        T = check.samples(t_name, T, self._sizes[-1], "output")
+        X = self._samples(x_name, X, self._sizes[0], "input")
+        T = self._samples(t_name, T, self._sizes[-1], "output")
         check.paired(X, T, x_name, t_name)
         return X, T
+
+    def _samples(self, name: str, value: Any, width: int, what: str) -> np.ndarray:
+        """``check.samples`` in the network's dtype (float32 data must stay finite)."""
+        arr = check.samples(name, value, width, what)
+        if self._dtype != np.float64:
+            with np.errstate(over="ignore"):
+                arr = arr.astype(self._dtype)
+            if not np.isfinite(arr).all():
+                raise ValueError(f"{name} has values too large for {self._dtype}")
+        return arr
 
     @staticmethod
     def _check_activations(activation, output_activation, n_layers) -> tuple[str, ...]:
@@ -585,7 +620,7 @@ class Network:
         if isinstance(weights, np.ndarray) or len(weights) != n_layers:
             raise ValueError(f"weights must be a list of {n_layers} matrices (one per weight "
                              f"layer), got {len(weights) if not isinstance(weights, np.ndarray) else 'one array'}")
-        params = np.zeros_like(self._params)
+        params = np.zeros(self._params.size, dtype=np.float64)
         offsets = self._offsets()
         for l, ((w0, b0, b1), n_in, n_out) in enumerate(zip(offsets, self._sizes, self._sizes[1:])):
             w = check.as_float_array(f"weights[{l}]", weights[l])
@@ -619,6 +654,11 @@ class Network:
                         raise ValueError(f"biases[{l}] must hold {n_out} values (one per unit), "
                                          f"got {b.size}")
                     params[b0:b1] = b
+        if self._dtype != np.float64:
+            with np.errstate(over="ignore"):
+                params = params.astype(self._dtype)
+            if not np.isfinite(params).all():
+                raise ValueError(f"weights and biases must fit in {self._dtype}")
         self._params = params
 
     def __repr__(self) -> str:
@@ -629,6 +669,8 @@ class Network:
             extra += f", activation={list(self._activations)!r}"
         if self._loss != "half_sse":
             extra += f", loss={self._loss!r}"
+        if self._dtype != np.float64:
+            extra += f", dtype={self._dtype.name}"
         return f"Network({list(self._sizes)}{extra}, engine={self._engine_name!r})"
 
     def __getstate__(self) -> dict:
