@@ -68,3 +68,38 @@ def test_peer_agrees_with_library(name: str, engine: str) -> None:
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-15)
     # The network did move: the check is not vacuous.
     assert not np.allclose(peer.weights[0], weights[0])
+
+
+@pytest.mark.parametrize("engine", bench.LIBRARY_ENGINES)
+@pytest.mark.parametrize("name", _peers.BATCH_PEERS)
+def test_batch_peer_agrees_with_library(name: str, engine: str) -> None:
+    """Mini-batches of 3 over 10 samples (a last batch of 1): the peer and
+    ``Network.train(..., batch_size=3)`` agree to 1e-10 relative."""
+    if not bench.engine_available(engine):
+        pytest.skip(f"engine {engine!r} unavailable")
+    from backprop import Network
+
+    rng = np.random.default_rng(5)
+    weights, biases = bench.init_params(SIZES, seed=13)
+    X = rng.uniform(0.0, 1.0, (10, SIZES[0]))
+    T = rng.uniform(0.05, 0.95, (10, SIZES[-1]))
+    peer = _peer_or_skip(name, SIZES, weights, biases, X, T, LEARNING_RATE, batch_size=3)
+    net = Network(list(SIZES), weights=weights, biases=biases, engine=engine)
+    peer_history = peer.train(EPOCHS)
+    net_history = net.train(X, T, epochs=EPOCHS, learning_rate=LEARNING_RATE, batch_size=3)
+    np.testing.assert_allclose(peer_history, net_history, rtol=1e-10, atol=0)
+    for got, want in zip(peer.weights + peer.biases, list(net.weights) + list(net.biases)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-15)
+    # Mini-batches are not online SGD: the check tells them apart.
+    online = Network(list(SIZES), weights=weights, biases=biases, engine=engine)
+    online.train(X, T, epochs=EPOCHS, learning_rate=LEARNING_RATE)
+    assert not np.allclose(peer.weights[0], online.weights[0], rtol=1e-6, atol=0)
+
+
+def test_online_only_peer_rejects_batches() -> None:
+    x, t = np.array(bench.SEED_X), np.array(bench.SEED_T)
+    with pytest.raises(ValueError, match="online"):
+        _peers.make_peer(
+            "python_loop", (2, 2, 2), bench.TUTORIAL_WEIGHTS, bench.TUTORIAL_BIASES, x, t,
+            batch_size=2,
+        )  # fmt: skip

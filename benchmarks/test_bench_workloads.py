@@ -2,8 +2,11 @@
 
 The workloads themselves live in :mod:`backprop.bench` (shared with
 ``backprop bench``); here each engine runs the whole workload, unscaled, so
-that the times within a group compare like with like.  ``extra_info`` records
-the steps per round and the per-step time and GFLOP/s of the fastest round.
+that the times within a group compare like with like - except the pure-Python
+engine on ``minibatch-784``, which runs only a few of its samples (about 0.1 s
+each; ``extra_info["scaled"]`` is true): compare its ``per_step``.
+``extra_info`` records the steps per round and the per-step time and GFLOP/s
+of the fastest round.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ def _benchmark_case(benchmark: BenchmarkFixture, workload: str, engine: str) -> 
     if reason is not None:
         pytest.skip(reason)
     run = case.setup()
-    benchmark.extra_info.update(steps=case.steps, flops_per_step=case.flops_per_step)
+    benchmark.extra_info.update(
+        steps=case.steps, flops_per_step=case.flops_per_step, scaled=case.scaled
+    )
     benchmark(run)
     if benchmark.stats is not None:  # None under --benchmark-disable
         per_step = benchmark.stats.stats.min / case.steps
@@ -67,3 +72,22 @@ def test_width_sweep(benchmark: BenchmarkFixture, workload: str, engine: str) ->
     """One epoch on random data of an [n, n, n] network (group ``width-sweep-<n>``)."""
     benchmark.group = workload
     _benchmark_case(benchmark, workload, engine)
+
+
+@pytest.mark.benchmark(group="minibatch-784", min_rounds=3)
+@pytest.mark.parametrize("engine", _engines("minibatch-784"))
+def test_minibatch_784(benchmark: BenchmarkFixture, engine: str) -> None:
+    """One epoch of mini-batch SGD (batch 64, lr 0.1) of a [784, 256, 10] network."""
+    _benchmark_case(benchmark, "minibatch-784", engine)
+
+
+def test_blas_threads_knob() -> None:
+    """``run_all(blas_threads=1)`` limits BLAS during the timings and says so."""
+    pytest.importorskip("threadpoolctl")
+    rows = bench.run_all(
+        quick=True, repeat=1, engines=["numpy"], workloads=["width-sweep-2"], blas_threads=1
+    )
+    assert [(row["blas_limit"], row["blas_threads"]) for row in rows] == [(1, 1)]
+    assert "BLAS limited to 1 thread(s)" in bench.format_table(rows)
+    with pytest.raises(ValueError, match="blas_threads"):
+        bench.run_all(blas_threads=0)

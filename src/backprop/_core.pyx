@@ -810,7 +810,8 @@ cdef double batch_gradient(Net* n, Batch* bt, const real* X, const real* T,
 
 
 cdef void optimizer_step(Net* n, Plan* p, real* g, double count) noexcept nogil:
-    """Apply the mean gradient of ``count`` samples with the plan's optimizer.
+    """Apply the mean gradient of ``count`` samples with the plan's optimizer,
+    and zero the gradient for the next batch.
 
     One loop per optimizer, so that each is a straight, vectorisable pass.
     """
@@ -821,20 +822,24 @@ cdef void optimizer_step(Net* n, Plan* p, real* g, double count) noexcept nogil:
     cdef real up = <real> p.hyper[H_ETA_PLUS], down = <real> p.hyper[H_ETA_MINUS]
     cdef real lo = <real> p.hyper[H_DELTA_MIN], hi = <real> p.hyper[H_DELTA_MAX]
     cdef real c1, c2
+    cdef real inv = <real> (1.0 / count)      # the mean: a multiply, not a divide
     cdef real* st = <real*> p.state
     cdef real* w = <real*> n.params
     cdef int opt = p.optimizer
     if opt == SGD:
         for k in range(m):
-            w[k] = w[k] - lr * (g[k] / count)
+            w[k] = w[k] - lr * (g[k] * inv)
+            g[k] = 0.0
     elif opt == MOMENTUM:
         for k in range(m):
-            v = mu * st[k] - lr * (g[k] / count)
+            v = mu * st[k] - lr * (g[k] * inv)
+            g[k] = 0.0
             st[k] = v
             w[k] = w[k] + v
     elif opt == NESTEROV:
         for k in range(m):
-            gk = g[k] / count
+            gk = g[k] * inv
+            g[k] = 0.0
             v = mu * st[k] - lr * gk
             st[k] = v
             w[k] = w[k] + (mu * v - lr * gk)
@@ -843,7 +848,8 @@ cdef void optimizer_step(Net* n, Plan* p, real* g, double count) noexcept nogil:
         c1 = 1.0 - pow(b1, st[2 * m])
         c2 = 1.0 - pow(b2, st[2 * m])
         for k in range(m):
-            gk = g[k] / count
+            gk = g[k] * inv
+            g[k] = 0.0
             st[k] = b1 * st[k] + (1.0 - b1) * gk
             st[m + k] = b2 * st[m + k] + (1.0 - b2) * (gk * gk)
             mhat = st[k] / c1
@@ -851,7 +857,8 @@ cdef void optimizer_step(Net* n, Plan* p, real* g, double count) noexcept nogil:
             w[k] = w[k] - lr * mhat / (sqrt(vhat) + eps)
     else:  # iRPROP-: step sizes st[k], previous gradients st[m + k]
         for k in range(m):
-            gk = g[k] / count
+            gk = g[k] * inv
+            g[k] = 0.0
             prod = gk * st[m + k]
             step = st[k]
             if prod > 0.0:
@@ -869,7 +876,6 @@ cdef void optimizer_step(Net* n, Plan* p, real* g, double count) noexcept nogil:
             elif gk < 0.0:
                 w[k] = w[k] + step
             st[m + k] = gk
-    memset(g, 0, m * sizeof(real))
 
 
 cdef Py_ssize_t train_plan(Net* n, Plan* p, Batch* bt, const real* X, const real* T,

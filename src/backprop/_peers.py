@@ -18,15 +18,28 @@ package core, the same online training rule:
 * the history entry of an epoch is the sum of the per-sample ``E`` measured in
   the forward pass just before that sample's update.
 
+With ``batch_size`` ``B > 1`` (the ``numpy``, ``numba`` and ``torch`` peers)
+training is mini-batch SGD instead, as ``Network.train(..., batch_size=B)``:
+the per-sample gradients of ``B`` consecutive samples (all computed with the
+weights of the batch's forward pass) are summed and divided by their count (a
+last, shorter batch by its own count), then one plain step
+``W -= lr * mean_grad`` (and ``b``) is taken per batch; each sample's ``E`` is
+measured in the forward pass of its batch.  ``batch_size=1`` is the online
+rule above, computed exactly as before.
+
 Peers (see :data:`PEERS`):
 
 ``numpy``
     a per-sample Python loop over NumPy arrays, as a user writes it by hand;
+    with mini-batches, a per-batch loop of matrix products (``A @ W.T + b``,
+    ``D.T @ A``, ``D @ W``), which NumPy hands to its BLAS;
 ``numba``
-    the whole epoch/sample loop compiled with ``numba.njit`` over flat arrays;
+    the whole epoch/sample loop compiled with ``numba.njit`` over flat arrays
+    (mini-batches: gradients accumulated sample by sample in the same loops);
 ``torch``
     PyTorch eager mode: ``nn.Linear`` + ``torch.sigmoid``, autograd and
-    ``torch.optim.SGD``, float64, one thread;
+    ``torch.optim.SGD``, float64, one thread; a mini-batch is one forward pass
+    of the ``(B, n)`` batch and one ``step()``;
 ``python_loop``
     a compact pure-Python loop over lists with ``math.exp``, in the style of
     the seed's original script.
@@ -48,6 +61,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "BATCH_PEERS",
     "PEERS",
     "Peer",
     "PeerUnavailableError",
@@ -64,6 +78,9 @@ FloatArray = NDArray[np.float64]
 
 #: Names of all peers, in the order the benchmarks list them.
 PEERS: tuple[str, ...] = ("numpy", "numba", "torch", "python_loop")
+
+#: Peers that take ``batch_size`` (mini-batch SGD) besides online SGD.
+BATCH_PEERS: tuple[str, ...] = ("numpy", "numba", "torch")
 
 #: Third-party module each peer needs beyond NumPy.
 _REQUIRES: dict[str, str | None] = {
@@ -150,11 +167,19 @@ def _prepare(
     return sizes, ws, bs, x, t
 
 
+def _batch(batch_size: int) -> int:
+    """Validate a ``batch_size`` (a positive integer)."""
+    if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
 # --------------------------------------------------------------------------- numpy
 
 
 class _NumpyPeer:
-    """Per-sample Python loop over NumPy arrays (``W @ a``, ``np.outer``, ``-=``)."""
+    """Per-sample Python loop over NumPy arrays (``W @ a``, ``np.outer``, ``-=``);
+    per-batch matrix products for mini-batches."""
 
     def __init__(
         self,
@@ -165,10 +190,12 @@ class _NumpyPeer:
         T: FloatArray,
         learning_rate: float,
         train_bias: bool,
+        batch_size: int = 1,
     ) -> None:
         self._w, self._b, self._x, self._t = weights, biases, X, T
         self._lr = float(learning_rate)
         self._train_bias = train_bias
+        self._batch_size = batch_size
 
     @property
     def weights(self) -> list[FloatArray]:
@@ -179,6 +206,8 @@ class _NumpyPeer:
         return self._b
 
     def train(self, epochs: int = 1) -> FloatArray:
+        if self._batch_size > 1:
+            return self._train_batches(epochs)
         ws, bs, lr, train_bias = self._w, self._b, self._lr, self._train_bias
         history = np.empty(epochs)
         for epoch in range(epochs):
@@ -202,6 +231,33 @@ class _NumpyPeer:
             history[epoch] = total
         return history
 
+    def _train_batches(self, epochs: int) -> FloatArray:
+        """Mini-batch SGD: one forward/backward pass of matrix products per batch."""
+        ws, bs, lr, train_bias = self._w, self._b, self._lr, self._train_bias
+        size, n = self._batch_size, len(self._x)
+        history = np.empty(epochs)
+        for epoch in range(epochs):
+            total = 0.0
+            for start in range(0, n, size):
+                A, T = self._x[start : start + size], self._t[start : start + size]
+                acts = [A]
+                for w, b in zip(ws, bs):
+                    acts.append(1.0 / (1.0 + np.exp(-(acts[-1] @ w.T + b))))
+                out = acts[-1]
+                diff = out - T
+                total += 0.5 * float(np.sum(diff * diff))
+                # Deltas of the mean loss: each row is one sample's delta / count.
+                delta = diff * out * (1.0 - out) / len(A)
+                for layer in range(len(ws) - 1, -1, -1):
+                    a = acts[layer]
+                    below = (delta @ ws[layer]) * a * (1.0 - a) if layer else None
+                    ws[layer] -= lr * (delta.T @ a)
+                    if train_bias:
+                        bs[layer] -= lr * delta.sum(axis=0)
+                    delta = below
+            history[epoch] = total
+        return history
+
 
 def numpy_peer(
     sizes: Sequence[int],
@@ -212,75 +268,90 @@ def numpy_peer(
     learning_rate: float = 0.5,
     *,
     train_bias: bool = True,
+    batch_size: int = 1,
 ) -> Peer:
-    """Build the hand-written NumPy peer (a per-sample Python loop)."""
-    return _NumpyPeer(*_prepare(sizes, weights, biases, X, T), learning_rate, train_bias)
+    """Build the hand-written NumPy peer (a per-sample or per-batch Python loop)."""
+    return _NumpyPeer(
+        *_prepare(sizes, weights, biases, X, T), learning_rate, train_bias, _batch(batch_size)
+    )
 
 
 # --------------------------------------------------------------------------- numba
 
-_numba_kernel: Callable[..., None] | None = None
+_numba_kernels: tuple[Callable[..., None], Callable[..., None]] | None = None
 
 
-def _get_numba_kernel() -> Callable[..., None]:
-    """Compile (once per process) and return the Numba training kernel."""
-    global _numba_kernel
-    if _numba_kernel is not None:
-        return _numba_kernel
+def _get_numba_kernels() -> tuple[Callable[..., None], Callable[..., None]]:
+    """Compile (once per process) and return the online and mini-batch kernels."""
+    global _numba_kernels
+    if _numba_kernels is not None:
+        return _numba_kernels
     import numba
 
     @numba.njit(cache=False, fastmath=False)
-    def train_kernel(  # type: ignore[no-untyped-def]
-        sizes, w, w_off, b, b_off, a_off, X, T, lr, epochs, train_bias, act, delta, history
+    def sample_pass(  # type: ignore[no-untyped-def]
+        sizes, w, w_off, b, b_off, a_off, X, T, s, act, delta
     ):
-        """Whole training loop over flat arrays.
+        """Forward and backward pass of sample ``s``; returns its error.
 
-        Layer ``l``'s weights are ``w[w_off[l]:w_off[l+1]]`` (row-major, rows of
+        Leaves the activations in ``act`` and every layer's delta in ``delta``
+        (computed with the weights as they are: nothing is updated).  Layer
+        ``l``'s weights are ``w[w_off[l]:w_off[l+1]]`` (row-major, rows of
         length ``sizes[l]``), its biases and deltas live at ``b_off[l]`` in
         ``b`` and ``delta``; activations of layer ``l`` start at ``a_off[l]``.
         """
         n_layers = sizes.shape[0] - 1
         n_out = sizes[n_layers]
+        for i in range(sizes[0]):
+            act[i] = X[s, i]
+        # Forward pass.
+        for l in range(n_layers):
+            n_in = sizes[l]
+            a_in = a_off[l]
+            a_out = a_off[l + 1]
+            for j in range(sizes[l + 1]):
+                row = w_off[l] + j * n_in
+                net = b[b_off[l] + j]
+                for i in range(n_in):
+                    net += w[row + i] * act[a_in + i]
+                act[a_out + j] = 1.0 / (1.0 + np.exp(-net))
+        # Error and output delta.
+        error = 0.0
+        a_out = a_off[n_layers]
+        d_out = b_off[n_layers - 1]
+        for k in range(n_out):
+            o = act[a_out + k]
+            diff = o - T[s, k]
+            error += 0.5 * diff * diff
+            delta[d_out + k] = diff * o * (1.0 - o)
+        # Hidden deltas, with the weights still untouched.
+        for l in range(n_layers - 1, 0, -1):
+            n_in = sizes[l]
+            d_in = b_off[l - 1]
+            d_above = b_off[l]
+            for i in range(n_in):
+                delta[d_in + i] = 0.0
+            for j in range(sizes[l + 1]):
+                dj = delta[d_above + j]
+                row = w_off[l] + j * n_in
+                for i in range(n_in):
+                    delta[d_in + i] += w[row + i] * dj
+            a_in = a_off[l]
+            for i in range(n_in):
+                a = act[a_in + i]
+                delta[d_in + i] *= a * (1.0 - a)
+        return error
+
+    @numba.njit(cache=False, fastmath=False)
+    def train_kernel(  # type: ignore[no-untyped-def]
+        sizes, w, w_off, b, b_off, a_off, X, T, lr, epochs, train_bias, act, delta, history
+    ):
+        """Online SGD over flat arrays (layout: see ``sample_pass``)."""
+        n_layers = sizes.shape[0] - 1
         for epoch in range(epochs):
             total = 0.0
             for s in range(X.shape[0]):
-                for i in range(sizes[0]):
-                    act[i] = X[s, i]
-                # Forward pass.
-                for l in range(n_layers):
-                    n_in = sizes[l]
-                    a_in = a_off[l]
-                    a_out = a_off[l + 1]
-                    for j in range(sizes[l + 1]):
-                        row = w_off[l] + j * n_in
-                        net = b[b_off[l] + j]
-                        for i in range(n_in):
-                            net += w[row + i] * act[a_in + i]
-                        act[a_out + j] = 1.0 / (1.0 + np.exp(-net))
-                # Error and output delta.
-                a_out = a_off[n_layers]
-                d_out = b_off[n_layers - 1]
-                for k in range(n_out):
-                    o = act[a_out + k]
-                    diff = o - T[s, k]
-                    total += 0.5 * diff * diff
-                    delta[d_out + k] = diff * o * (1.0 - o)
-                # Hidden deltas, with the weights still untouched.
-                for l in range(n_layers - 1, 0, -1):
-                    n_in = sizes[l]
-                    d_in = b_off[l - 1]
-                    d_above = b_off[l]
-                    for i in range(n_in):
-                        delta[d_in + i] = 0.0
-                    for j in range(sizes[l + 1]):
-                        dj = delta[d_above + j]
-                        row = w_off[l] + j * n_in
-                        for i in range(n_in):
-                            delta[d_in + i] += w[row + i] * dj
-                    a_in = a_off[l]
-                    for i in range(n_in):
-                        a = act[a_in + i]
-                        delta[d_in + i] *= a * (1.0 - a)
+                total += sample_pass(sizes, w, w_off, b, b_off, a_off, X, T, s, act, delta)
                 # Simultaneous update of every layer.
                 for l in range(n_layers):
                     n_in = sizes[l]
@@ -294,8 +365,42 @@ def _get_numba_kernel() -> Callable[..., None]:
                             b[b_off[l] + j] -= step
             history[epoch] = total
 
-    _numba_kernel = train_kernel
-    return train_kernel
+    @numba.njit(cache=False, fastmath=False)
+    def train_batch_kernel(  # type: ignore[no-untyped-def]
+        sizes, w, w_off, b, b_off, a_off, X, T, lr, epochs, train_bias, batch_size,
+        act, delta, grad_w, grad_b, history,
+    ):  # fmt: skip
+        """Mini-batch SGD: gradients summed over a batch into ``grad_w``/``grad_b``,
+        divided by the batch's count, one step per batch."""
+        n_layers = sizes.shape[0] - 1
+        n = X.shape[0]
+        for epoch in range(epochs):
+            total = 0.0
+            for start in range(0, n, batch_size):
+                stop = min(start + batch_size, n)
+                grad_w[:] = 0.0
+                grad_b[:] = 0.0
+                for s in range(start, stop):
+                    total += sample_pass(sizes, w, w_off, b, b_off, a_off, X, T, s, act, delta)
+                    for l in range(n_layers):
+                        n_in = sizes[l]
+                        a_in = a_off[l]
+                        for j in range(sizes[l + 1]):
+                            dj = delta[b_off[l] + j]
+                            row = w_off[l] + j * n_in
+                            for i in range(n_in):
+                                grad_w[row + i] += dj * act[a_in + i]
+                            grad_b[b_off[l] + j] += dj
+                count = float(stop - start)
+                for k in range(w.shape[0]):
+                    w[k] -= lr * (grad_w[k] / count)
+                if train_bias:
+                    for k in range(b.shape[0]):
+                        b[k] -= lr * (grad_b[k] / count)
+            history[epoch] = total
+
+    _numba_kernels = (train_kernel, train_batch_kernel)
+    return _numba_kernels
 
 
 class _NumbaPeer:
@@ -310,8 +415,9 @@ class _NumbaPeer:
         T: FloatArray,
         learning_rate: float,
         train_bias: bool,
+        batch_size: int = 1,
     ) -> None:
-        self._kernel = _get_numba_kernel()
+        self._online_kernel, self._batch_kernel = _get_numba_kernels()
         self._sizes = np.asarray(sizes, dtype=np.int64)
         self._w_off = np.concatenate(([0], np.cumsum([w.size for w in weights]))).astype(np.int64)
         self._b_off = np.concatenate(([0], np.cumsum(sizes[1:]))).astype(np.int64)
@@ -323,17 +429,27 @@ class _NumbaPeer:
         self._x, self._t = X, T
         self._lr = float(learning_rate)
         self._train_bias = bool(train_bias)
+        self._batch_size = batch_size
+        if batch_size > 1:
+            self._grad_w = np.zeros_like(self._w)
+            self._grad_b = np.zeros_like(self._b)
         self._shapes = [w.shape for w in weights]
         # Compile now (zero epochs trains nothing) so that timings exclude it.
         self._run(0)
 
     def _run(self, epochs: int) -> FloatArray:
         history = np.empty(epochs)
-        self._kernel(
+        common = (
             self._sizes, self._w, self._w_off, self._b, self._b_off, self._a_off,
             self._x, self._t, self._lr, epochs, self._train_bias,
-            self._act, self._delta, history,
         )  # fmt: skip
+        if self._batch_size > 1:
+            self._batch_kernel(
+                *common, self._batch_size, self._act, self._delta, self._grad_w, self._grad_b,
+                history,
+            )  # fmt: skip
+        else:
+            self._online_kernel(*common, self._act, self._delta, history)
         return history
 
     def train(self, epochs: int = 1) -> FloatArray:
@@ -360,10 +476,13 @@ def numba_peer(
     learning_rate: float = 0.5,
     *,
     train_bias: bool = True,
+    batch_size: int = 1,
 ) -> Peer:
-    """Build the Numba peer; compiles the kernel on first use (excluded from timings)."""
+    """Build the Numba peer; compiles the kernels on first use (excluded from timings)."""
     _require("numba")
-    return _NumbaPeer(*_prepare(sizes, weights, biases, X, T), learning_rate, train_bias)
+    return _NumbaPeer(
+        *_prepare(sizes, weights, biases, X, T), learning_rate, train_bias, _batch(batch_size)
+    )
 
 
 # --------------------------------------------------------------------------- torch
@@ -381,6 +500,7 @@ class _TorchPeer:
         T: FloatArray,
         learning_rate: float,
         train_bias: bool,
+        batch_size: int = 1,
     ) -> None:
         import torch
 
@@ -398,8 +518,11 @@ class _TorchPeer:
         self._opt = torch.optim.SGD(params, lr=float(learning_rate))
         self._x = torch.from_numpy(X)
         self._t = torch.from_numpy(T)
+        self._batch_size = batch_size
 
     def train(self, epochs: int = 1) -> FloatArray:
+        if self._batch_size > 1:
+            return self._train_batches(epochs)
         history = np.empty(epochs)
         for epoch in range(epochs):
             total = 0.0
@@ -412,6 +535,26 @@ class _TorchPeer:
                 loss.backward()
                 self._opt.step()
                 total += loss.item()
+            history[epoch] = total
+        return history
+
+    def _train_batches(self, epochs: int) -> FloatArray:
+        """One forward pass of each ``(B, n)`` batch, the mean loss, one ``step()``."""
+        size, n = self._batch_size, len(self._x)
+        history = np.empty(epochs)
+        for epoch in range(epochs):
+            total = 0.0
+            for start in range(0, n, size):
+                x, t = self._x[start : start + size], self._t[start : start + size]
+                out = x
+                for layer in self._layers:
+                    out = self._torch.sigmoid(layer(out))
+                error = 0.5 * ((out - t) ** 2).sum()  # sum of the samples' errors
+                loss = error / len(x)  # their mean: its gradient is the mean gradient
+                self._opt.zero_grad()
+                loss.backward()
+                self._opt.step()
+                total += error.item()
             history[epoch] = total
         return history
 
@@ -433,10 +576,13 @@ def torch_peer(
     learning_rate: float = 0.5,
     *,
     train_bias: bool = True,
+    batch_size: int = 1,
 ) -> Peer:
     """Build the PyTorch peer (eager, float64, ``torch.set_num_threads(1)``)."""
     _require("torch")
-    return _TorchPeer(*_prepare(sizes, weights, biases, X, T), learning_rate, train_bias)
+    return _TorchPeer(
+        *_prepare(sizes, weights, biases, X, T), learning_rate, train_bias, _batch(batch_size)
+    )
 
 
 # --------------------------------------------------------------------------- python_loop
@@ -537,11 +683,21 @@ def make_peer(
     learning_rate: float = 0.5,
     *,
     train_bias: bool = True,
+    batch_size: int = 1,
 ) -> Peer:
     """Build peer ``name`` (one of :data:`PEERS`).
 
-    Raises :class:`PeerUnavailableError` when its dependency is not installed.
+    ``batch_size`` above 1 (mini-batch SGD) is supported by the peers of
+    :data:`BATCH_PEERS`.  Raises :class:`PeerUnavailableError` when the peer's
+    dependency is not installed.
     """
     if name not in _FACTORIES:
         raise ValueError(f"unknown peer {name!r}; expected one of {PEERS}")
+    if batch_size != 1:
+        if name not in BATCH_PEERS:
+            raise ValueError(f"peer {name!r} does online SGD only (batch_size 1)")
+        return _FACTORIES[name](
+            sizes, weights, biases, X, T, learning_rate, train_bias=train_bias,
+            batch_size=batch_size,
+        )  # fmt: skip
     return _FACTORIES[name](sizes, weights, biases, X, T, learning_rate, train_bias=train_bias)

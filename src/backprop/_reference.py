@@ -399,12 +399,13 @@ def train(params, sizes, acts, bias_mode, train_bias, loss, X, T, epochs, lr, se
 
 
 def _optimizer_step(w, grad, count, optimizer, lr, h, st) -> None:
-    """Apply the mean gradient ``grad / count`` to the flat list ``w`` in place."""
+    """Apply the mean gradient ``grad * (1 / count)`` to the flat list ``w`` in place."""
     m = len(w)
+    inv = 1.0 / count  # the mean gradient is grad * (1 / count)
     if optimizer == ADAM:
         st[2 * m] += 1.0  # the step count t
     for k in range(m):
-        g = grad[k] / count
+        g = grad[k] * inv
         if optimizer == SGD:
             w[k] = w[k] - lr * g
         elif optimizer in (MOMENTUM, NESTEROV):

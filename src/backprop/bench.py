@@ -1,9 +1,10 @@
 """Benchmark workloads shared by ``backprop bench`` and the pytest-benchmark suite.
 
-A *workload* is a fixed amount of online training (one-sample SGD updates); an
-*engine* is what does it: this package's ``Network(engine="cython")`` and its
-pure-Python twin ``engine="python"``, or one of the independent peers of
-:mod:`backprop._peers` (``numpy``, ``numba``, ``torch``, ``python_loop``).
+A *workload* is a fixed amount of training (one-sample SGD updates, or
+mini-batch SGD for ``minibatch-784``); an *engine* is what does it: this
+package's ``Network(engine="cython")`` and its pure-Python twin
+``engine="python"``, or one of the independent peers of :mod:`backprop._peers`
+(``numpy``, ``numba``, ``torch``, ``python_loop``).
 Every (workload, engine) pair is a :class:`Case`; ``case.setup()`` builds the
 network and returns a zero-argument ``run()`` that does the work once.
 
@@ -20,14 +21,26 @@ Workloads
     one epoch over random samples of an ``[n, n, n]`` network, for ``n`` in
     :data:`WIDTHS`; the engine ``numpy-matvec`` times NumPy's ``W @ v`` on the
     same ``(n, n)`` shape for comparison (one product per "step").
+``minibatch-784``
+    one epoch of mini-batch SGD (batches of 64, learning rate 0.1) of a
+    ``[784, 256, 10]`` logistic network on 4,096 random samples (inputs in
+    [0, 1), one-hot targets of random classes); one "step" is one sample.
 
 In quick mode (the default of :func:`run_all`) slow engines run only part of a
 long workload and their time is extrapolated to the whole of it; such rows
-carry ``scaled=True`` and are starred in :func:`format_table`.
+carry ``scaled=True`` and are starred in :func:`format_table`.  The
+pure-Python engine runs only a few samples of ``minibatch-784`` in every mode
+(about 0.1 s each); its figure is extrapolated too.
+
+NumPy (and SciPy) hand matrix products to a BLAS that may use several
+threads; every engine runs under the same setting.  :func:`run_all`'s
+``blas_threads`` limits them (with ``threadpoolctl``, when installed), and the
+BLAS thread count in force is recorded in each row and in :func:`machine_info`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -36,7 +49,8 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache, partial
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -74,7 +88,9 @@ REFERENCE_ENGINE = "cython"
 #: Every engine, in table order (``numpy-matvec`` only runs in the width sweep).
 ENGINES: tuple[str, ...] = (*LIBRARY_ENGINES, *_peers.PEERS, "numpy-matvec")
 #: Workload families; the width sweep expands to one workload per width.
-WORKLOADS: tuple[str, ...] = ("seed-library-loop", "seed-python-loop", "digits", "width-sweep")
+WORKLOADS: tuple[str, ...] = (
+    "seed-library-loop", "seed-python-loop", "digits", "width-sweep", "minibatch-784",
+)  # fmt: skip
 WIDTHS: tuple[int, ...] = (2, 8, 32, 128, 512)
 
 LEARNING_RATE = tutorial.LEARNING_RATE
@@ -88,6 +104,14 @@ TUTORIAL_BIASES = tuple((b,) * n for b, n in zip(tutorial.BIASES, tutorial.SIZES
 DIGITS_SIZES = (64, 32, 10)
 DIGITS_SAMPLES = 1797  # scikit-learn's load_digits()
 DATA_SEED = 20240601
+MINIBATCH_SIZES = (784, 256, 10)
+MINIBATCH_BATCH = 64
+MINIBATCH_LEARNING_RATE = 0.1
+MINIBATCH_SAMPLES = 4096
+#: Samples of ``minibatch-784`` per run in quick mode (eight batches).
+MINIBATCH_QUICK_SAMPLES = 512
+#: Samples of ``minibatch-784`` the pure-Python engine runs: (quick, full) mode.
+MINIBATCH_PYTHON_SAMPLES = (4, 16)
 
 #: Rough seconds per step (``overhead + per_flop * flops``) of each engine; only
 #: used in quick mode, to decide how much of a long workload a slow engine runs.
@@ -163,6 +187,8 @@ class _Problem:
     T: FloatArray
     weights: Sequence[Any] | None = None  # None: the tutorial network
     biases: Sequence[Any] | None = None
+    learning_rate: float = LEARNING_RATE
+    batch_size: int = 1  # 1: online SGD
 
     def head(self, n_samples: int) -> _Problem:
         """The same problem restricted to its first ``n_samples`` samples."""
@@ -187,13 +213,17 @@ def _trainer(engine: str, problem: _Problem, single: bool) -> Callable[[int], ob
                 list(problem.sizes), weights=problem.weights, biases=problem.biases, engine=engine
             )
         X, T = (problem.X[0], problem.T[0]) if single else (problem.X, problem.T)
-        return lambda epochs: net.train(X, T, epochs=epochs, learning_rate=LEARNING_RATE)
+        lr = problem.learning_rate
+        if problem.batch_size == 1:
+            return lambda epochs: net.train(X, T, epochs=epochs, learning_rate=lr)
+        batch = problem.batch_size
+        return lambda epochs: net.train(X, T, epochs=epochs, learning_rate=lr, batch_size=batch)
     weights = TUTORIAL_WEIGHTS if tutorial else problem.weights
     biases = TUTORIAL_BIASES if tutorial else problem.biases
     assert weights is not None and biases is not None
     peer = _peers.make_peer(
-        engine, problem.sizes, weights, biases, problem.X, problem.T, LEARNING_RATE,
-        train_bias=not tutorial,
+        engine, problem.sizes, weights, biases, problem.X, problem.T, problem.learning_rate,
+        train_bias=not tutorial, batch_size=problem.batch_size,
     )  # fmt: skip
     return peer.train
 
@@ -302,6 +332,19 @@ def _width_problem(n: int, samples: int) -> _Problem:
     return _Problem((n, n, n), X, T, *init_params((n, n, n), DATA_SEED + n))
 
 
+@lru_cache(maxsize=1)
+def _minibatch_problem() -> _Problem:
+    """``minibatch-784``'s network and its 4,096 samples (about 26 MB)."""
+    n_in, n_out = MINIBATCH_SIZES[0], MINIBATCH_SIZES[-1]
+    rng = np.random.default_rng(DATA_SEED + n_in)
+    X = rng.random((MINIBATCH_SAMPLES, n_in))
+    T = np.eye(n_out)[rng.integers(0, n_out, MINIBATCH_SAMPLES)]
+    weights, biases = init_params(MINIBATCH_SIZES, DATA_SEED + n_in)
+    return _Problem(
+        MINIBATCH_SIZES, X, T, weights, biases, MINIBATCH_LEARNING_RATE, MINIBATCH_BATCH
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class _Workload:
     """One workload: its engines, size and how to build a run of it."""
@@ -312,6 +355,21 @@ class _Workload:
     steps: int
     sizes: tuple[int, ...]
     requires: tuple[str, ...] = ()
+    #: Steps per quick-mode run (``None``: from the engine's cost model).
+    quick_steps: int | None = None
+    #: ``(engine, quick, full)``: engines that run only that many steps, in every mode.
+    slow_steps: tuple[tuple[str, int, int], ...] = ()
+
+    def run_steps(self, engine: str, quick: bool) -> int:
+        """Steps of one run of ``engine`` (fewer than :attr:`steps`: a scaled case)."""
+        for name, quick_steps, full_steps in self.slow_steps:
+            if name == engine:
+                return min(self.steps, quick_steps if quick else full_steps)
+        if not quick:
+            return self.steps
+        if self.quick_steps is not None:
+            return min(self.steps, self.quick_steps)
+        return _quick_steps(engine, self.steps, self.flops_per_step(engine))
 
     def flops_per_step(self, engine: str) -> int:
         """Flops of one step: an SGD step, or one ``W @ v`` for ``numpy-matvec``."""
@@ -327,6 +385,8 @@ class _Workload:
             return lambda steps: _calls_run(engine, _seed_problem(), steps)
         if self.family == "digits":
             return lambda steps: _epochs_run(engine, _digits_problem().head(steps), 1)
+        if self.family == "minibatch-784":
+            return lambda steps: _epochs_run(engine, _minibatch_problem().head(steps), 1)
         n = self.sizes[0]
         if engine == "numpy-matvec":
             return partial(_matvec_run, n)
@@ -348,6 +408,12 @@ def _workloads(family: str) -> list[_Workload]:
             _Workload(f"width-sweep-{n}", family, (*model_engines, "numpy-matvec"),
                       width_steps(n), (n, n, n))
             for n in WIDTHS
+        ]  # fmt: skip
+    if family == "minibatch-784":
+        return [
+            _Workload(family, family, model_engines, MINIBATCH_SAMPLES, MINIBATCH_SIZES,
+                      quick_steps=MINIBATCH_QUICK_SAMPLES,
+                      slow_steps=(("python", *MINIBATCH_PYTHON_SAMPLES),))
         ]  # fmt: skip
     raise ValueError(f"unknown workload {family!r}; expected one of {WORKLOADS}")
 
@@ -385,11 +451,9 @@ def build_cases(
             for engine in work.engines:
                 if engine not in wanted_engines:
                     continue
-                flops = work.flops_per_step(engine)
-                steps = _quick_steps(engine, work.steps, flops) if quick else work.steps
                 cases.append(
-                    Case(work.name, engine, steps, work.steps, work.builder(engine), flops,
-                         work.requires)
+                    Case(work.name, engine, work.run_steps(engine, quick), work.steps,
+                         work.builder(engine), work.flops_per_step(engine), work.requires)
                 )  # fmt: skip
     return cases
 
@@ -403,6 +467,36 @@ def get_case(workload: str, engine: str, quick: bool = False) -> Case:
 
 
 # --------------------------------------------------------------------------- timing
+
+
+def _blas_info() -> list[dict[str, Any]] | None:
+    """``threadpoolctl.threadpool_info()`` (the loaded BLAS and OpenMP pools), or
+    ``None`` when threadpoolctl is not installed."""
+    if not _peers.has_module("threadpoolctl"):
+        return None
+    from threadpoolctl import threadpool_info
+
+    keys = ("user_api", "internal_api", "prefix", "version", "num_threads", "threading_layer")
+    return [{k: pool.get(k) for k in keys} for pool in threadpool_info()]
+
+
+def _blas_threads() -> int | None:
+    """The most threads of any loaded BLAS, or ``None`` if unknown."""
+    counts = [p["num_threads"] for p in _blas_info() or () if p["user_api"] == "blas"]
+    return max(counts) if counts else None
+
+
+@contextlib.contextmanager
+def _blas_limit(threads: int | None) -> Iterator[int | None]:
+    """Limit every loaded BLAS to ``threads`` threads (``None``: no limit);
+    yields the BLAS thread count in force."""
+    if threads is None:
+        yield _blas_threads()
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield _blas_threads()
 
 
 def _time_once(run: Run) -> float:
@@ -419,6 +513,7 @@ def run_all(
     *,
     statistic: str = "min",
     progress: Callable[[str], None] | None = None,
+    blas_threads: int | None = None,
 ) -> list[dict[str, Any]]:
     """Time every selected case; return one JSON-ready dict per case.
 
@@ -430,10 +525,23 @@ def run_all(
     ``engine``, ``steps`` (per run), ``workload_steps``, ``scaled``, ``time``
     (seconds for the whole workload, extrapolated when scaled), ``per_step``,
     ``ratio`` (per-step time / cython's on the same workload), ``gflops``,
-    ``repeat``, ``skipped`` (a reason, or ``None``).
+    ``repeat``, ``skipped`` (a reason, or ``None``), ``blas_threads`` (the
+    most threads of any loaded BLAS during the timings, ``None`` if unknown)
+    and ``blas_limit`` (``blas_threads`` when it was applied, else ``None``).
+
+    ``blas_threads`` limits the threads of every loaded BLAS (NumPy's, SciPy's)
+    to that many during the timed rounds of every workload, for all engines
+    alike; it needs ``threadpoolctl`` (without it, a warning and no limit).
     """
     if statistic not in ("min", "median"):
         raise ValueError("statistic must be 'min' or 'median'")
+    if blas_threads is not None and (isinstance(blas_threads, bool) or blas_threads < 1):
+        raise ValueError("blas_threads must be a positive integer or None")
+    if blas_threads is not None and not _peers.has_module("threadpoolctl"):
+        warnings.warn(
+            "blas_threads ignored: threadpoolctl is not installed", RuntimeWarning, stacklevel=2
+        )
+        blas_threads = None
     reduce = min if statistic == "min" else statistics.median
     rounds = repeat if repeat is not None else (3 if quick else 7)
     if rounds < 1:
@@ -458,6 +566,8 @@ def run_all(
                 "gflops": None,
                 "repeat": 0 if reason else rounds,
                 "skipped": reason,
+                "blas_threads": None,
+                "blas_limit": None,
             }
             if reason is None:
                 if progress:
@@ -466,14 +576,18 @@ def run_all(
                 run()  # warm-up
         timings: dict[Case, list[float]] = {case: [] for case in runs}
         order = list(runs)
-        for r in range(rounds):
-            if progress:
-                progress(f"{workload}: round {r + 1}/{rounds}")
-            for case in order if r % 2 == 0 else reversed(order):
-                timings[case].append(_time_once(runs[case]))
+        # Entered after the set-ups: a BLAS they load is limited too.
+        with _blas_limit(blas_threads) as in_force:
+            for r in range(rounds):
+                if progress:
+                    progress(f"{workload}: round {r + 1}/{rounds}")
+                for case in order if r % 2 == 0 else reversed(order):
+                    timings[case].append(_time_once(runs[case]))
         for case, times in timings.items():
             per_step = reduce(times) / case.steps
             row = rows[case]
+            row["blas_threads"] = in_force
+            row["blas_limit"] = blas_threads
             row["per_step"] = per_step
             row["time"] = per_step * case.workload_steps
             if case.flops_per_step:
@@ -511,11 +625,14 @@ def machine_info() -> dict[str, Any]:
         "python_implementation": platform.python_implementation(),
         "numpy": np.__version__,
     }
-    for dist in ("backprop", "numba", "torch", "scikit-learn", "Cython"):
+    for dist in ("backprop", "numba", "torch", "scikit-learn", "scipy", "Cython", "threadpoolctl"):
         try:
             info[dist] = version(dist)
         except PackageNotFoundError:
             info[dist] = None
+    # The thread pools loaded now (numpy's BLAS at least), at their default sizes
+    # unless a limit is in force; None when threadpoolctl is not installed.
+    info["threadpools"] = _blas_info()
     return info
 
 
@@ -542,6 +659,18 @@ def _fmt_seconds(seconds: float | None) -> str:
     return f"{seconds / 1e-9:.3g} ns"
 
 
+def _blas_note(rows: list[dict[str, Any]]) -> str:
+    """Footer line: the BLAS threads the timings ran with."""
+    limits = {row.get("blas_limit") for row in rows} - {None}
+    counts = {row.get("blas_threads") for row in rows} - {None}
+    if limits:
+        return f"BLAS limited to {', '.join(map(str, sorted(limits)))} thread(s) (threadpoolctl)"
+    if counts:
+        threads = ", ".join(map(str, sorted(counts)))
+        return f"BLAS threads: {threads} (not limited; run_all(blas_threads=N) limits them)"
+    return "BLAS threads: unknown (threadpoolctl not installed)"
+
+
 def format_table(results: list[dict[str, Any]]) -> str:
     """A plain-text table of :func:`run_all`'s rows; scaled and skipped rows are footnoted.
 
@@ -562,10 +691,17 @@ def format_table(results: list[dict[str, Any]]) -> str:
         gflops = f"{row['gflops']:.3g}" if row["gflops"] is not None else "-"
         per_step = _fmt_seconds(row["per_step"])
         lines.append((row["workload"], row["engine"], time_text, per_step, ratio, gflops))
-    if any(row["scaled"] and not row["skipped"] for row in results):
-        notes.insert(0, "* extrapolated from a run of part of the workload (quick mode)")
-    if any(row["engine"] == "numpy-matvec" and not row["skipped"] for row in results):
+    ran = [row for row in results if not row["skipped"]]
+    if any(row["scaled"] for row in ran):
+        notes.insert(0, "* extrapolated from a run of part of the workload")
+    if any(row["engine"] == "numpy-matvec" for row in ran):
         notes.insert(0, "numpy-matvec: one step = one product W @ v of the layer's shape")
+    if any(row["workload"] == "minibatch-784" for row in ran):
+        notes.insert(
+            0, f"minibatch-784: one step = one sample (batches of {MINIBATCH_BATCH}, plain SGD)"
+        )
+    if ran:
+        notes.append(_blas_note(ran))
     widths = [max(len(r[i]) for r in (header, *lines)) for i in range(len(header))]
     right = {2, 3, 4, 5}
 

@@ -151,7 +151,7 @@ def demo(args: argparse.Namespace) -> int:
 def bench(args: argparse.Namespace) -> int:
     from . import bench as _bench
 
-    results = _bench.run_all(quick=not args.full)
+    results = _bench.run_all(quick=not args.full, blas_threads=args.blas_threads)
     print(_bench.format_table(results))
     if args.json:
         _bench.write_json(results, args.json, quick=not args.full)
@@ -172,6 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_bench = sub.add_parser("bench", help="time this engine against its peers (under a minute)")
     p_bench.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
     p_bench.add_argument("--full", action="store_true", help="longer runs, steadier figures")
+    p_bench.add_argument("--blas-threads", type=int, default=None, metavar="N",
+                         help="limit BLAS threads (NumPy's, SciPy's, PyTorch's) to N during "
+                              "the timed runs; needs threadpoolctl")
     p_bench.set_defaults(func=bench)
     args = parser.parse_args(argv)
     if getattr(args, "engine", "") is None:
