@@ -220,7 +220,7 @@ def _forward(weights, biases, acts, x):
 
 
 def _step(weights, biases, acts, loss, train_bias, x, t, lr, sequential, record=None,
-          apply=True):
+          apply=True, single=False):
     """Forward, backward and update for one sample; returns the sample's error.
 
     ``weights``/``biases`` are updated in place (unless ``apply`` is false: then
@@ -230,6 +230,8 @@ def _step(weights, biases, acts, loss, train_bias, x, t, lr, sequential, record=
     n_layers = len(weights)
     nets, outs = _forward(weights, biases, acts, x)
     errors, d_out, delta = _loss_terms(nets[-1], outs[-1], t, acts[-1], loss)
+    if single:  # a float32 network's error terms are float32 values
+        errors = _f32(errors)
     sample_error = sum(errors)
 
     layer_d_out = [None] * n_layers
@@ -366,14 +368,14 @@ def train(params, sizes, acts, bias_mode, train_bias, loss, X, T, epochs, lr, se
             r = order[s] if order is not None else s
             if online:
                 total += _step(weights, biases, acts, loss, train_bias, rows_x[r], rows_t[r],
-                               lr, bool(sequential))
+                               lr, bool(sequential), single=single)
                 if single:
                     weights = [[_f32(row) for row in w] for w in weights]
                     biases = [_f32(b) for b in biases]
                 continue
             record: dict = {}
             total += _step(weights, biases, acts, loss, train_bias, rows_x[r], rows_t[r],
-                           lr, False, record, apply=False)
+                           lr, False, record, apply=False, single=single)
             b_grads = (record["bias_gradients"] if train_bias
                        else [[0.0] * len(b) for b in biases])
             g = _flatten(record["weight_gradients"], b_grads)

@@ -294,7 +294,7 @@ class Network:
 
     # ------------------------------------------------------------ constructors
     @classmethod
-    def tutorial(cls, engine: str | None = None) -> "Network":
+    def tutorial(cls, engine: str | None = None, dtype: Any = np.float64) -> "Network":
         """The seed's 2-2-2 network: shared, untrained biases b1 = 0.35, b2 = 0.60."""
         return cls(
             _tutorial.SIZES,
@@ -302,6 +302,7 @@ class Network:
             biases=list(_tutorial.BIASES),
             bias="shared",
             train_bias=False,
+            dtype=dtype,
             engine=engine,
         )
 
@@ -360,7 +361,7 @@ class Network:
         out = []
         for (_, b0, b1), n_out in zip(self._offsets(), self._sizes[1:]):
             out.append(np.broadcast_to(self._params[b0:b1], (n_out,)).copy() if b1 > b0
-                       else np.zeros(n_out))
+                       else np.zeros(n_out, dtype=self._dtype))
         return out
 
     @property
@@ -486,6 +487,8 @@ class Network:
         X, T = self._data(X, T)
         epochs = check.non_negative_int("epochs", epochs)
         lr = check.positive_real("learning_rate", learning_rate)
+        if lr > float(np.finfo(self._dtype).max):
+            raise ValueError(f"learning_rate must fit in {self._dtype}, got {lr!r}")
         update = check.choice("update", update, UPDATES)
         plan = _TrainingPlan.from_options(options, X.shape[0], self._params.size,
                                           self._dtype)
