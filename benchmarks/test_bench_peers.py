@@ -55,12 +55,13 @@ def test_peer_agrees_with_library(name: str, engine: str) -> None:
         pytest.skip(f"engine {engine!r} unavailable")
     from backprop import Network
 
+    sizes = (2, 2, 2) if name == "numba_222" else SIZES  # that peer knows one shape
     rng = np.random.default_rng(7)
-    weights, biases = bench.init_params(SIZES, seed=11)
-    X = rng.uniform(0.0, 1.0, (6, SIZES[0]))
-    T = rng.uniform(0.05, 0.95, (6, SIZES[-1]))
-    peer = _peer_or_skip(name, SIZES, weights, biases, X, T, LEARNING_RATE)
-    net = Network(list(SIZES), weights=weights, biases=biases, engine=engine)
+    weights, biases = bench.init_params(sizes, seed=11)
+    X = rng.uniform(0.0, 1.0, (6, sizes[0]))
+    T = rng.uniform(0.05, 0.95, (6, sizes[-1]))
+    peer = _peer_or_skip(name, sizes, weights, biases, X, T, LEARNING_RATE)
+    net = Network(list(sizes), weights=weights, biases=biases, engine=engine)
     peer_history = peer.train(EPOCHS)
     net_history = net.train(X, T, epochs=EPOCHS, learning_rate=LEARNING_RATE)
     np.testing.assert_allclose(peer_history, net_history, rtol=1e-9, atol=0)

@@ -556,12 +556,27 @@ cdef inline double train_sample(Net* n, const real* x, const real* t) noexcept n
 
 
 cdef bint params_finite(const Net* n, const real* p) noexcept nogil:
-    """Whether every parameter ``p[0:n.n_params]`` is finite."""
-    cdef Py_ssize_t k
-    cdef double acc = 0.0
-    for k in range(n.n_params):
-        acc += p[k] * 0.0     # inf * 0 and nan * 0 are nan
-    return acc == 0.0
+    """Whether every parameter ``p[0:n.n_params]`` is finite.
+
+    inf * 0 and nan * 0 are nan, so a sum of ``p[k] * 0`` is 0 exactly when all
+    are finite; eight partial sums let the pass run at memory speed (it is one
+    more pass over the weights on every ``train`` call).
+    """
+    cdef Py_ssize_t k, m = n.n_params - n.n_params % 8
+    cdef real a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
+    cdef real a4 = 0.0, a5 = 0.0, a6 = 0.0, a7 = 0.0
+    for k in range(0, m, 8):
+        a0 += p[k] * 0
+        a1 += p[k + 1] * 0
+        a2 += p[k + 2] * 0
+        a3 += p[k + 3] * 0
+        a4 += p[k + 4] * 0
+        a5 += p[k + 5] * 0
+        a6 += p[k + 6] * 0
+        a7 += p[k + 7] * 0
+    for k in range(m, n.n_params):
+        a0 += p[k] * 0
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) == 0
 
 
 cdef Py_ssize_t train_loop(Net* n, const real* X, const real* T,

@@ -77,7 +77,7 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 
 #: Names of all peers, in the order the benchmarks list them.
-PEERS: tuple[str, ...] = ("numpy", "numba", "torch", "python_loop")
+PEERS: tuple[str, ...] = ("numpy", "numba", "numba_222", "torch", "python_loop")
 
 #: Peers that take ``batch_size`` (mini-batch SGD) besides online SGD.
 BATCH_PEERS: tuple[str, ...] = ("numpy", "numba", "torch")
@@ -86,6 +86,7 @@ BATCH_PEERS: tuple[str, ...] = ("numpy", "numba", "torch")
 _REQUIRES: dict[str, str | None] = {
     "numpy": None,
     "numba": "numba",
+    "numba_222": "numba",
     "torch": "torch",
     "python_loop": None,
 }
@@ -663,11 +664,109 @@ def python_loop_peer(
     return _PythonLoopPeer(*_prepare(sizes, weights, biases, X, T), learning_rate, train_bias)
 
 
+# --------------------------------------------------------------------------- numba_222
+
+_numba_222_kernel: Callable[..., None] | None = None
+
+
+def _get_numba_222_kernel() -> Callable[..., None]:
+    """Compile (once per process) Numba's best shot at the seed's 2-2-2 network."""
+    global _numba_222_kernel
+    if _numba_222_kernel is None:
+        import numba
+
+        @numba.njit(cache=False, fastmath=False)
+        def train_222(w, b, X, T, lr, epochs, train_bias, history):  # type: ignore[no-untyped-def]
+            """Every weight in a local, every loop unrolled: the latency-bound chain
+            of one step and nothing else.  ``w``: w1..w8, ``b``: the 4 biases."""
+            w1, w2, w3, w4, w5, w6, w7, w8 = w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]
+            b1, b2, b3, b4 = b[0], b[1], b[2], b[3]
+            for epoch in range(epochs):
+                total = 0.0
+                for s in range(X.shape[0]):
+                    x1, x2, t1, t2 = X[s, 0], X[s, 1], T[s, 0], T[s, 1]
+                    h1 = 1.0 / (1.0 + math.exp(-(w1 * x1 + w2 * x2 + b1)))
+                    h2 = 1.0 / (1.0 + math.exp(-(w3 * x1 + w4 * x2 + b2)))
+                    o1 = 1.0 / (1.0 + math.exp(-(w5 * h1 + w6 * h2 + b3)))
+                    o2 = 1.0 / (1.0 + math.exp(-(w7 * h1 + w8 * h2 + b4)))
+                    total += 0.5 * (t1 - o1) * (t1 - o1) + 0.5 * (t2 - o2) * (t2 - o2)
+                    d1 = (o1 - t1) * o1 * (1.0 - o1)
+                    d2 = (o2 - t2) * o2 * (1.0 - o2)
+                    e1 = (d1 * w5 + d2 * w7) * h1 * (1.0 - h1)
+                    e2 = (d1 * w6 + d2 * w8) * h2 * (1.0 - h2)
+                    w5 -= lr * d1 * h1
+                    w6 -= lr * d1 * h2
+                    w7 -= lr * d2 * h1
+                    w8 -= lr * d2 * h2
+                    w1 -= lr * e1 * x1
+                    w2 -= lr * e1 * x2
+                    w3 -= lr * e2 * x1
+                    w4 -= lr * e2 * x2
+                    if train_bias:
+                        b1 -= lr * e1
+                        b2 -= lr * e2
+                        b3 -= lr * d1
+                        b4 -= lr * d2
+                history[epoch] = total
+            w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7] = w1, w2, w3, w4, w5, w6, w7, w8
+            b[0], b[1], b[2], b[3] = b1, b2, b3, b4
+
+        _numba_222_kernel = train_222
+    return _numba_222_kernel
+
+
+class _Numba222Peer:
+    """``numba`` written for one shape: the 2-2-2 network, fully unrolled."""
+
+    def __init__(self, sizes: list[int], weights: list[FloatArray], biases: list[FloatArray],
+                 X: FloatArray, T: FloatArray, learning_rate: float, train_bias: bool) -> None:
+        if list(sizes) != [2, 2, 2]:
+            raise ValueError(f"peer 'numba_222' is written for sizes [2, 2, 2], got {sizes}")
+        self._kernel = _get_numba_222_kernel()
+        self._w = np.concatenate([w.ravel() for w in weights])
+        self._b = np.concatenate(biases)
+        self._X, self._T = X, T
+        self._lr, self._train_bias = float(learning_rate), bool(train_bias)
+        # compile now, on a copy, so that timings exclude compilation
+        self._kernel(self._w.copy(), self._b.copy(), X, T, self._lr, 1, self._train_bias,
+                     np.zeros(1))
+
+    def train(self, epochs: int = 1) -> FloatArray:
+        history = np.zeros(epochs)
+        self._kernel(self._w, self._b, self._X, self._T, self._lr, epochs, self._train_bias,
+                     history)
+        return history
+
+    @property
+    def weights(self) -> list[FloatArray]:
+        return [self._w[:4].reshape(2, 2).copy(), self._w[4:].reshape(2, 2).copy()]
+
+    @property
+    def biases(self) -> list[FloatArray]:
+        return [self._b[:2].copy(), self._b[2:].copy()]
+
+
+def numba_222_peer(
+    sizes: Sequence[int],
+    weights: Sequence[ArrayLike],
+    biases: Sequence[ArrayLike],
+    X: ArrayLike,
+    T: ArrayLike,
+    learning_rate: float = 0.5,
+    *,
+    train_bias: bool = True,
+) -> Peer:
+    """Build the 2-2-2-only Numba peer (the seed workloads' toughest rival)."""
+    _require("numba_222")
+    return _Numba222Peer(*_prepare(sizes, weights, biases, X, T), learning_rate, train_bias)
+
+
 # --------------------------------------------------------------------------- registry
 
 _FACTORIES: dict[str, Callable[..., Peer]] = {
     "numpy": numpy_peer,
     "numba": numba_peer,
+    "numba_222": numba_222_peer,
     "torch": torch_peer,
     "python_loop": python_loop_peer,
 }

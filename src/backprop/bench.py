@@ -141,8 +141,9 @@ def sgd_step_flops(sizes: Sequence[int]) -> int:
 
 
 def width_steps(n: int) -> int:
-    """Samples per run of ``width-sweep-<n>``: about 4 Mflop, 4 to 4,096 steps."""
-    return max(4, min(4096, 2**22 // sgd_step_flops((n, n, n))))
+    """Samples per run of ``width-sweep-<n>``: about 4 Mflop, 16 to 4,096 steps
+    (at least 16, so that one call's fixed costs do not swamp the steps)."""
+    return max(16, min(4096, 2**22 // sgd_step_flops((n, n, n))))
 
 
 def init_params(
@@ -235,7 +236,24 @@ def _epochs_run(engine: str, problem: _Problem, epochs: int, single: bool = Fals
 
 
 def _calls_run(engine: str, problem: _Problem, calls: int) -> Run:
-    """``run()`` = ``calls`` Python-level ``train(1)`` calls."""
+    """``run()`` = ``calls`` Python-level one-sample ``train`` calls.
+
+    This project's engines are called exactly as a user's loop would:
+    ``net.train(x, t)`` with 1-D arrays and the default learning rate (the
+    tutorial's 0.5); the peers through their ``train(1)``.
+    """
+    if engine in LIBRARY_ENGINES and problem.weights is None:
+        from . import Network
+
+        net = Network.tutorial(engine=engine)
+        x, t = problem.X[0], problem.T[0]
+        assert problem.learning_rate == 0.5  # train()'s default
+
+        def run_library() -> None:
+            for _ in range(calls):
+                net.train(x, t)
+
+        return run_library
     train = _trainer(engine, problem, single=True)
 
     def run() -> None:
@@ -397,7 +415,7 @@ def _workloads(family: str) -> list[_Workload]:
     """The workloads of a family (the width sweep has one per width)."""
     model_engines = (*LIBRARY_ENGINES, "numpy", "numba", "torch")
     if family in ("seed-library-loop", "seed-python-loop"):
-        engines = (*model_engines, "python_loop")
+        engines = (*model_engines, "numba_222", "python_loop")
         return [_Workload(family, family, engines, SEED_STEPS, tutorial.SIZES)]
     if family == "digits":
         return [
