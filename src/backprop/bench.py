@@ -85,8 +85,11 @@ Run = Callable[[], object]
 #: This package's engines; ratios are measured against :data:`REFERENCE_ENGINE`.
 LIBRARY_ENGINES: tuple[str, ...] = ("cython", "python")
 REFERENCE_ENGINE = "cython"
-#: Every engine, in table order (``numpy-matvec`` only runs in the width sweep).
-ENGINES: tuple[str, ...] = (*LIBRARY_ENGINES, *_peers.PEERS, "numpy-matvec")
+#: The compiled engine on a float32 network (width sweep only: data in float32 too).
+FLOAT32_ENGINE = "cython-float32"
+#: Every engine, in table order (``numpy-matvec`` and ``cython-float32`` only run in
+#: the width sweep).
+ENGINES: tuple[str, ...] = (*LIBRARY_ENGINES, FLOAT32_ENGINE, *_peers.PEERS, "numpy-matvec")
 #: Workload families; the width sweep expands to one workload per width.
 WORKLOADS: tuple[str, ...] = (
     "seed-library-loop", "seed-python-loop", "digits", "width-sweep", "minibatch-784",
@@ -165,6 +168,8 @@ def engine_available(engine: str) -> bool:
         return True
     if engine in _peers.PEERS:
         return _peers.available(engine)
+    if engine == FLOAT32_ENGINE:
+        return engine_available(REFERENCE_ENGINE)
     if engine not in LIBRARY_ENGINES:
         raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
     try:
@@ -204,16 +209,18 @@ def _trainer(engine: str, problem: _Problem, single: bool) -> Callable[[int], ob
     ``single`` passes the (one) sample to the library as 1-D ``x, t`` arrays.
     """
     tutorial = problem.weights is None
-    if engine in LIBRARY_ENGINES:
+    if engine in (*LIBRARY_ENGINES, FLOAT32_ENGINE):
         from . import Network
 
+        dtype = np.float32 if engine == FLOAT32_ENGINE else np.float64
+        engine = REFERENCE_ENGINE if engine == FLOAT32_ENGINE else engine
         if tutorial:
-            net = Network.tutorial(engine=engine)
+            net = Network.tutorial(engine=engine, dtype=dtype)
         else:
-            net = Network(
-                list(problem.sizes), weights=problem.weights, biases=problem.biases, engine=engine
-            )
+            net = Network(list(problem.sizes), weights=problem.weights, biases=problem.biases,
+                          engine=engine, dtype=dtype)
         X, T = (problem.X[0], problem.T[0]) if single else (problem.X, problem.T)
+        X, T = X.astype(dtype), T.astype(dtype)
         lr = problem.learning_rate
         if problem.batch_size == 1:
             return lambda epochs: net.train(X, T, epochs=epochs, learning_rate=lr)
@@ -423,7 +430,8 @@ def _workloads(family: str) -> list[_Workload]:
         ]
     if family == "width-sweep":
         return [
-            _Workload(f"width-sweep-{n}", family, (*model_engines, "numpy-matvec"),
+            _Workload(f"width-sweep-{n}", family,
+                      (*model_engines, FLOAT32_ENGINE, "numpy-matvec"),
                       width_steps(n), (n, n, n))
             for n in WIDTHS
         ]  # fmt: skip
