@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pytest
 
+import backprop as bp
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def test_the_tour_runs(tmp_path, monkeypatch, capsys):
     pytest.importorskip("sklearn")
+    if bp.default_engine() != "cython":
+        pytest.skip("the tour trains on the digits data: minutes on the pure-Python twin")
     if not README.is_file():
         pytest.skip("README.md is not beside the tests")
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
