@@ -5,21 +5,28 @@ Metadata lives in ``pyproject.toml``; this file only describes the extension.
 Environment switches (read at build time):
 
 ``BACKPROP_NATIVE=1``
-    Tune for the building machine (``-march=native``).  The default build is
-    portable: it runs on any x86-64 or arm64 CPU.
+    Tune for the building machine (gcc's native-architecture flag, BACKPROP_NATIVE
+    only).  The default build is portable: it runs on any x86-64 or arm64 CPU.
 ``BACKPROP_DEBUG=1``
     Turn Cython's bounds and wrap-around checks back on and compile with ``-O0 -g``.
 ``BACKPROP_ANNOTATE=1``
     Also write Cython's annotated ``src/backprop/_core.html`` (yellow lines touch
     Python; the kernels must be white).
 
-Every build keeps IEEE semantics: no ``-ffast-math``, and ``-ffp-contract=off`` so
-that a compiler allowed to use FMA instructions (``-march=native``) rounds exactly
-as the portable build does.  The tutorial's figures are therefore the same bit for
-bit in every build.
+Every build keeps IEEE semantics: no fast-math flags, and ``-ffp-contract=off`` so
+that a compiler allowed to use FMA instructions (a BACKPROP_NATIVE build) rounds
+exactly as the portable build does.  The tutorial's figures are therefore the same
+bit for bit in every build.
+
+The release directives (no bounds or wrap-around checks, C division) are in the
+header of ``_core.pyx``, so that a plain ``cython -a src/backprop/_core.pyx``
+shows exactly what the build compiles.  File directives beat the ones given to
+``cythonize``, so a debug build compiles a copy of the source whose header turns
+the checks back on.
 """
 
 import os
+from pathlib import Path
 
 import numpy as np
 from Cython.Build import cythonize
@@ -46,31 +53,42 @@ class BuildExt(build_ext):
             flags = ["-O0", "-g"] if DEBUG else ["-O3"]
             flags.append("-ffp-contract=off")
             if NATIVE:
-                flags.append("-march=native")
+                flags.append("-march=native")  # BACKPROP_NATIVE=1 only
         for ext in self.extensions:
             ext.extra_compile_args = list(ext.extra_compile_args) + flags
         super().build_extensions()
 
 
-directives = {
-    "language_level": 3,
-    "boundscheck": DEBUG,
-    "wraparound": DEBUG,
-    "initializedcheck": DEBUG,
-    "cdivision": True,
-    "embedsignature": True,
-}
+RELEASE_HEADER = ("# cython: language_level=3, boundscheck=False, wraparound=False, "
+                  "initializedcheck=False, cdivision=True, embedsignature=True")
+SOURCE = Path("src/backprop/_core.pyx")
+
+
+def core_source() -> str:
+    """The .pyx to compile: the source itself, or for a debug build a copy whose
+    header turns bounds, wrap-around and initialisation checks back on."""
+    if not DEBUG:
+        return str(SOURCE)
+    text = SOURCE.read_text(encoding="utf-8")
+    if not text.startswith(RELEASE_HEADER):
+        raise SystemExit(f"{SOURCE} must start with the release header:\n{RELEASE_HEADER}")
+    debug = Path("build/debug-src/backprop/_core.pyx")
+    debug.parent.mkdir(parents=True, exist_ok=True)
+    header = RELEASE_HEADER.replace("=False", "=True")
+    debug.write_text(header + text[len(RELEASE_HEADER):], encoding="utf-8")
+    return str(debug)
+
 
 extensions = [
     Extension(
         "backprop._core",
-        ["src/backprop/_core.pyx"],
+        [core_source()],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
     )
 ]
 
 setup(
-    ext_modules=cythonize(extensions, compiler_directives=directives, annotate=ANNOTATE),
+    ext_modules=cythonize(extensions, annotate=ANNOTATE),
     cmdclass={"build_ext": BuildExt},
 )

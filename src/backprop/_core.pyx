@@ -1,4 +1,4 @@
-# cython: language_level=3
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True, embedsignature=True
 """The compiled engine: forward pass, deltas and weight updates in typed Cython.
 
 Twin of ``backprop._reference`` (read that module first: it states the maths and
