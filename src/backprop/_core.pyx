@@ -797,20 +797,26 @@ cdef struct Batch:
     bint* blas                 # per layer: use BLAS for its matrix products
 
 
+cdef inline void blas_gemm(char* ta, char* tb, int m, int n, int k, real alpha,
+                           const real* A, int lda, const real* B, int ldb, real beta,
+                           real* C, int ldc) noexcept nogil:
+    """C = alpha op(A) op(B) + beta C (column-major) by BLAS, in ``real``'s precision."""
+    if real is double:
+        dgemm_ptr(ta, tb, &m, &n, &k, &alpha, <double*> A, &lda, <double*> B, &ldb, &beta,
+                  C, &ldc)
+    else:
+        sgemm_ptr(ta, tb, &m, &n, &k, &alpha, <float*> A, &lda, <float*> B, &ldb, &beta,
+                  C, &ldc)
+
+
 cdef inline void gemm_rows(const real* A, const real* W, real* Z, Py_ssize_t rows,
                            Py_ssize_t n_in, Py_ssize_t n_out, bint blas) noexcept nogil:
     """Z = A W^T: row b of Z holds the dot products of row b of A with W's rows."""
-    cdef int m = <int> n_out, nn = <int> rows, k = <int> n_in
-    cdef real one = 1.0, zero = 0.0
     cdef Py_ssize_t r, j
     if blas:
         # column-major view: Z^T (n_out x rows) = W (n_out x n_in) . A^T
-        if real is double:
-            dgemm_ptr(b"T", b"N", &m, &nn, &k, &one, <double*> W, &k, <double*> A, &k,
-                      &zero, Z, &m)
-        else:
-            sgemm_ptr(b"T", b"N", &m, &nn, &k, &one, <float*> W, &k, <float*> A, &k,
-                      &zero, Z, &m)
+        blas_gemm(b"T", b"N", <int> n_out, <int> rows, <int> n_in, 1, W, <int> n_in, A,
+                  <int> n_in, 0, Z, <int> n_out)
         return
     for r in range(rows):
         for j in range(n_out):
@@ -820,20 +826,14 @@ cdef inline void gemm_rows(const real* A, const real* W, real* Z, Py_ssize_t row
 cdef inline void gemm_grad(const real* D, const real* A, real* G, Py_ssize_t rows,
                            Py_ssize_t n_in, Py_ssize_t n_out, bint blas) noexcept nogil:
     """G += D^T A: the weight gradients of ``rows`` samples, added in sample order."""
-    cdef int m = <int> n_in, nn = <int> n_out, k = <int> rows
-    cdef real one = 1.0
     cdef Py_ssize_t r, j, i
     cdef real drj
     cdef const real* a
     cdef real* g
     if blas:
         # column-major: G^T (n_in x n_out) += A^T (n_in x rows) . D (rows x n_out)
-        if real is double:
-            dgemm_ptr(b"N", b"T", &m, &nn, &k, &one, <double*> A, &m, <double*> D, &nn,
-                      &one, G, &m)
-        else:
-            sgemm_ptr(b"N", b"T", &m, &nn, &k, &one, <float*> A, &m, <float*> D, &nn,
-                      &one, G, &m)
+        blas_gemm(b"N", b"T", <int> n_in, <int> n_out, <int> rows, 1, A, <int> n_in, D,
+                  <int> n_out, 1, G, <int> n_in)
         return
     for r in range(rows):
         a = A + r * n_in
@@ -847,20 +847,14 @@ cdef inline void gemm_grad(const real* D, const real* A, real* G, Py_ssize_t row
 cdef inline void gemm_back(const real* D, const real* W, real* E, Py_ssize_t rows,
                            Py_ssize_t n_in, Py_ssize_t n_out, bint blas) noexcept nogil:
     """E = D W: each sample's dE/dout of the layer below, from its deltas."""
-    cdef int m = <int> n_in, nn = <int> rows, k = <int> n_out
-    cdef real one = 1.0, zero = 0.0
     cdef Py_ssize_t r, j, i
     cdef real drj
     cdef const real* w
     cdef real* g
     if blas:
         # column-major: E^T (n_in x rows) = W^T (n_in x n_out) . D^T (n_out x rows)
-        if real is double:
-            dgemm_ptr(b"N", b"N", &m, &nn, &k, &one, <double*> W, &m, <double*> D, &k,
-                      &zero, E, &m)
-        else:
-            sgemm_ptr(b"N", b"N", &m, &nn, &k, &one, <float*> W, &m, <float*> D, &k,
-                      &zero, E, &m)
+        blas_gemm(b"N", b"N", <int> n_in, <int> rows, <int> n_out, 1, W, <int> n_in, D,
+                  <int> n_out, 0, E, <int> n_in)
         return
     for r in range(rows):
         g = E + r * n_in

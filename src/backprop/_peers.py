@@ -68,10 +68,6 @@ __all__ = [
     "available",
     "has_module",
     "make_peer",
-    "numpy_peer",
-    "numba_peer",
-    "torch_peer",
-    "python_loop_peer",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -260,21 +256,6 @@ class _NumpyPeer:
         return history
 
 
-def numpy_peer(
-    sizes: Sequence[int],
-    weights: Sequence[ArrayLike],
-    biases: Sequence[ArrayLike],
-    X: ArrayLike,
-    T: ArrayLike,
-    learning_rate: float = 0.5,
-    *,
-    train_bias: bool = True,
-    batch_size: int = 1,
-) -> Peer:
-    """Build the hand-written NumPy peer (a per-sample or per-batch Python loop)."""
-    return _NumpyPeer(
-        *_prepare(sizes, weights, biases, X, T), learning_rate, train_bias, _batch(batch_size)
-    )
 
 
 # --------------------------------------------------------------------------- numba
@@ -468,22 +449,6 @@ class _NumbaPeer:
         return [self._b[self._b_off[l] : self._b_off[l + 1]] for l in range(len(self._shapes))]
 
 
-def numba_peer(
-    sizes: Sequence[int],
-    weights: Sequence[ArrayLike],
-    biases: Sequence[ArrayLike],
-    X: ArrayLike,
-    T: ArrayLike,
-    learning_rate: float = 0.5,
-    *,
-    train_bias: bool = True,
-    batch_size: int = 1,
-) -> Peer:
-    """Build the Numba peer; compiles the kernels on first use (excluded from timings)."""
-    _require("numba")
-    return _NumbaPeer(
-        *_prepare(sizes, weights, biases, X, T), learning_rate, train_bias, _batch(batch_size)
-    )
 
 
 # --------------------------------------------------------------------------- torch
@@ -568,22 +533,6 @@ class _TorchPeer:
         return [layer.bias.detach().numpy().copy() for layer in self._layers]
 
 
-def torch_peer(
-    sizes: Sequence[int],
-    weights: Sequence[ArrayLike],
-    biases: Sequence[ArrayLike],
-    X: ArrayLike,
-    T: ArrayLike,
-    learning_rate: float = 0.5,
-    *,
-    train_bias: bool = True,
-    batch_size: int = 1,
-) -> Peer:
-    """Build the PyTorch peer (eager, float64, ``torch.set_num_threads(1)``)."""
-    _require("torch")
-    return _TorchPeer(
-        *_prepare(sizes, weights, biases, X, T), learning_rate, train_bias, _batch(batch_size)
-    )
 
 
 # --------------------------------------------------------------------------- python_loop
@@ -650,18 +599,6 @@ class _PythonLoopPeer:
         return [np.array(b, dtype=np.float64) for b in self._b]
 
 
-def python_loop_peer(
-    sizes: Sequence[int],
-    weights: Sequence[ArrayLike],
-    biases: Sequence[ArrayLike],
-    X: ArrayLike,
-    T: ArrayLike,
-    learning_rate: float = 0.5,
-    *,
-    train_bias: bool = True,
-) -> Peer:
-    """Build the pure-Python list-and-``math.exp`` peer."""
-    return _PythonLoopPeer(*_prepare(sizes, weights, biases, X, T), learning_rate, train_bias)
 
 
 # --------------------------------------------------------------------------- numba_222
@@ -746,29 +683,17 @@ class _Numba222Peer:
         return [self._b[:2].copy(), self._b[2:].copy()]
 
 
-def numba_222_peer(
-    sizes: Sequence[int],
-    weights: Sequence[ArrayLike],
-    biases: Sequence[ArrayLike],
-    X: ArrayLike,
-    T: ArrayLike,
-    learning_rate: float = 0.5,
-    *,
-    train_bias: bool = True,
-) -> Peer:
-    """Build the 2-2-2-only Numba peer (the seed workloads' toughest rival)."""
-    _require("numba_222")
-    return _Numba222Peer(*_prepare(sizes, weights, biases, X, T), learning_rate, train_bias)
 
 
 # --------------------------------------------------------------------------- registry
 
-_FACTORIES: dict[str, Callable[..., Peer]] = {
-    "numpy": numpy_peer,
-    "numba": numba_peer,
-    "numba_222": numba_222_peer,
-    "torch": torch_peer,
-    "python_loop": python_loop_peer,
+#: The class behind each peer; those of BATCH_PEERS take ``batch_size`` last.
+_CLASSES: dict[str, Callable[..., Peer]] = {
+    "numpy": _NumpyPeer,
+    "numba": _NumbaPeer,
+    "numba_222": _Numba222Peer,
+    "torch": _TorchPeer,
+    "python_loop": _PythonLoopPeer,
 }
 
 
@@ -790,13 +715,11 @@ def make_peer(
     :data:`BATCH_PEERS`.  Raises :class:`PeerUnavailableError` when the peer's
     dependency is not installed.
     """
-    if name not in _FACTORIES:
+    if name not in _CLASSES:
         raise ValueError(f"unknown peer {name!r}; expected one of {PEERS}")
-    if batch_size != 1:
-        if name not in BATCH_PEERS:
-            raise ValueError(f"peer {name!r} does online SGD only (batch_size 1)")
-        return _FACTORIES[name](
-            sizes, weights, biases, X, T, learning_rate, train_bias=train_bias,
-            batch_size=batch_size,
-        )  # fmt: skip
-    return _FACTORIES[name](sizes, weights, biases, X, T, learning_rate, train_bias=train_bias)
+    _require(name)
+    batch = [_batch(batch_size)] if name in BATCH_PEERS else []
+    if batch_size != 1 and not batch:
+        raise ValueError(f"peer {name!r} does online SGD only (batch_size 1)")
+    return _CLASSES[name](*_prepare(sizes, weights, biases, X, T), learning_rate, train_bias,
+                          *batch)
