@@ -729,3 +729,37 @@ def test_init_ranges_follow_each_layer(init):
 def test_bad_init(init):
     with pytest.raises(ValueError, match="^init must be one of"):
         bp.Network([2, 2], init=init)
+
+
+# ============================================================ callbacks that misbehave
+def _callback_data():
+    rng = np.random.default_rng(21)
+    return rng.uniform(size=(7, 3)), rng.uniform(0.1, 0.9, size=(7, 2))
+
+
+@pytest.mark.parametrize("callback, error", [
+    (lambda epoch: None, TypeError),                       # wrong signature
+    (lambda epoch, err: 1 / (epoch - 2), ZeroDivisionError),  # raises at the third report
+], ids=["wrong-signature", "raises-mid-run"])
+def test_a_callback_that_raises_leaves_the_network_unchanged(callback, error):
+    X, T = _callback_data()
+    net = bp.Network([3, 4, 2], seed=1)
+    before = net.params
+    with pytest.raises(error):
+        net.train(X, T, epochs=10, callback=callback)
+    np.testing.assert_array_equal(net.params, before)
+
+
+@pytest.mark.parametrize("answer", [False, np.False_], ids=["python-false", "numpy-false"])
+def test_a_false_answer_stops_training(answer):
+    X, T = _callback_data()
+    history = bp.Network([3, 4, 2], seed=1).train(X, T, epochs=10,
+                                                  callback=lambda e, err: answer)
+    assert len(history) == 1
+
+
+def test_copy_keeps_the_subclass():
+    class Mine(bp.Network):
+        pass
+
+    assert type(Mine([2, 2], seed=0).copy()) is Mine

@@ -1,8 +1,8 @@
 """Saving and loading networks: a documented, safe file format.
 
 ``save(net, path)`` writes a network to ``path``; ``load(path)`` builds it again,
-bit for bit: the loaded network has the same options and the very same float64
-parameters, so it gives the same outputs and trains the same way.  Loading a file
+bit for bit: the loaded network has the same options and the very same parameters
+(float64 or float32, as saved), so it gives the same outputs and trains the same way.  Loading a file
 never runs code from it (no pickle), and a file that is damaged, truncated or not
 a backprop network is refused with a ``ValueError`` that names the file and says
 what is wrong; the loader never returns a half-built network.

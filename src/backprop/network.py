@@ -308,7 +308,7 @@ class Network:
 
     def copy(self) -> "Network":
         """An independent network with the same options and weights."""
-        new = object.__new__(Network)
+        new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new._params = self._params.copy()
         new._bind()
@@ -463,8 +463,10 @@ class Network:
             ``patience``, training stops after that many measurements without a
             new best, and the network keeps the weights of the best one.
         callback
-            Called as ``callback(epoch, error)`` every ``report_every`` epochs
-            (``epoch`` counts from 0); returning ``False`` stops training.
+            Called as ``callback(epoch, error)`` after every ``report_every``
+            epochs, and after the last epoch (``epoch`` counts from 0); returning
+            ``False`` (Python's or NumPy's) stops training.  If it raises, the
+            exception propagates and the network is left as before the call.
 
         Returns one float64 per epoch run: the total error of that epoch's samples,
         each measured in the forward pass before its own update.  If an error or a
@@ -498,6 +500,17 @@ class Network:
         if plan.validation is not None:
             plan.validation = self._data(*plan.validation, "validation X", "validation T")
         start = self._params.copy()
+        try:
+            return self._run_plan(X, T, epochs, lr, update, plan)
+        except BaseException:
+            # a failed epoch, a callback that raised, an interrupt: the network is
+            # left exactly as it was before the call
+            self._params[:] = start
+            raise
+
+    def _run_plan(self, X: np.ndarray, T: np.ndarray, epochs: int, lr: float, update: str,
+                  plan: "_TrainingPlan") -> np.ndarray:
+        """Run ``epochs`` epochs in chunks of ``plan.report_every`` when reporting."""
         histories: list[np.ndarray] = []
         done = 0
         best_error, best_params, misses = math.inf, None, 0
@@ -508,7 +521,6 @@ class Network:
                 self._train_bias, self._loss_code, X, T, chunk, lr, update == "sequential",
                 plan.batch_size, plan.optimizer, plan.hyper, plan.state, plan.perm, plan.rng)
             if failed >= 0:
-                self._params[:] = start
                 raise TrainingError(
                     f"training diverged in epoch {done + failed} (counting from 0): the error "
                     f"or a weight became NaN or infinite (try a smaller learning_rate, now "
@@ -523,8 +535,10 @@ class Network:
                 else:
                     misses += 1
                     stop = plan.patience is not None and misses >= plan.patience
-            if plan.callback is not None and plan.callback(done - 1, float(history[-1])) is False:
-                stop = True
+            if plan.callback is not None:
+                answer = plan.callback(done - 1, float(history[-1]))
+                if isinstance(answer, (bool, np.bool_)) and not answer:
+                    stop = True
             if stop:
                 break
         if plan.patience is not None and best_params is not None:
