@@ -120,7 +120,9 @@ MINIBATCH_PYTHON_SAMPLES = (4, 16)
 #: used in quick mode, to decide how much of a long workload a slow engine runs.
 _COST_MODEL: dict[str, tuple[float, float]] = {
     "cython": (2e-7, 1e-9),
+    "cython-float32": (2e-7, 1e-9),
     "numba": (2e-7, 1e-9),
+    "numba_222": (2e-7, 1e-9),
     "python": (1e-5, 6e-8),
     "python_loop": (1e-5, 6e-8),
     "numpy": (3e-5, 1e-9),
