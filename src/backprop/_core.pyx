@@ -567,17 +567,18 @@ cdef bint params_finite(const Net* n, const real* p) noexcept nogil:
     cdef Py_ssize_t k, m = n.n_params - n.n_params % 8
     cdef real a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
     cdef real a4 = 0.0, a5 = 0.0, a6 = 0.0, a7 = 0.0
+    cdef real zero = 0.0       # a real zero: a literal 0 would be a C double
     for k in range(0, m, 8):
-        a0 += p[k] * 0
-        a1 += p[k + 1] * 0
-        a2 += p[k + 2] * 0
-        a3 += p[k + 3] * 0
-        a4 += p[k + 4] * 0
-        a5 += p[k + 5] * 0
-        a6 += p[k + 6] * 0
-        a7 += p[k + 7] * 0
+        a0 += p[k] * zero
+        a1 += p[k + 1] * zero
+        a2 += p[k + 2] * zero
+        a3 += p[k + 3] * zero
+        a4 += p[k + 4] * zero
+        a5 += p[k + 5] * zero
+        a6 += p[k + 6] * zero
+        a7 += p[k + 7] * zero
     for k in range(m, n.n_params):
-        a0 += p[k] * 0
+        a0 += p[k] * zero
     return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) == 0
 
 
