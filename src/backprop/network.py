@@ -639,7 +639,7 @@ class Network:
                              f"layer), got {len(weights) if not isinstance(weights, np.ndarray) else 'one array'}")
         params = np.zeros(self._params.size, dtype=np.float64)
         offsets = self._offsets()
-        for l, ((w0, b0, b1), n_in, n_out) in enumerate(zip(offsets, self._sizes, self._sizes[1:])):
+        for l, ((w0, b0, _), n_in, n_out) in enumerate(zip(offsets, self._sizes, self._sizes[1:])):
             w = check.as_float_array(f"weights[{l}]", weights[l])
             if w.shape != (n_out, n_in):
                 raise ValueError(f"weights[{l}] must have shape ({n_out}, {n_in}), got {w.shape}")
@@ -659,7 +659,7 @@ class Network:
             if len(biases) != n_layers:
                 raise ValueError(f"biases must hold {n_layers} entries (one per weight layer), "
                                  f"got {len(biases)}")
-            for l, ((w0, b0, b1), n_out) in enumerate(zip(offsets, self._sizes[1:])):
+            for l, ((_, b0, b1), n_out) in enumerate(zip(offsets, self._sizes[1:])):
                 b = check.as_float_array(f"biases[{l}]", biases[l]).ravel()
                 if self._bias == "shared":
                     if b.size == 0 or np.any(b != b[0]) or b.size not in (1, n_out):
