@@ -113,6 +113,8 @@ CODE_NAMES = {
                    "leaky_relu": "LEAKY_RELU", "linear": "LINEAR", "softmax": "SOFTMAX"},
     "loss": {"half_sse": "HALF_SSE", "mse": "MSE", "cross_entropy": "CROSS_ENTROPY"},
     "bias": {"none": "NONE", "shared": "SHARED", "per-neuron": "PER_NEURON"},
+    "optimizer": {"sgd": "SGD", "momentum": "MOMENTUM", "nesterov": "NESTEROV",
+                  "adam": "ADAM", "rprop": "RPROP"},
 }
 
 
@@ -128,6 +130,13 @@ def test_codes_agree(core, kind):
 def test_public_option_order_matches_codes(core, kind, names):
     """``Network`` codes activations and losses by their index in the public tuples."""
     assert {name: code for code, name in enumerate(names)} == core.CODES[kind]
+
+
+def test_optimizer_settings_sit_where_both_engines_read_them(core):
+    """The ``hyper`` vector: the twin reads it by ``HYPER`` order, the core by index."""
+    positions = dict(core.CODES["hyper"])
+    assert positions.pop("size") == len(_reference.HYPER)
+    assert positions == {name: i for i, name in enumerate(_reference.HYPER)}
 
 
 def test_bias_modes_are_the_coded_ones(core):

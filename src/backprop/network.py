@@ -62,6 +62,9 @@ def _engine_module(name: str):
 
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rprop")
+#: train()'s names for the engines' rprop settings (``_reference.HYPER``).
+_HYPER_OPTION = {"eta_plus": "rprop_increase", "eta_minus": "rprop_decrease",
+                 "delta_min": "rprop_min_step", "delta_max": "rprop_max_step"}
 _TRAIN_OPTIONS = {"batch_size", "shuffle", "seed", "optimizer", "momentum", "beta1", "beta2",
                   "epsilon", "rprop_increase", "rprop_decrease", "rprop_initial_step",
                   "rprop_min_step", "rprop_max_step", "validation", "patience", "callback",
@@ -120,9 +123,8 @@ class _TrainingPlan:
             raise ValueError("rprop_min_step must be in [0, rprop_max_step]")
         if not (h["rprop_decrease"] < 1.0 < h["rprop_increase"]):
             raise ValueError("rprop_decrease must be < 1 and rprop_increase > 1")
-        plan.hyper = np.array([h["momentum"], h["beta1"], h["beta2"], h["epsilon"],
-                               h["rprop_increase"], h["rprop_decrease"], h["rprop_min_step"],
-                               h["rprop_max_step"]], dtype=np.float64)
+        plan.hyper = np.array([h[_HYPER_OPTION.get(name, name)] for name in _reference.HYPER],
+                              dtype=np.float64)
         plan.state = np.zeros(_reference.state_size(plan.optimizer, n_params), dtype=dtype)
         if plan.optimizer == _reference.RPROP:
             plan.state[:n_params] = h["rprop_initial_step"]
