@@ -78,8 +78,10 @@ class BuildExt(build_ext):
         super().build_extensions()
 
 
-RELEASE_HEADER = ("# cython: language_level=3, boundscheck=False, wraparound=False, "
-                  "initializedcheck=False, cdivision=True, embedsignature=True")
+RELEASE_HEADER = (
+    "# cython: language_level=3, boundscheck=False, wraparound=False, "
+    "initializedcheck=False\n# cython: cdivision=True, embedsignature=True"
+)
 SOURCE = Path("src/backprop/_core.pyx")
 
 
@@ -94,7 +96,7 @@ def core_source() -> str:
     debug = Path("build/debug-src/backprop/_core.pyx")
     debug.parent.mkdir(parents=True, exist_ok=True)
     header = RELEASE_HEADER.replace("=False", "=True")
-    debug.write_text(header + text[len(RELEASE_HEADER):], encoding="utf-8")
+    debug.write_text(header + text[len(RELEASE_HEADER) :], encoding="utf-8")
     return str(debug)
 
 

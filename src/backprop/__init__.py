@@ -8,20 +8,12 @@ readably and serves as the oracle in the tests.  Start with::
     print(net.trace([0.05, 0.10], [0.01, 0.99]))
 """
 
-from .network import (
-    ACTIVATIONS,
-    BIAS_MODES,
-    ENGINES,
-    LOSSES,
-    UPDATES,
-    Network,
-    TrainingError,
-    default_engine,
-)
+from ._spec import ACTIVATIONS, BIAS_MODES, ENGINES, LOSSES, UPDATES
+from ._training import TrainingError
+from ._version import __version__
 from .io import load
+from .network import Network, default_engine
 from .trace import Trace
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",

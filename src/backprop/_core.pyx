@@ -1,18 +1,22 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True, embedsignature=True
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+# cython: cdivision=True, embedsignature=True
 """The compiled engine: forward pass, deltas and weight updates in typed Cython.
 
-Twin of ``backprop._reference`` (read that module first: it states the maths and
-the layout of the flat parameter buffer).  The functions here take the same
-arguments and return the same results.  Their callers (``backprop.network``) have
-already validated and converted every input, so nothing below raises inside
-``nogil``: the kernels report trouble through return values and the thin ``def``
-wrappers raise after leaving the ``nogil`` block.
+Twin of ``backprop._reference`` (read that module first: it states the maths; the
+layout of the flat parameter buffer is ``backprop._spec.layout``).  The functions
+here take the same arguments and return the same results, and the kernels carry
+the names of the twin's functions they mirror.  Their callers
+(``backprop._training``, ``backprop.network``) have already validated and
+converted every input, so nothing below raises inside ``nogil``: the kernels
+report trouble through return values and the thin ``def`` wrappers raise after
+leaving the ``nogil`` block.  The engine knows nothing of ``Network``.
 
 Layers of this file:
 
 * ``def`` wrappers: take typed memoryviews, set up a ``Net`` and its workspace,
   release the GIL, call the kernels;
-* ``cdef ... noexcept nogil`` kernels over raw pointers to contiguous float64 data.
+* ``cdef ... noexcept nogil`` kernels over raw pointers to contiguous float32 or
+  float64 data (the fused type ``real``).
 """
 
 from libc.math cimport exp, fabs, isfinite, log, log1p, pow, sqrt, tanh
@@ -29,7 +33,8 @@ from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 
 cnp.import_array()
 
-# Codes shared with ``_reference.py`` (``tests/test_engines.py`` checks they agree).
+# The engine's codes: each option's position in its table in ``backprop._spec``
+# (``tests/test_spec.py`` checks these against it through ``CODES``).
 cdef enum:
     LOGISTIC = 0
     TANH = 1
@@ -44,18 +49,13 @@ cdef enum:
     CROSS_ENTROPY = 2
 
 cdef enum:
-    BIAS_NONE = 0
-    BIAS_SHARED = 1
-    BIAS_PER_NEURON = 2
-
-cdef enum:
     SGD = 0
     MOMENTUM = 1
     NESTEROV = 2
     ADAM = 3
     RPROP = 4
 
-# positions in the ``hyper`` vector of optimizer settings
+# positions of the optimizer settings in the ``hyper`` vector (``_spec.HYPER``)
 cdef enum:
     H_MOMENTUM = 0
     H_BETA1 = 1
@@ -67,6 +67,7 @@ cdef enum:
     H_DELTA_MAX = 7
     N_HYPER = 8
 
+#: Slope of ``leaky_relu`` for negative net input (``_spec.LEAKY_SLOPE``).
 cdef double LEAKY_SLOPE = 0.01
 
 # Every kernel is written once over ``real`` and compiled for both precisions.
@@ -91,7 +92,7 @@ cdef int blas_state = 0           # 0: not looked for yet, 1: found, -1: absent
 
 
 def blas_available():
-    """Whether mini-batches of large layers can use BLAS's dgemm.
+    """Whether mini-batches of large layers can use BLAS (dgemm, sgemm).
 
     BLAS comes from SciPy when it is installed (``scipy.linalg.cython_blas``,
     looked up once, at the first need); backprop itself needs only NumPy.
@@ -113,34 +114,38 @@ def blas_available():
                 sgemm_ptr = NULL
     return blas_state == 1
 
+
+#: The codes compiled into this module, for ``tests/test_spec.py`` to check
+#: against ``backprop._spec``.
 CODES = {
     "activation": {"logistic": LOGISTIC, "tanh": TANH, "relu": RELU,
                    "leaky_relu": LEAKY_RELU, "linear": LINEAR, "softmax": SOFTMAX},
     "loss": {"half_sse": HALF_SSE, "mse": MSE, "cross_entropy": CROSS_ENTROPY},
-    "bias": {"none": BIAS_NONE, "shared": BIAS_SHARED, "per-neuron": BIAS_PER_NEURON},
     "optimizer": {"sgd": SGD, "momentum": MOMENTUM, "nesterov": NESTEROV, "adam": ADAM,
                   "rprop": RPROP},
     "hyper": {"momentum": H_MOMENTUM, "beta1": H_BETA1, "beta2": H_BETA2,
-              "epsilon": H_EPSILON, "eta_plus": H_ETA_PLUS, "eta_minus": H_ETA_MINUS,
-              "delta_min": H_DELTA_MIN, "delta_max": H_DELTA_MAX, "size": N_HYPER},
+              "epsilon": H_EPSILON, "rprop_increase": H_ETA_PLUS,
+              "rprop_decrease": H_ETA_MINUS, "rprop_min_step": H_DELTA_MIN,
+              "rprop_max_step": H_DELTA_MAX},
+    "hyper_size": N_HYPER,
+    "leaky_slope": LEAKY_SLOPE,
 }
 
 
 cdef struct Net:
-    # shape and options
+    # the network's shape and options: fixed for its lifetime (the per-call
+    # values, learning rate and update order, travel with each call)
     Py_ssize_t n_layers        # weight layers
     Py_ssize_t n_units         # units outside the input layer
     const Py_ssize_t* sizes    # n_layers + 1 layer sizes
-    Py_ssize_t* w_off          # offset of W[l] in params
-    Py_ssize_t* b_off          # offset of layer l's biases in params
-    Py_ssize_t* n_bias         # 0, 1 or sizes[l + 1]
+    Py_ssize_t* w_off          # offset of W[l] in params       (_spec.layout column 0)
+    Py_ssize_t* b_off          # offset of layer l's biases     (column 1)
+    Py_ssize_t* n_bias         # 0, 1 or sizes[l + 1] biases    (column 2)
     Py_ssize_t* u_off          # offset of layer l's units in the unit buffers
     Py_ssize_t n_params
     const int* acts
     int loss
     bint train_bias
-    bint sequential
-    double lr
     # the parameters and the workspace (one value per unit outside the input
     # layer) hold ``real`` values: float or double, as the kernels are specialised
     void* params
@@ -154,9 +159,11 @@ cdef struct Net:
 
 
 cdef int net_init(Net* n, void* params, const Py_ssize_t[::1] sizes,
-                  const int[::1] acts, int bias_mode, size_t item) noexcept nogil:
-    """Compute the offsets and allocate the workspace; -1 when out of memory."""
-    cdef Py_ssize_t L = sizes.shape[0] - 1, l, pos = 0, units = 0
+                  const Py_ssize_t[:, ::1] layout, const int[::1] acts,
+                  size_t item) noexcept nogil:
+    """Read the layout (``_spec.layout``) and allocate the workspace; -1 when out
+    of memory."""
+    cdef Py_ssize_t L = sizes.shape[0] - 1, l, units = 0
     n.n_layers = L
     n.sizes = &sizes[0]
     n.acts = &acts[0]
@@ -169,19 +176,12 @@ cdef int net_init(Net* n, void* params, const Py_ssize_t[::1] sizes,
     n.n_bias = n.w_off + 2 * L
     n.u_off = n.w_off + 3 * L
     for l in range(L):
-        n.w_off[l] = pos
-        pos += sizes[l] * sizes[l + 1]
-        n.b_off[l] = pos
-        if bias_mode == BIAS_PER_NEURON:
-            n.n_bias[l] = sizes[l + 1]
-        elif bias_mode == BIAS_SHARED:
-            n.n_bias[l] = 1
-        else:
-            n.n_bias[l] = 0
-        pos += n.n_bias[l]
+        n.w_off[l] = layout[l, 0]
+        n.b_off[l] = layout[l, 1]
+        n.n_bias[l] = layout[l, 2]
         n.u_off[l] = units
         units += sizes[l + 1]
-    n.n_params = pos
+    n.n_params = n.b_off[L - 1] + n.n_bias[L - 1]
     n.n_units = units
     n.block = malloc((5 * units + sizes[L]) * item)
     if n.block == NULL:
@@ -455,8 +455,10 @@ cdef inline void back_rows4(real* w, Py_ssize_t n_in, const real* d, const real*
         r3[i] = w3
 
 
-cdef inline void backward_update(Net* n, const real* x, const real* nxt) noexcept nogil:
-    """Back-propagate the output deltas and update every layer, top layer first.
+cdef inline void backward_update(Net* n, const real* x, const real* nxt, double rate,
+                                 bint seq) noexcept nogil:
+    """Back-propagate the output deltas and update every layer, top layer first,
+    with learning rate ``rate``.
 
     Going down from the output, layer ``l``'s weights are read to pass the error
     to layer ``l - 1`` in the same sweep that updates them: before the update
@@ -475,9 +477,8 @@ cdef inline void backward_update(Net* n, const real* x, const real* nxt) noexcep
     cdef real* b
     cdef real* d
     cdef real* g
-    cdef real dj, c, s, wji, da
-    cdef real lr = <real> n.lr
-    cdef bint seq = n.sequential
+    cdef real c, s, wji, da
+    cdef real lr = <real> rate
     cdef int act
     for l in range(n.n_layers - 1, -1, -1):
         n_in = n.sizes[l]
@@ -548,12 +549,13 @@ cdef inline void backward_update(Net* n, const real* x, const real* nxt) noexcep
                 (<real*> n.delta)[lo + i] = g[i] * (<real*> n.dact)[lo + i]
 
 
-cdef inline double train_sample(Net* n, const real* x, const real* t) noexcept nogil:
+cdef inline double train_sample(Net* n, const real* x, const real* t, double lr,
+                                bint seq) noexcept nogil:
     """One online SGD step; returns the sample's error before the update."""
     cdef double e
     forward_sample(n, x)
     e = output_deltas(n, t)
-    backward_update(n, x, NULL)
+    backward_update(n, x, NULL, lr, seq)
     return e
 
 
@@ -594,7 +596,7 @@ cdef inline real sigmoid(real s) noexcept nogil:
 
 cdef Py_ssize_t train_loop_seed(Net* n, const real* X, const real* T,
                                 Py_ssize_t n_samples, Py_ssize_t epochs, double* history,
-                                bint check_params) noexcept nogil:
+                                bint check_params, double rate, bint seq) noexcept nogil:
     """``train_loop`` for the seed's shape (``is_seed_shape``), every value in a register.
 
     The generic loop passes each layer's values through memory; on a network this
@@ -609,8 +611,8 @@ cdef Py_ssize_t train_loop_seed(Net* n, const real* X, const real* T,
     cdef real* bh = p + n.b_off[0]
     cdef real* bo = p + n.b_off[1]
     cdef Py_ssize_t nb = n.n_bias[0], e, s
-    cdef bint seq = n.sequential, tb = n.train_bias and nb > 0
-    cdef real lr = <real> n.lr
+    cdef bint tb = n.train_bias and nb > 0
+    cdef real lr = <real> rate
     cdef real w1 = w[0], w2 = w[1], w3 = w[2], w4 = w[3]
     cdef real w5 = v[0], w6 = v[1], w7 = v[2], w8 = v[3]
     cdef real b1 = bh[0] if nb > 0 else 0, b2 = bh[nb - 1] if nb > 0 else 0
@@ -712,8 +714,9 @@ cdef Py_ssize_t train_loop_seed(Net* n, const real* X, const real* T,
 
 cdef Py_ssize_t train_loop(Net* n, const real* X, const real* T,
                            Py_ssize_t n_samples, Py_ssize_t epochs, double* history,
-                           bint check_params) noexcept nogil:
-    """Online SGD over all samples for ``epochs`` epochs.
+                           bint check_params, double lr, bint seq) noexcept nogil:
+    """Online SGD over all samples for ``epochs`` epochs, learning rate ``lr``,
+    update order ``seq`` (sequential when true).
 
     Returns -1 on success, else the first epoch whose error (or, when
     ``check_params``, whose weights) became non-finite.
@@ -725,7 +728,7 @@ cdef Py_ssize_t train_loop(Net* n, const real* X, const real* T,
     cdef const real* nxt
     cdef bint primed = False      # the forward pass of the next sample is done
     if is_seed_shape(n):
-        return train_loop_seed(n, X, T, n_samples, epochs, history, check_params)
+        return train_loop_seed(n, X, T, n_samples, epochs, history, check_params, lr, seq)
     for e in range(epochs):
         total = 0.0
         for s in range(n_samples):
@@ -739,7 +742,7 @@ cdef Py_ssize_t train_loop(Net* n, const real* X, const real* T,
                 nxt = X
             else:
                 nxt = NULL
-            backward_update(n, x, nxt)
+            backward_update(n, x, nxt, lr, seq)
             if nxt != NULL:
                 forward_layers(n, nxt, 1)
             primed = nxt != NULL
@@ -753,7 +756,9 @@ cdef Py_ssize_t train_loop(Net* n, const real* X, const real* T,
 
 # ------------------------------------------------ mini-batches and optimizers
 cdef struct Plan:
-    # how the general loop trains (see ``_reference.train``)
+    # how the general loop trains (see ``_reference.train``): one call's values
+    double lr                   # learning rate
+    bint sequential             # update order of online SGD
     Py_ssize_t batch            # samples per gradient step
     int optimizer
     const double* hyper         # N_HYPER settings
@@ -958,7 +963,7 @@ cdef void optimizer_step(Net* n, Plan* p, real* g, double count) noexcept nogil:
     One loop per optimizer, so that each is a straight, vectorisable pass.
     """
     cdef Py_ssize_t k, m = n.n_params
-    cdef real lr = <real> n.lr, gk, v, step, mhat, vhat, prod
+    cdef real lr = <real> p.lr, gk, v, step, mhat, vhat, prod
     cdef real mu = <real> p.hyper[H_MOMENTUM], b1 = <real> p.hyper[H_BETA1]
     cdef real b2 = <real> p.hyper[H_BETA2], eps = <real> p.hyper[H_EPSILON]
     cdef real up = <real> p.hyper[H_ETA_PLUS], down = <real> p.hyper[H_ETA_MINUS]
@@ -1037,7 +1042,7 @@ cdef Py_ssize_t train_plan(Net* n, Plan* p, Batch* bt, const real* X, const real
         if online:
             for s in range(n_samples):
                 r = p.perm[s] if p.perm != NULL else s
-                total += train_sample(n, X + r * n_in, T + r * n_out)
+                total += train_sample(n, X + r * n_in, T + r * n_out, p.lr, p.sequential)
         else:
             start = 0
             while start < n_samples:
@@ -1074,8 +1079,8 @@ cdef inline void _raise_memory(int status) except *:
         raise MemoryError("backprop: could not allocate the training workspace")
 
 
-def forward(const real[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
-            int bias_mode, const real[:, ::1] X):
+def forward(const real[::1] params, const Py_ssize_t[::1] sizes,
+            const Py_ssize_t[:, ::1] layout, const int[::1] acts, const real[:, ::1] X):
     """Outputs of the network for every row of ``X`` (2-D, the parameters' dtype)."""
     cdef Net n
     cdef Py_ssize_t s, k, n_samples = X.shape[0], K = sizes[sizes.shape[0] - 1]
@@ -1083,7 +1088,7 @@ def forward(const real[::1] params, const Py_ssize_t[::1] sizes, const int[::1] 
     out = np.empty((n_samples, K), dtype=np.float32 if real is float else np.float64)
     cdef real[:, ::1] out_v = out
     # forward never writes to params: the cast only satisfies the shared struct
-    _raise_memory(net_init(&n, <void*> &params[0], sizes, acts, bias_mode, sizeof(real)))
+    _raise_memory(net_init(&n, <void*> &params[0], sizes, layout, acts, sizeof(real)))
     u = n.u_off[n.n_layers - 1]
     with nogil:
         for s in range(n_samples):
@@ -1094,14 +1099,15 @@ def forward(const real[::1] params, const Py_ssize_t[::1] sizes, const int[::1] 
     return out
 
 
-def sample_errors(const real[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
-                  int bias_mode, int loss, const real[:, ::1] X, const real[:, ::1] T):
+def sample_errors(const real[::1] params, const Py_ssize_t[::1] sizes,
+                  const Py_ssize_t[:, ::1] layout, const int[::1] acts, int loss,
+                  const real[:, ::1] X, const real[:, ::1] T):
     """The error of every sample (row of ``X``, ``T``) under the network's loss."""
     cdef Net n
     cdef Py_ssize_t s, n_samples = X.shape[0]
     errors_arr = np.empty(n_samples, dtype=np.float64)
     cdef double[::1] errors = errors_arr
-    _raise_memory(net_init(&n, <void*> &params[0], sizes, acts, bias_mode, sizeof(real)))
+    _raise_memory(net_init(&n, <void*> &params[0], sizes, layout, acts, sizeof(real)))
     n.loss = loss
     with nogil:
         for s in range(n_samples):
@@ -1111,35 +1117,30 @@ def sample_errors(const real[::1] params, const Py_ssize_t[::1] sizes, const int
     return errors_arr
 
 
-def train(real[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
-          int bias_mode, bint train_bias, int loss, const real[:, ::1] X,
+def train(real[::1] params, const Py_ssize_t[::1] sizes, const Py_ssize_t[:, ::1] layout,
+          const int[::1] acts, bint train_bias, int loss, const real[:, ::1] X,
           const real[:, ::1] T, Py_ssize_t epochs, double lr, bint sequential,
           Py_ssize_t batch_size=1, int optimizer=SGD, const double[::1] hyper=None,
-          real[::1] state=None, Py_ssize_t[::1] perm=None, uint64_t[::1] rng=None):
+          real[::1] state=None, Py_ssize_t[::1] perm=None, uint64_t[::1] rng=None,
+          bint check_params=True):
     """Train in place; see ``backprop._reference.train`` for the contract."""
     cdef Net n
     cdef Plan p
-    cdef Py_ssize_t failed = -1, n_samples = X.shape[0], n_state = 0
+    cdef Py_ssize_t failed = -1, n_samples = X.shape[0]
     cdef bint plain = batch_size == 1 and optimizer == SGD and perm is None
     dtype = np.float32 if real is float else np.float64
     history_arr = np.zeros(epochs, dtype=np.float64)
     cdef double[::1] history = history_arr
-    # copies to start a replay from: parameters, optimizer state, sample order
-    cdef real[::1] backup = np.array(params, dtype=dtype)
-    cdef real[::1] state0 = None if state is None else np.array(state, dtype=dtype)
-    cdef Py_ssize_t[::1] perm0 = None if perm is None else np.array(perm, dtype=np.intp)
-    cdef uint64_t[::1] rng0 = None if rng is None else np.array(rng, dtype=np.uint64)
     cdef real[::1] grad = np.zeros(params.shape[0], dtype=dtype)
-    _raise_memory(net_init(&n, <void*> &params[0], sizes, acts, bias_mode, sizeof(real)))
+    _raise_memory(net_init(&n, <void*> &params[0], sizes, layout, acts, sizeof(real)))
     n.loss = loss
     n.train_bias = train_bias
-    n.sequential = sequential
-    n.lr = lr
+    p.lr = lr
+    p.sequential = sequential
     p.batch = batch_size
     p.optimizer = optimizer
     p.hyper = &hyper[0] if hyper is not None else NULL
     p.state = <void*> &state[0] if state is not None and state.shape[0] > 0 else NULL
-    n_state = state.shape[0] if state is not None else 0
     p.grad = <void*> &grad[0]
     p.perm = &perm[0] if perm is not None else NULL
     p.rng = &rng[0] if rng is not None else NULL
@@ -1171,29 +1172,14 @@ def train(real[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
     bt.t = work + 3 * rows * n.n_units + rows * (widest + sizes[0])
     with nogil:
         if epochs > 0:
-            failed = (train_loop(&n, &X[0, 0], &T[0, 0], n_samples, epochs, &history[0], False)
-                      if plain else
-                      train_plan(&n, &p, &bt, &X[0, 0], &T[0, 0], n_samples, epochs,
-                                 &history[0], False))
-            if failed >= 0 or not params_finite(&n, &params[0]):
-                # Something became non-finite.  A weight may have overflowed
-                # epochs before the error shows it (a saturated unit), so replay
-                # from the start checking the weights every epoch, to name the
-                # first bad epoch.  Training is deterministic.
-                memcpy(n.params, &backup[0], n.n_params * sizeof(real))
-                if n_state > 0:
-                    memcpy(p.state, &state0[0], n_state * sizeof(real))
-                if p.perm != NULL:
-                    memcpy(p.perm, &perm0[0], n_samples * sizeof(Py_ssize_t))
-                    p.rng[0] = rng0[0]
-                memset(p.grad, 0, n.n_params * sizeof(real))
-                failed = (train_loop(&n, &X[0, 0], &T[0, 0], n_samples, epochs,
-                                     &history[0], True)
-                          if plain else
-                          train_plan(&n, &p, &bt, &X[0, 0], &T[0, 0], n_samples, epochs,
-                                     &history[0], True))
-        if failed >= 0:
-            memcpy(n.params, &backup[0], n.n_params * sizeof(real))
+            if plain:
+                failed = train_loop(&n, &X[0, 0], &T[0, 0], n_samples, epochs, &history[0],
+                                    check_params, lr, sequential)
+            else:
+                failed = train_plan(&n, &p, &bt, &X[0, 0], &T[0, 0], n_samples, epochs,
+                                    &history[0], check_params)
+            if failed < 0 and not check_params and not params_finite(&n, &params[0]):
+                failed = epochs - 1
     net_free(&n)
     return history_arr, failed
 
@@ -1220,9 +1206,9 @@ cdef list layer_matrices(const Net* n, const real* p):
     return arrays
 
 
-def trace_step(const real[::1] params, const Py_ssize_t[::1] sizes, const int[::1] acts,
-               int bias_mode, bint train_bias, int loss, const real[::1] x,
-               const real[::1] t, double lr, bint sequential):
+def trace_step(const real[::1] params, const Py_ssize_t[::1] sizes,
+               const Py_ssize_t[:, ::1] layout, const int[::1] acts, bint train_bias,
+               int loss, const real[::1] x, const real[::1] t, double lr, bint sequential):
     """Every intermediate quantity of one training step on one sample.
 
     The step runs through the same kernels as ``train``, on a copy of ``params``,
@@ -1245,13 +1231,11 @@ def trace_step(const real[::1] params, const Py_ssize_t[::1] sizes, const int[::
     dtype = np.float32 if real is float else np.float64
     new_params_arr = np.array(params, dtype=dtype)
     cdef real[::1] new_params = new_params_arr
-    _raise_memory(net_init(&n, <void*> &new_params[0], sizes, acts, bias_mode, sizeof(real)))
+    _raise_memory(net_init(&n, <void*> &new_params[0], sizes, layout, acts, sizeof(real)))
     n.loss = loss
     n.train_bias = train_bias
-    n.sequential = sequential
-    n.lr = lr
     with nogil:
-        sample_error = train_sample(&n, &x[0], &t[0])
+        sample_error = train_sample(&n, &x[0], &t[0], lr, sequential)
 
     record = {
         "net_inputs": unit_arrays(&n, <real*> n.net),
@@ -1321,16 +1305,31 @@ cdef inline bint plain_rows(object arr, int type_num, Py_ssize_t width,
     return False
 
 
-cdef bint train_or_restore(Net* n, real* backup, const real* X, const real* T,
-                           Py_ssize_t n_samples, Py_ssize_t epochs,
-                           double* history) noexcept nogil:
-    """Train; if anything became non-finite, restore the weights and return False."""
+cdef Py_ssize_t train_or_restore(Net* n, real* backup, const real* X, const real* T,
+                                 Py_ssize_t n_samples, Py_ssize_t epochs, double* history,
+                                 double lr, bint seq) noexcept nogil:
+    """Train; -1 on success.  If anything became non-finite, find the first bad
+    epoch, restore the weights and return that epoch.
+
+    A weight may overflow epochs before the error shows it (a saturated unit),
+    so the bad epoch is found by replaying from the backup with the weights
+    checked after every epoch; training is deterministic.  Checking only once
+    at the end keeps the common, successful call at full speed.
+    """
+    cdef Py_ssize_t failed
     memcpy(backup, n.params, n.n_params * sizeof(real))
-    if (train_loop(n, X, T, n_samples, epochs, history, False) < 0
-            and params_finite(n, <const real*> n.params)):
-        return True
+    failed = train_loop(n, X, T, n_samples, epochs, history, False, lr, seq)
+    if failed < 0 and params_finite(n, <const real*> n.params):
+        return -1
     memcpy(n.params, backup, n.n_params * sizeof(real))
-    return False
+    failed = train_loop(n, X, T, n_samples, epochs, history, True, lr, seq)
+    memcpy(n.params, backup, n.n_params * sizeof(real))
+    return failed if failed >= 0 else epochs - 1
+
+
+#: Above this, a float32 network's learning rate rounds to infinity
+#: (half an ulp past FLT_MAX; ``_validation.learning_rate`` says the same).
+cdef double FLOAT32_RATE_LIMIT = 3.4028235677973366e38
 
 
 cdef class Trainer:
@@ -1343,17 +1342,18 @@ cdef class Trainer:
     returns ``None`` for anything else, so the caller falls back to its full checks
     and error messages.  Data are not checked for NaN or infinity up front: a
     non-finite value always makes the error or the weights non-finite, the weights
-    are then restored and ``None`` returned, and the caller's full path reports
+    are then restored and the epoch returned, and the caller's full checks report
     the cause.
     """
 
     cdef Net n
     cdef void* backup
-    cdef int type_num                              # NPY_DOUBLE or NPY_FLOAT
-    cdef object params_ref, sizes_ref, acts_ref    # keep the buffers alive
+    cdef int type_num                                      # NPY_DOUBLE or NPY_FLOAT
+    cdef object params_ref, sizes_ref, layout_ref, acts_ref  # keep the buffers alive
 
     def __cinit__(self, cnp.ndarray params, const Py_ssize_t[::1] sizes,
-                  const int[::1] acts, int bias_mode, bint train_bias, int loss):
+                  const Py_ssize_t[:, ::1] layout, const int[::1] acts, bint train_bias,
+                  int loss):
         cdef size_t item = params.itemsize
         self.backup = NULL
         self.n.block = NULL
@@ -1362,10 +1362,10 @@ cdef class Trainer:
         if (self.type_num not in (cnp.NPY_DOUBLE, cnp.NPY_FLOAT)
                 or not cnp.PyArray_IS_C_CONTIGUOUS(params) or params.ndim != 1):
             raise TypeError("Trainer needs a contiguous float64 or float32 parameter vector")
-        _raise_memory(net_init(&self.n, cnp.PyArray_DATA(params), sizes, acts, bias_mode,
-                               item))
+        _raise_memory(net_init(&self.n, cnp.PyArray_DATA(params), sizes, layout, acts, item))
         self.params_ref = params
         self.sizes_ref = sizes.base
+        self.layout_ref = layout.base
         self.acts_ref = acts.base
         self.n.loss = loss
         self.n.train_bias = train_bias
@@ -1378,10 +1378,12 @@ cdef class Trainer:
         free(self.backup)
 
     cdef object fast_train(self, X, T, epochs, learning_rate, update):
-        """Train in place and return the history, or ``None`` to defer to the caller."""
-        cdef Py_ssize_t rows_x = 0, rows_t = 0, n_epochs
+        """Train in place and return the history; ``None`` to defer to the
+        caller's full checks; or, when training diverged (the weights restored),
+        the first bad epoch as an ``int``."""
+        cdef Py_ssize_t rows_x = 0, rows_t = 0, n_epochs, failed
         cdef double lr
-        cdef bint ok
+        cdef bint seq
         cdef void* x_data
         cdef void* t_data
         cdef double* h_data
@@ -1398,15 +1400,19 @@ cdef class Trainer:
         except OverflowError:
             return None
         lr = learning_rate
+        # the rule of ``_validation.learning_rate``: > 0, finite, and in a float32
+        # network's precision neither infinite nor zero
         if n_epochs <= 0 or not (lr > 0.0 and isfinite(lr)):
             return None
+        if self.type_num == cnp.NPY_FLOAT and not (lr < FLOAT32_RATE_LIMIT
+                                                   and <float> lr > 0.0):
+            return None
         if update == "simultaneous":
-            n.sequential = False
+            seq = False
         elif update == "sequential":
-            n.sequential = True
+            seq = True
         else:
             return None
-        n.lr = lr
         dim = n_epochs
         history = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_DOUBLE, 0)
         x_data = cnp.PyArray_DATA(X)
@@ -1415,31 +1421,44 @@ cdef class Trainer:
         # releasing the GIL costs about as much as one small step: only for real work
         if n_epochs * rows_x * n.n_params > 4096:
             with nogil:
-                ok = self.run(x_data, t_data, rows_x, n_epochs, h_data)
+                failed = self.run(x_data, t_data, rows_x, n_epochs, h_data, lr, seq)
         else:
-            ok = self.run(x_data, t_data, rows_x, n_epochs, h_data)
-        return history if ok else None
+            failed = self.run(x_data, t_data, rows_x, n_epochs, h_data, lr, seq)
+        return history if failed < 0 else failed
 
-    cdef bint run(self, void* X, void* T, Py_ssize_t rows, Py_ssize_t epochs,
-                  double* history) noexcept nogil:
+    cdef Py_ssize_t run(self, void* X, void* T, Py_ssize_t rows, Py_ssize_t epochs,
+                        double* history, double lr, bint seq) noexcept nogil:
         """``train_or_restore`` in the network's precision."""
         if self.type_num == cnp.NPY_FLOAT:
             return train_or_restore(&self.n, <float*> self.backup, <const float*> X,
-                                    <const float*> T, rows, epochs, history)
+                                    <const float*> T, rows, epochs, history, lr, seq)
         return train_or_restore(&self.n, <double*> self.backup, <const double*> X,
-                                <const double*> T, rows, epochs, history)
+                                <const double*> T, rows, epochs, history, lr, seq)
 
 
-def network_train(self, X, T, epochs=1, learning_rate=0.5, update="simultaneous", **options):
-    """``Network.train`` entered in C (see its docstring there).
+def train_method(checked, diverged, str trainer_attribute, epochs, learning_rate, update):
+    """Build a ``train`` method entered in C, for a class whose instances own a
+    ``Trainer``; the engine itself knows nothing of that class.
 
-    Takes the compiled fast path when the network has one and the arguments are
-    plain, else calls the fully checked ``Network._train_checked``.  Saves a
-    Python frame and a bound-method call on each of a Python loop's small calls.
+    ``checked(self, X, T, epochs, learning_rate, update, **options)`` is the fully
+    checked training call; ``diverged(self, X, T, epochs, learning_rate, update,
+    epoch)`` is called (and raises) when the fast path diverged in ``epoch``, the
+    weights restored; the instance's attribute ``trainer_attribute`` holds its
+    ``Trainer`` or None.  ``epochs``, ``learning_rate`` and ``update`` are the
+    defaults.
+
+    The method takes the compiled fast path when the instance has a trainer and
+    the arguments are plain, else calls ``checked``.  It saves a Python frame and
+    a bound-method call on each of a Python loop's small calls.
     """
-    trainer = self._trainer
-    if trainer is not None and not options:
-        history = (<Trainer> trainer).fast_train(X, T, epochs, learning_rate, update)
-        if history is not None:
-            return history
-    return self._train_checked(X, T, epochs, learning_rate, update, **options)
+    def train(self, X, T, epochs=epochs, learning_rate=learning_rate, update=update,
+              **options):
+        trainer = getattr(self, trainer_attribute)
+        if trainer is not None and not options:
+            result = (<Trainer> trainer).fast_train(X, T, epochs, learning_rate, update)
+            if result is not None:
+                if type(result) is int:
+                    return diverged(self, X, T, epochs, learning_rate, update, result)
+                return result
+        return checked(self, X, T, epochs, learning_rate, update, **options)
+    return train

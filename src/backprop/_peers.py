@@ -256,8 +256,6 @@ class _NumpyPeer:
         return history
 
 
-
-
 # --------------------------------------------------------------------------- numba
 
 _numba_kernels: tuple[Callable[..., None], Callable[..., None]] | None = None
@@ -449,8 +447,6 @@ class _NumbaPeer:
         return [self._b[self._b_off[l] : self._b_off[l + 1]] for l in range(len(self._shapes))]
 
 
-
-
 # --------------------------------------------------------------------------- torch
 
 
@@ -533,8 +529,6 @@ class _TorchPeer:
         return [layer.bias.detach().numpy().copy() for layer in self._layers]
 
 
-
-
 # --------------------------------------------------------------------------- python_loop
 
 
@@ -599,8 +593,6 @@ class _PythonLoopPeer:
         return [np.array(b, dtype=np.float64) for b in self._b]
 
 
-
-
 # --------------------------------------------------------------------------- numba_222
 
 _numba_222_kernel: Callable[..., None] | None = None
@@ -655,8 +647,16 @@ def _get_numba_222_kernel() -> Callable[..., None]:
 class _Numba222Peer:
     """``numba`` written for one shape: the 2-2-2 network, fully unrolled."""
 
-    def __init__(self, sizes: list[int], weights: list[FloatArray], biases: list[FloatArray],
-                 X: FloatArray, T: FloatArray, learning_rate: float, train_bias: bool) -> None:
+    def __init__(
+        self,
+        sizes: list[int],
+        weights: list[FloatArray],
+        biases: list[FloatArray],
+        X: FloatArray,
+        T: FloatArray,
+        learning_rate: float,
+        train_bias: bool,
+    ) -> None:
         if list(sizes) != [2, 2, 2]:
             raise ValueError(f"peer 'numba_222' is written for sizes [2, 2, 2], got {sizes}")
         self._kernel = _get_numba_222_kernel()
@@ -665,13 +665,15 @@ class _Numba222Peer:
         self._X, self._T = X, T
         self._lr, self._train_bias = float(learning_rate), bool(train_bias)
         # compile now, on a copy, so that timings exclude compilation
-        self._kernel(self._w.copy(), self._b.copy(), X, T, self._lr, 1, self._train_bias,
-                     np.zeros(1))
+        self._kernel(
+            self._w.copy(), self._b.copy(), X, T, self._lr, 1, self._train_bias, np.zeros(1)
+        )
 
     def train(self, epochs: int = 1) -> FloatArray:
         history = np.zeros(epochs)
-        self._kernel(self._w, self._b, self._X, self._T, self._lr, epochs, self._train_bias,
-                     history)
+        self._kernel(
+            self._w, self._b, self._X, self._T, self._lr, epochs, self._train_bias, history
+        )
         return history
 
     @property
@@ -681,8 +683,6 @@ class _Numba222Peer:
     @property
     def biases(self) -> list[FloatArray]:
         return [self._b[:2].copy(), self._b[2:].copy()]
-
-
 
 
 # --------------------------------------------------------------------------- registry
@@ -721,5 +721,6 @@ def make_peer(
     batch = [_batch(batch_size)] if name in BATCH_PEERS else []
     if batch_size != 1 and not batch:
         raise ValueError(f"peer {name!r} does online SGD only (batch_size 1)")
-    return _CLASSES[name](*_prepare(sizes, weights, biases, X, T), learning_rate, train_bias,
-                          *batch)
+    return _CLASSES[name](
+        *_prepare(sizes, weights, biases, X, T), learning_rate, train_bias, *batch
+    )

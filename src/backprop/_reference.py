@@ -8,17 +8,22 @@ suite checks the compiled engine against.  Its inner loops use Python lists and 
 Both engines work on a *flat parameter buffer* and know nothing of ``Network``:
 
 ``params``
-    float64 vector holding, for every weight layer ``l`` in turn, the weight matrix
-    ``W[l]`` (``sizes[l+1]`` rows of ``sizes[l]`` columns, row-major: ``W[l][j, i]``
-    goes from unit ``i`` of layer ``l`` to unit ``j`` of layer ``l + 1``) followed by
-    that layer's biases: ``sizes[l+1]`` values (``bias_mode == PER_NEURON``), one
-    value shared by the layer (``SHARED``) or none (``NONE``).
+    float64 (or float32) vector holding every layer's weights and biases, laid out
+    as ``backprop._spec`` describes.
 ``sizes``
     the layer sizes, input layer first.
+``layout``
+    ``_spec.layout(sizes, bias)``: where each layer's weights and biases start,
+    and how many biases it has (its units', one shared, or none).
 ``acts``
     one activation code per weight layer (``LOGISTIC`` ... ``SOFTMAX``).
 ``loss``
     a loss code (``HALF_SSE``, ``MSE``, ``CROSS_ENTROPY``).
+
+The functions below carry the names of the compiled kernels they mirror
+(``forward_layers``, ``activate_unit``, ``softmax``, ``slope``, ``output_deltas``,
+``train_sample``, ``optimizer_step``, ``shuffle``, ``splitmix64``, ``params_finite``),
+so the two engines can be read side by side.
 
 Notation used below, for one sample: ``a[0]`` is the input, ``net[l]`` and ``a[l+1]``
 the net input and output of the units fed by weight layer ``l``.  The error of the
@@ -40,66 +45,29 @@ from array import array
 
 import numpy as np
 
-# Codes shared with ``_core.pyx`` (keep in sync; ``tests/test_engines.py`` checks).
-LOGISTIC, TANH, RELU, LEAKY_RELU, LINEAR, SOFTMAX = range(6)
-HALF_SSE, MSE, CROSS_ENTROPY = range(3)
-NONE, SHARED, PER_NEURON = range(3)
-SGD, MOMENTUM, NESTEROV, ADAM, RPROP = range(5)
-#: Positions of the optimizer settings in the ``hyper`` vector.
-HYPER = ("momentum", "beta1", "beta2", "epsilon", "eta_plus", "eta_minus", "delta_min",
-         "delta_max")
+from ._spec import ACTIVATIONS, HYPER, LEAKY_SLOPE, LOSSES, OPTIMIZERS, code
 
-#: Slope of ``leaky_relu`` for negative net input.
-LEAKY_SLOPE = 0.01
+# The engine codes of ``_spec``'s names (an option's position in its table).
+LOGISTIC, TANH, RELU, LEAKY_RELU, LINEAR, SOFTMAX = (code("activation", a) for a in ACTIVATIONS)
+HALF_SSE, MSE, CROSS_ENTROPY = (code("loss", name) for name in LOSSES)
+SGD, MOMENTUM, NESTEROV, ADAM, RPROP = (code("optimizer", name) for name in OPTIMIZERS)
 
-__all__ = ["forward", "sample_errors", "trace_step", "train", "param_count", "state_size"]
-
-
-def param_count(sizes, bias_mode: int) -> int:
-    """Number of float64 values in the parameter buffer of a network."""
-    total = 0
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        total += n_in * n_out + _n_bias(n_out, bias_mode)
-    return total
-
-
-def state_size(optimizer: int, n_params: int) -> int:
-    """Length of an optimizer's state vector.
-
-    momentum, nesterov: the velocity of every parameter; adam: first moments,
-    second moments, then the step count; rprop: step sizes, then the previous
-    gradients.  Plain SGD keeps none.
-    """
-    if optimizer in (MOMENTUM, NESTEROV):
-        return n_params
-    if optimizer == ADAM:
-        return 2 * n_params + 1
-    if optimizer == RPROP:
-        return 2 * n_params
-    return 0
-
-
-def _n_bias(n_out: int, bias_mode: int) -> int:
-    return n_out if bias_mode == PER_NEURON else (1 if bias_mode == SHARED else 0)
+__all__ = ["forward", "sample_errors", "trace_step", "train"]
 
 
 # --------------------------------------------------------------------------- layout
-def _unpack(params, sizes, bias_mode):
+def unpack(params, layout, sizes):
     """Split the flat buffer (array or list) into per-layer lists: ``W[l][j][i]``
     and ``b[l][j]``."""
     flat = params.tolist() if isinstance(params, np.ndarray) else params
     weights, biases = [], []
-    pos = 0
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        weights.append([flat[pos + j * n_in : pos + (j + 1) * n_in] for j in range(n_out)])
-        pos += n_in * n_out
-        n_b = _n_bias(n_out, bias_mode)
-        biases.append(flat[pos : pos + n_b])
-        pos += n_b
+    for (w0, b0, nb), n_in, n_out in zip(layout.tolist(), sizes, sizes[1:]):
+        weights.append([flat[w0 + j * n_in : w0 + (j + 1) * n_in] for j in range(n_out)])
+        biases.append(flat[b0 : b0 + nb])
     return weights, biases
 
 
-def _flatten(weights, biases) -> list:
+def flatten(weights, biases) -> list:
     """Per-layer lists back to one flat list, in the buffer's layout."""
     flat = []
     for w, b in zip(weights, biases):
@@ -109,12 +77,7 @@ def _flatten(weights, biases) -> list:
     return flat
 
 
-def _pack(weights, biases, out) -> None:
-    """Write per-layer lists back into the flat buffer ``out`` (in place)."""
-    out[:] = _flatten(weights, biases)
-
-
-def _bias(b, j):
+def bias_of(b, j):
     """Bias of unit ``j``: none, the layer's one shared value, or its own.
 
     (A per-neuron layer of one unit has one bias too: both cases read ``b[0]``.)
@@ -145,40 +108,47 @@ def _div(a: float, b: float) -> float:
 
 
 # ------------------------------------------------------------------- activations
-def _activate(net, act):
-    """Outputs of a layer from its net inputs."""
+def activate_unit(s, act):
+    """Output of one unit of an element-wise activation (not softmax)."""
     if act == LOGISTIC:
-        return [1.0 / (1.0 + _exp(-s)) for s in net]
+        return 1.0 / (1.0 + _exp(-s))
     if act == TANH:
-        return [math.tanh(s) for s in net]
+        return math.tanh(s)
     if act == RELU:
-        return [s if s > 0.0 else 0.0 for s in net]
+        return s if s > 0.0 else 0.0
     if act == LEAKY_RELU:
-        return [s if s > 0.0 else LEAKY_SLOPE * s for s in net]
-    if act == LINEAR:
-        return list(net)
-    # softmax, shifted by the largest net input so exp never overflows
+        return s if s > 0.0 else LEAKY_SLOPE * s
+    return s
+
+
+def softmax(net):
+    """Softmax outputs, shifted by the largest net input so exp never overflows."""
     top = max(net)
     e = [math.exp(s - top) for s in net]
     total = sum(e)
     return [v / total for v in e]
 
 
-def _derivative(net, out, act):
-    """d out / d net of each unit (for softmax: the diagonal of its Jacobian)."""
+def slope(net, out, act):
+    """dout/dnet of one unit (softmax: the diagonal of its Jacobian)."""
     if act == LOGISTIC or act == SOFTMAX:
-        return [o * (1.0 - o) for o in out]
+        return out * (1.0 - out)
     if act == TANH:
-        return [1.0 - o * o for o in out]
+        return 1.0 - out * out
     if act == RELU:
-        return [1.0 if s > 0.0 else 0.0 for s in net]
+        return 1.0 if net > 0.0 else 0.0
     if act == LEAKY_RELU:
-        return [1.0 if s > 0.0 else LEAKY_SLOPE for s in net]
-    return [1.0 for _ in out]
+        return 1.0 if net > 0.0 else LEAKY_SLOPE
+    return 1.0
+
+
+def slopes(nets, outs, act):
+    """``slope`` of every unit of a layer."""
+    return [slope(s, o, act) for s, o in zip(nets, outs)]
 
 
 # ------------------------------------------------------------------------- losses
-def _loss_terms(net, out, target, act, loss):
+def output_deltas(net, out, target, act, loss):
     """Per-output error terms, dE/dout and the output deltas dE/dnet of one sample."""
     k = len(out)
     if loss == HALF_SSE:
@@ -203,24 +173,38 @@ def _loss_terms(net, out, target, act, loss):
         dot = sum(g * o for g, o in zip(d_out, out))
         deltas = [o * (g - dot) for g, o in zip(d_out, out)]
     else:
-        deltas = [g * d for g, d in zip(d_out, _derivative(net, out, act))]
+        deltas = [g * d for g, d in zip(d_out, slopes(net, out, act))]
     return errors, d_out, deltas
 
 
 # ------------------------------------------------------------------- one sample
-def _forward(weights, biases, acts, x):
+def forward_layers(weights, biases, acts, x):
     """Net inputs and outputs of every layer (``outs[0]`` is the input)."""
     nets, outs = [], [list(x)]
     for w, b, act in zip(weights, biases, acts):
         a = outs[-1]
-        net = [sum(w_ji * a_i for w_ji, a_i in zip(row, a)) + _bias(b, j) for j, row in enumerate(w)]
+        net = [
+            sum(w_ji * a_i for w_ji, a_i in zip(row, a)) + bias_of(b, j) for j, row in enumerate(w)
+        ]
         nets.append(net)
-        outs.append(_activate(net, act))
+        outs.append(softmax(net) if act == SOFTMAX else [activate_unit(s, act) for s in net])
     return nets, outs
 
 
-def _step(weights, biases, acts, loss, train_bias, x, t, lr, sequential, record=None,
-          apply=True, single=False):
+def train_sample(
+    weights,
+    biases,
+    acts,
+    loss,
+    train_bias,
+    x,
+    t,
+    lr,
+    sequential,
+    record=None,
+    apply=True,
+    single=False,
+):
     """Forward, backward and update for one sample; returns the sample's error.
 
     ``weights``/``biases`` are updated in place (unless ``apply`` is false: then
@@ -228,8 +212,8 @@ def _step(weights, biases, acts, loss, train_bias, x, t, lr, sequential, record=
     intermediate quantity is stored in it (one list entry per weight layer).
     """
     n_layers = len(weights)
-    nets, outs = _forward(weights, biases, acts, x)
-    errors, d_out, delta = _loss_terms(nets[-1], outs[-1], t, acts[-1], loss)
+    nets, outs = forward_layers(weights, biases, acts, x)
+    errors, d_out, delta = output_deltas(nets[-1], outs[-1], t, acts[-1], loss)
     if single:  # a float32 network's error terms are float32 values
         errors = _f32(errors)
     sample_error = sum(errors)
@@ -244,7 +228,7 @@ def _step(weights, biases, acts, loss, train_bias, x, t, lr, sequential, record=
     new_b = [None] * n_layers
 
     layer_d_out[-1] = d_out
-    layer_deriv[-1] = _derivative(nets[-1], outs[-1], acts[-1])
+    layer_deriv[-1] = slopes(nets[-1], outs[-1], acts[-1])
     for l in range(n_layers - 1, -1, -1):
         layer_delta[l] = delta
         a = outs[l]
@@ -252,8 +236,12 @@ def _step(weights, biases, acts, loss, train_bias, x, t, lr, sequential, record=
         # a shared bias feeds every unit of the layer: its gradient sums their deltas
         n_b = len(biases[l])
         b_grads[l] = [sum(delta)] if n_b == 1 else (list(delta) if n_b else [])
-        new_w[l] = [[w - lr * g for w, g in zip(row, g_row)] for row, g_row in zip(weights[l], w_grads[l])]
-        new_b[l] = [b - lr * g for b, g in zip(biases[l], b_grads[l])] if train_bias else list(biases[l])
+        new_w[l] = [
+            [w - lr * g for w, g in zip(row, g_row)] for row, g_row in zip(weights[l], w_grads[l])
+        ]
+        new_b[l] = (
+            [b - lr * g for b, g in zip(biases[l], b_grads[l])] if train_bias else list(biases[l])
+        )
         # weights the error flows back through: the ones the forward pass used, or
         # (sequential) the ones just computed for this layer
         w_back = new_w[l] if sequential else weights[l]
@@ -262,7 +250,7 @@ def _step(weights, biases, acts, loss, train_bias, x, t, lr, sequential, record=
             weights[l], biases[l] = new_w[l], new_b[l]
         if l > 0:
             d_out = [sum(col) for col in zip(*contributions[l])]
-            deriv = _derivative(nets[l - 1], outs[l], acts[l - 1])
+            deriv = slopes(nets[l - 1], outs[l], acts[l - 1])
             layer_d_out[l - 1], layer_deriv[l - 1] = d_out, deriv
             delta = [g * d for g, d in zip(d_out, deriv)]
     if apply and not sequential:
@@ -287,46 +275,78 @@ def _step(weights, biases, acts, loss, train_bias, x, t, lr, sequential, record=
 
 
 # --------------------------------------------------------------------- engine API
-def forward(params, sizes, acts, bias_mode, X):
-    """Outputs of the network for every row of ``X`` (2-D float64)."""
+def forward(params, sizes, layout, acts, X):
+    """Outputs of the network for every row of ``X`` (2-D, the parameters' dtype)."""
     sizes = [int(s) for s in sizes]
-    weights, biases = _unpack(params, sizes, bias_mode)
+    weights, biases = unpack(params, layout, sizes)
     acts = [int(a) for a in acts]
-    rows = [_forward(weights, biases, acts, x)[1][-1] for x in X.tolist()]
+    rows = [forward_layers(weights, biases, acts, x)[1][-1] for x in X.tolist()]
     return np.array(rows, dtype=params.dtype).reshape(len(rows), sizes[-1])
 
 
-def sample_errors(params, sizes, acts, bias_mode, loss, X, T):
+def sample_errors(params, sizes, layout, acts, loss, X, T):
     """The error of every sample (row of ``X``, ``T``) under the network's loss."""
     sizes = [int(s) for s in sizes]
-    weights, biases = _unpack(params, sizes, bias_mode)
+    weights, biases = unpack(params, layout, sizes)
     acts = [int(a) for a in acts]
     errors = []
     for x, t in zip(X.tolist(), T.tolist()):
-        nets, outs = _forward(weights, biases, acts, x)
-        errors.append(sum(_loss_terms(nets[-1], outs[-1], t, acts[-1], int(loss))[0]))
+        nets, outs = forward_layers(weights, biases, acts, x)
+        errors.append(sum(output_deltas(nets[-1], outs[-1], t, acts[-1], int(loss))[0]))
     return np.array(errors, dtype=np.float64)
 
 
-def trace_step(params, sizes, acts, bias_mode, train_bias, loss, x, t, lr, sequential):
+def trace_step(params, sizes, layout, acts, train_bias, loss, x, t, lr, sequential):
     """Every intermediate quantity of one training step on one sample.
 
     ``params`` is left unchanged.  Returns a dict of per-layer lists of arrays.
     """
     sizes = [int(s) for s in sizes]
-    weights, biases = _unpack(params, sizes, bias_mode)
+    weights, biases = unpack(params, layout, sizes)
     record: dict = {}
-    _step(weights, biases, [int(a) for a in acts], int(loss), bool(train_bias),
-          x.tolist(), t.tolist(), float(lr), bool(sequential), record)
-    # the same types as the compiled engine: float64 arrays
-    return {key: value if key == "total_error"
-            else np.array(value, dtype=params.dtype) if key == "errors"
-            else [np.array(v, dtype=params.dtype) for v in value]
-            for key, value in record.items()}
+    train_sample(
+        weights,
+        biases,
+        [int(a) for a in acts],
+        int(loss),
+        bool(train_bias),
+        x.tolist(),
+        t.tolist(),
+        float(lr),
+        bool(sequential),
+        record,
+    )
+    # the same types as the compiled engine: arrays of the parameters' dtype
+    return {
+        key: value
+        if key == "total_error"
+        else np.array(value, dtype=params.dtype)
+        if key == "errors"
+        else [np.array(v, dtype=params.dtype) for v in value]
+        for key, value in record.items()
+    }
 
 
-def train(params, sizes, acts, bias_mode, train_bias, loss, X, T, epochs, lr, sequential,
-          batch_size=1, optimizer=SGD, hyper=None, state=None, perm=None, rng=None):
+def train(
+    params,
+    sizes,
+    layout,
+    acts,
+    train_bias,
+    loss,
+    X,
+    T,
+    epochs,
+    lr,
+    sequential,
+    batch_size=1,
+    optimizer=SGD,
+    hyper=None,
+    state=None,
+    perm=None,
+    rng=None,
+    check_params=True,
+):
     """Train on the rows of ``X``/``T`` for ``epochs`` epochs.
 
     The seed's case (``batch_size`` 1, plain SGD, no ``perm``) is online SGD: one
@@ -337,19 +357,23 @@ def train(params, sizes, acts, bias_mode, train_bias, loss, X, T, epochs, lr, se
       (a one-element uint64 array); both are updated in place;
     * the gradient is summed over ``batch_size`` consecutive samples, divided by
       their count, and applied by ``optimizer`` (``SGD`` ... ``RPROP``) with the
-      settings ``hyper`` (in ``HYPER`` order) and the state vector ``state``
-      (``state_size`` long, updated in place).  A last, shorter batch counts its
-      own samples.  Untrained biases get a zero gradient.
+      settings ``hyper`` (in ``_spec.HYPER`` order) and the state vector ``state``
+      (``_spec.state_size`` long, updated in place).  A last, shorter batch counts
+      its own samples.  Untrained biases get a zero gradient.
 
     Returns ``(history, failed_epoch)``.  ``history[e]`` is the sum of the errors of
     epoch ``e``'s samples, each measured in the forward pass that computes its
     gradient (before its own update).  On success ``failed_epoch`` is -1 and
     ``params`` holds the trained weights.  If an error or a weight becomes
-    non-finite, training stops, ``failed_epoch`` is the epoch where it happened and
-    ``params``, ``state``, ``perm`` and ``rng`` are left exactly as they were.
+    non-finite, training stops and ``failed_epoch`` is that epoch; ``params``,
+    ``state``, ``perm`` and ``rng`` are then unspecified (the caller keeps a copy
+    to restore).  With ``check_params`` the weights are checked after every epoch,
+    so ``failed_epoch`` is the first epoch that left a weight non-finite; without
+    it (a cheaper pass) the compiled engine checks them only at the end and
+    reports the last epoch.  This twin always checks every epoch.
     """
     sizes = [int(s) for s in sizes]
-    weights, biases = _unpack(params, sizes, bias_mode)
+    weights, biases = unpack(params, layout, sizes)
     acts, loss, train_bias, lr = [int(a) for a in acts], int(loss), bool(train_bias), float(lr)
     rows_x, rows_t = X.tolist(), T.tolist()
     online = batch_size == 1 and optimizer == SGD
@@ -362,36 +386,57 @@ def train(params, sizes, acts, bias_mode, train_bias, loss, X, T, epochs, lr, se
     history = np.zeros(int(epochs), dtype=np.float64)
     for epoch in range(int(epochs)):
         if order is not None:
-            _shuffle(order, seed)
+            shuffle(order, seed)
         total, grad, count = 0.0, None, 0
         for s in range(len(rows_x)):
             r = order[s] if order is not None else s
             if online:
-                total += _step(weights, biases, acts, loss, train_bias, rows_x[r], rows_t[r],
-                               lr, bool(sequential), single=single)
+                total += train_sample(
+                    weights,
+                    biases,
+                    acts,
+                    loss,
+                    train_bias,
+                    rows_x[r],
+                    rows_t[r],
+                    lr,
+                    bool(sequential),
+                    single=single,
+                )
                 if single:
                     weights = [[_f32(row) for row in w] for w in weights]
                     biases = [_f32(b) for b in biases]
                 continue
             record: dict = {}
-            total += _step(weights, biases, acts, loss, train_bias, rows_x[r], rows_t[r],
-                           lr, False, record, apply=False, single=single)
-            b_grads = (record["bias_gradients"] if train_bias
-                       else [[0.0] * len(b) for b in biases])
-            g = _flatten(record["weight_gradients"], b_grads)
+            total += train_sample(
+                weights,
+                biases,
+                acts,
+                loss,
+                train_bias,
+                rows_x[r],
+                rows_t[r],
+                lr,
+                False,
+                record,
+                apply=False,
+                single=single,
+            )
+            b_grads = record["bias_gradients"] if train_bias else [[0.0] * len(b) for b in biases]
+            g = flatten(record["weight_gradients"], b_grads)
             grad = g if grad is None else [a + b for a, b in zip(grad, g)]
             count += 1
             if count == batch_size or s == len(rows_x) - 1:
-                flat = _flatten(weights, biases)
-                _optimizer_step(flat, grad, float(count), int(optimizer), lr, h, st)
+                flat = flatten(weights, biases)
+                optimizer_step(flat, grad, float(count), int(optimizer), lr, h, st)
                 if single:
                     flat, st[:] = _f32(flat), _f32(st)
-                weights, biases = _unpack(flat, sizes, bias_mode)
+                weights, biases = unpack(flat, layout, sizes)
                 grad, count = None, 0
         history[epoch] = total
-        if not (math.isfinite(total) and _all_finite(weights, biases)):
+        if not (math.isfinite(total) and params_finite(weights, biases)):
             return history, epoch
-    _pack(weights, biases, params)
+    params[:] = flatten(weights, biases)
     if state is not None:
         state[:] = st
     if perm is not None:
@@ -400,7 +445,7 @@ def train(params, sizes, acts, bias_mode, train_bias, loss, X, T, epochs, lr, se
     return history, -1
 
 
-def _optimizer_step(w, grad, count, optimizer, lr, h, st) -> None:
+def optimizer_step(w, grad, count, optimizer, lr, h, st) -> None:
     """Apply the mean gradient ``grad * (1 / count)`` to the flat list ``w`` in place."""
     m = len(w)
     inv = 1.0 / count  # the mean gradient is grad * (1 / count)
@@ -427,9 +472,9 @@ def _optimizer_step(w, grad, count, optimizer, lr, h, st) -> None:
             # its sign, shrink it and skip one step when the sign flips
             step = st[k]
             if g * st[m + k] > 0.0:
-                step = min(step * h["eta_plus"], h["delta_max"])
+                step = min(step * h["rprop_increase"], h["rprop_max_step"])
             elif g * st[m + k] < 0.0:
-                step = max(step * h["eta_minus"], h["delta_min"])
+                step = max(step * h["rprop_decrease"], h["rprop_min_step"])
                 g = 0.0
             st[k] = step
             if g > 0.0:
@@ -447,7 +492,7 @@ def _f32(values: list) -> list:
 _MASK64 = (1 << 64) - 1
 
 
-def _splitmix64(state: list) -> int:
+def splitmix64(state: list) -> int:
     """The splitmix64 generator (Steele, Lea and Flood 2014), as ``_core`` has it."""
     state[0] = (state[0] + 0x9E3779B97F4A7C15) & _MASK64
     z = state[0]
@@ -456,14 +501,14 @@ def _splitmix64(state: list) -> int:
     return z ^ (z >> 31)
 
 
-def _shuffle(order: list, state: list) -> None:
+def shuffle(order: list, state: list) -> None:
     """Fisher-Yates shuffle of ``order`` in place."""
     for i in range(len(order) - 1, 0, -1):
-        j = _splitmix64(state) % (i + 1)
+        j = splitmix64(state) % (i + 1)
         order[i], order[j] = order[j], order[i]
 
 
-def _all_finite(weights, biases) -> bool:
+def params_finite(weights, biases) -> bool:
     return all(math.isfinite(v) for w in weights for row in w for v in row) and all(
         math.isfinite(v) for b in biases for v in b
     )

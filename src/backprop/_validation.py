@@ -8,51 +8,69 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 _NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float
+_FLOAT64 = np.dtype(np.float64)
 
 
-def as_float_array(name: str, value: Any) -> np.ndarray:
-    """``value`` as a float64 array, or a TypeError/ValueError naming ``name``."""
+def as_float_array(name: str, value: Any, dtype: np.dtype = _FLOAT64) -> np.ndarray:
+    """``value`` as an aligned C-contiguous array of ``dtype`` (float64 or float32),
+    converted in one pass and scanned once for NaN and infinity; else a
+    TypeError/ValueError naming ``name``.  An array already in that form is used
+    as it is, without a copy."""
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError) as exc:  # ragged nested lists, odd objects
         raise ValueError(f"{name} must be a rectangular array of numbers ({exc})") from None
     if arr.dtype.kind not in _NUMERIC_KINDS:
         raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
-    arr = arr.astype(np.float64, order="C", copy=False)  # keeps 0-d input 0-d
-    if not np.isfinite(arr).all():
+    with np.errstate(over="ignore"):
+        converted = arr.astype(dtype, order="C", copy=False)  # keeps 0-d input 0-d
+    if not converted.flags.aligned:
+        converted = converted.copy()
+    if not np.isfinite(converted).all():
+        if converted.dtype != arr.dtype and np.isfinite(arr).all():
+            raise ValueError(f"{name} has values too large for {np.dtype(dtype).name}")
         raise ValueError(f"{name} contains NaN or infinity")
-    return arr
+    return converted
 
 
-def samples(name: str, value: Any, n_features: int, what: str) -> np.ndarray:
-    """A 2-D C-contiguous float64 array with one row per sample.
+def samples(
+    name: str, value: Any, n_features: int, what: str, dtype: np.dtype = _FLOAT64
+) -> np.ndarray:
+    """A 2-D C-contiguous array of ``dtype`` with one row per sample.
 
     A 1-D ``value`` is one sample.  ``what`` names the layer the columns feed
     ("input" or "output") for the error message.
     """
-    arr = as_float_array(name, value)
+    arr = as_float_array(name, value, dtype)
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be 1-D (one sample) or 2-D (one row per sample), "
-                         f"got {arr.ndim} dimensions")
+        raise ValueError(
+            f"{name} must be 1-D (one sample) or 2-D (one row per sample), "
+            f"got {arr.ndim} dimensions"
+        )
     if arr.shape[0] == 0:
         raise ValueError(f"{name} is empty: it must hold at least one sample")
     if arr.shape[1] != n_features:
-        raise ValueError(f"{name} must have {n_features} values per sample (the network's "
-                         f"{what} layer), got {arr.shape[1]}")
+        raise ValueError(
+            f"{name} must have {n_features} values per sample (the network's "
+            f"{what} layer), got {arr.shape[1]}"
+        )
     return arr
 
 
 def paired(X: np.ndarray, T: np.ndarray, x_name: str = "X", t_name: str = "T") -> None:
     if X.shape[0] != T.shape[0]:
-        raise ValueError(f"{x_name} and {t_name} must hold the same number of samples, "
-                         f"got {X.shape[0]} and {T.shape[0]}")
+        raise ValueError(
+            f"{x_name} and {t_name} must hold the same number of samples, "
+            f"got {X.shape[0]} and {T.shape[0]}"
+        )
 
 
 def positive_real(name: str, value: Any) -> float:
@@ -62,6 +80,28 @@ def positive_real(name: str, value: Any) -> float:
     if not math.isfinite(value) or value <= 0.0:
         raise ValueError(f"{name} must be finite and > 0, got {value!r}")
     return value
+
+
+def learning_rate(value: Any, dtype: np.dtype) -> float:
+    """The one learning-rate rule of ``train``, ``trace`` and the compiled fast path:
+    a real number, finite and > 0, that stays finite and non-zero when rounded to
+    the network's ``dtype``."""
+    lr = positive_real("learning_rate", value)
+    if np.dtype(dtype) != _FLOAT64:
+        with np.errstate(over="ignore", under="ignore"):
+            rounded = float(np.asarray(lr, dtype=dtype))
+        if not math.isfinite(rounded):
+            raise ValueError(
+                f"learning_rate must be representable in {np.dtype(dtype).name} "
+                f"(at most {float(np.finfo(dtype).max):.7g}), got {lr!r}"
+            )
+        if rounded == 0.0:
+            raise ValueError(
+                f"learning_rate rounds to zero in {np.dtype(dtype).name} "
+                f"(the smallest is {float(np.finfo(dtype).smallest_subnormal):.3g}),"
+                f" got {lr!r}"
+            )
+    return lr
 
 
 def real(name: str, value: Any) -> float:
@@ -101,8 +141,9 @@ def layer_sizes(value: Any) -> tuple[int, ...]:
         try:
             value = list(value)
         except TypeError:
-            raise TypeError(f"sizes must be a sequence of layer sizes, got "
-                            f"{type(value).__name__}") from None
+            raise TypeError(
+                f"sizes must be a sequence of layer sizes, got {type(value).__name__}"
+            ) from None
     sizes = []
     for s in value:
         if isinstance(s, bool) or not isinstance(s, numbers.Integral):
@@ -113,3 +154,59 @@ def layer_sizes(value: Any) -> tuple[int, ...]:
     if len(sizes) < 2:
         raise ValueError(f"sizes must name at least an input and an output layer, got {sizes}")
     return tuple(sizes)
+
+
+def activations(
+    activation: Any, output_activation: Any, n_layers: int, names: Sequence[str]
+) -> tuple[str, ...]:
+    """One activation name per weight layer, from ``Network``'s two arguments."""
+    if not isinstance(activation, (str, Sequence)):
+        raise TypeError(
+            f"activation must be a name or a list of names (one per weight "
+            f"layer), got {type(activation).__name__}"
+        )
+    if isinstance(activation, str):
+        acts = [choice("activation", activation, names)] * n_layers
+        if output_activation is not None:
+            acts[-1] = choice("output_activation", output_activation, names)
+    else:
+        acts = [choice("activation", a, names) for a in activation]
+        if len(acts) != n_layers:
+            raise ValueError(
+                f"activation must be one name or a list of {n_layers} "
+                f"(one per weight layer), got {len(acts)}"
+            )
+        if output_activation is not None:
+            raise ValueError("give output_activation only with a single activation name")
+    if "softmax" in acts[:-1]:
+        raise ValueError("activation 'softmax' is only allowed on the output layer")
+    return tuple(acts)
+
+
+def flag(name: str, value: Any) -> bool:
+    """True or False (Python's or NumPy's), else a TypeError naming ``name``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def float_dtype(value: Any) -> np.dtype:
+    """float64 or float32, else a TypeError/ValueError naming ``dtype``."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        raise TypeError(f"dtype must be numpy.float64 or numpy.float32, got {value!r}") from None
+    if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ValueError(f"dtype must be numpy.float64 or numpy.float32, got {dtype}")
+    return dtype
+
+
+def loss(value: Any, output_activation: str, names: Sequence[str]) -> str:
+    """A loss name that suits the output layer (cross-entropy: logistic or softmax)."""
+    value = choice("loss", value, names)
+    if value == "cross_entropy" and output_activation not in ("logistic", "softmax"):
+        raise ValueError(
+            f"loss='cross_entropy' needs a 'logistic' or 'softmax' output "
+            f"layer, got output activation {output_activation!r}"
+        )
+    return value

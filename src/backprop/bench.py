@@ -219,8 +219,13 @@ def _trainer(engine: str, problem: _Problem, single: bool) -> Callable[[int], ob
         if tutorial:
             net = Network.tutorial(engine=engine, dtype=dtype)
         else:
-            net = Network(list(problem.sizes), weights=problem.weights, biases=problem.biases,
-                          engine=engine, dtype=dtype)
+            net = Network(
+                list(problem.sizes),
+                weights=problem.weights,
+                biases=problem.biases,
+                engine=engine,
+                dtype=dtype,
+            )
         X, T = (problem.X[0], problem.T[0]) if single else (problem.X, problem.T)
         X, T = X.astype(dtype), T.astype(dtype)
         lr = problem.learning_rate

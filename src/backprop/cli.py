@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -34,7 +34,7 @@ def _agrees(value: float, printed: str) -> bool:
     if "e" in printed.lower():
         exp = int(printed.lower().split("e")[1])
         return abs(value - float(printed)) <= 0.5 * 10.0 ** (exp - decimals)
-    return abs(value - float(printed)) <= 0.5 * 10.0 ** -decimals
+    return abs(value - float(printed)) <= 0.5 * 10.0**-decimals
 
 
 def worked_example(engine: str) -> list[str]:
@@ -103,8 +103,9 @@ def training_run(engine: str, epochs: int) -> tuple[list[str], dict[str, float]]
     lines.append("  error before update   simultaneous     sequential")
     for e in marks:
         lines.append(f"  {e + 1:>19,}  {history[e]: .10e}  {seq_history[e]: .10e}")
-    lines.append(f"  {'after the last':>19}  {sim.total_error(x, t): .10e}  "
-                 f"{seq.total_error(x, t): .10e}")
+    lines.append(
+        f"  {'after the last':>19}  {sim.total_error(x, t): .10e}  {seq.total_error(x, t): .10e}"
+    )
     if epochs == 10_000:
         lines += [
             "",
@@ -115,7 +116,8 @@ def training_run(engine: str, epochs: int) -> tuple[list[str], dict[str, float]]
             _row("out_o2 after 10,000", seq.forward(x)[1], f["out_o2 after 10,000 (sequential)"]),
             "and its 0.0000351085 is the simultaneous error after 9,999 rounds:",
             f"  {'history[9999]':<22}{history[9999]: .10e}    seed: 0.0000351085",
-            f"  simultaneous outputs after 10,000: {sim.forward(x)[0]:.10f} {sim.forward(x)[1]:.10f}",
+            f"  simultaneous outputs after 10,000: {sim.forward(x)[0]:.10f} "
+            f"{sim.forward(x)[1]:.10f}",
         ]
 
     timings: dict[str, float] = {}
@@ -136,8 +138,10 @@ def training_run(engine: str, epochs: int) -> tuple[list[str], dict[str, float]]
     for name, per_step in timings.items():
         lines.append(f"  {name:<8}{per_step * 1e9:>12,.0f} ns")
     if len(timings) == 2:
-        lines.append(f"  the compiled engine is {timings['python'] / timings['cython']:,.0f}x "
-                     f"faster than the pure-Python twin")
+        lines.append(
+            f"  the compiled engine is {timings['python'] / timings['cython']:,.0f}x "
+            f"faster than the pure-Python twin"
+        )
     return lines, timings
 
 
@@ -161,20 +165,30 @@ def bench(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="backprop", description="Backpropagation for small networks, with a Cython core.")
+        prog="backprop", description="Backpropagation for small networks, with a Cython core."
+    )
     parser.add_argument("--version", action="version", version=f"backprop {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p_demo = sub.add_parser("demo", help="print the seed's worked example, computed by the engine")
-    p_demo.add_argument("--engine", choices=ENGINES, default=None,
-                        help="engine for the worked example (default: $BACKPROP_ENGINE or cython)")
+    p_demo.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=None,
+        help="engine for the worked example (default: $BACKPROP_ENGINE or cython)",
+    )
     p_demo.add_argument("--epochs", type=int, default=10_000, help="training rounds (10000)")
     p_demo.set_defaults(func=demo)
     p_bench = sub.add_parser("bench", help="time this engine against its peers (under a minute)")
     p_bench.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
     p_bench.add_argument("--full", action="store_true", help="longer runs, steadier figures")
-    p_bench.add_argument("--blas-threads", type=int, default=None, metavar="N",
-                         help="limit BLAS threads (NumPy's, SciPy's, PyTorch's) to N during "
-                              "the timed runs; needs threadpoolctl")
+    p_bench.add_argument(
+        "--blas-threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="limit BLAS threads (NumPy's, SciPy's, PyTorch's) to N during "
+        "the timed runs; needs threadpoolctl",
+    )
     p_bench.set_defaults(func=bench)
     args = parser.parse_args(argv)
     if getattr(args, "engine", "") is None:

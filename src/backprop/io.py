@@ -2,8 +2,8 @@
 
 ``save(net, path)`` writes a network to ``path``; ``load(path)`` builds it again,
 bit for bit: the loaded network has the same options and the very same parameters
-(float64 or float32, as saved), so it gives the same outputs and trains the same way.  Loading a file
-never runs code from it (no pickle), and a file that is damaged, truncated or not
+(float64 or float32, as saved), so it gives the same outputs and trains the same way.
+Loading a file never runs code from it (no pickle), and a file that is damaged, truncated or not
 a backprop network is refused with a ``ValueError`` that names the file and says
 what is wrong; the loader never returns a half-built network.
 
@@ -80,6 +80,7 @@ from typing import IO, TYPE_CHECKING, Any, Union
 
 import numpy as np
 
+from . import _spec
 from . import _validation as check
 from . import network as _network
 
@@ -107,9 +108,19 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 #: What reading a damaged archive can raise (beyond our own checks): zipfile's
 #: errors, a deflate stream's, a short read, a seek before the start of the file,
 #: a bad ``.npy`` header or ``uint8`` text that is not UTF-8 or JSON (ValueError).
-_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
-                ValueError, KeyError, struct.error, NotImplementedError, OverflowError,
-                RecursionError)
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    KeyError,
+    struct.error,
+    NotImplementedError,
+    OverflowError,
+    RecursionError,
+)
 
 
 class _Invalid(Exception):
@@ -117,7 +128,7 @@ class _Invalid(Exception):
 
 
 # ---------------------------------------------------------------------- saving
-def save(net: "Network", path: PathLike) -> None:
+def save(net: Network, path: PathLike) -> None:
     """Write ``net`` to ``path`` in the format described in this module.
 
     ``path`` (a ``str`` or ``os.PathLike``) is written exactly as given: no suffix
@@ -137,10 +148,8 @@ def save(net: "Network", path: PathLike) -> None:
     _write_atomically(target, data)
 
 
-def _archive_bytes(net: "Network") -> bytes:
-    """The complete file for ``net``: a ZIP archive of ``.npy`` entries."""
-    net_dtype = getattr(net, "dtype", None)
-    dtype = np.dtype(_DEFAULT_DTYPE if net_dtype is None else net_dtype)
+def _contents(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The header and the named arrays that describe ``net`` (file and pickle alike)."""
     header = {
         "format": FORMAT,
         "version": VERSION,
@@ -149,16 +158,24 @@ def _archive_bytes(net: "Network") -> bytes:
         "train_bias": bool(net.train_bias),
         "activations": list(net.activations),
         "loss": net.loss,
-        "dtype": dtype.name,
+        "dtype": np.dtype(net.dtype).name,
     }
-    text = json.dumps(header, allow_nan=False)
-    arrays: dict[str, np.ndarray] = {_HEADER: np.frombuffer(text.encode("utf-8"), np.uint8)}
+    arrays: dict[str, np.ndarray] = {}
     for l, w in enumerate(net.weights):
         arrays[f"weights_{l}"] = w
     if net.bias != "none":
         for l, b in enumerate(net.biases):
             # A shared bias is repeated over the layer's units: keep its one value.
             arrays[f"biases_{l}"] = b[:1] if net.bias == "shared" else b
+    return header, arrays
+
+
+def _archive_bytes(net: Network) -> bytes:
+    """The complete file for ``net``: a ZIP archive of ``.npy`` entries."""
+    header, named = _contents(net)
+    dtype = np.dtype(header["dtype"])
+    text = json.dumps(header, allow_nan=False)
+    arrays = {_HEADER: np.frombuffer(text.encode("utf-8"), np.uint8), **named}
     buffer = BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
         for name, array in arrays.items():
@@ -207,7 +224,7 @@ def _write_atomically(target: str, data: bytes) -> None:
 
 
 # ---------------------------------------------------------------------- loading
-def load(path: PathLike, engine: str | None = None) -> "Network":
+def load(path: PathLike, engine: str | None = None) -> Network:
     """Read a network written by ``save`` (or any file in this module's format).
 
     ``engine`` chooses the engine of the new network ("cython" or "python";
@@ -222,7 +239,7 @@ def load(path: PathLike, engine: str | None = None) -> "Network":
     arrays holding Python objects (never unpickled), or NaN or infinity.
     """
     if engine is not None:
-        check.choice("engine", engine, _network.ENGINES)
+        check.choice("engine", engine, _spec.ENGINES)
     name = os.fsdecode(os.fspath(path))
     with open(name, "rb") as fh:
         try:
@@ -232,18 +249,93 @@ def load(path: PathLike, engine: str | None = None) -> "Network":
         except _READ_ERRORS as exc:
             raise ValueError(
                 f"cannot load a network from {name!r}: the file is truncated, damaged "
-                f"or not a backprop network file ({_describe(exc)})") from exc
+                f"or not a backprop network file ({_describe(exc)})"
+            ) from exc
+    try:
+        return _build(header, weights, biases, engine)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"cannot load a network from {name!r}: its contents do not make a valid network: {exc}"
+        ) from exc
+
+
+def _build(
+    header: dict[str, Any],
+    weights: list[np.ndarray],
+    biases: list[np.ndarray] | None,
+    engine: str | None,
+    cls: type[Network] | None = None,
+) -> Network:
+    """A network from a checked header and its arrays (the constructor checks the rest)."""
     kwargs: dict[str, Any] = {}
     if header["dtype"] != _DEFAULT_DTYPE:
         kwargs["dtype"] = header["dtype"]
+    return (cls or _network.Network)(
+        header["layers"],
+        weights=weights,
+        biases=biases,
+        bias=header["bias"],
+        train_bias=header["train_bias"],
+        activation=list(header["activations"]),
+        loss=header["loss"],
+        engine=engine,
+        **kwargs,
+    )
+
+
+def _shapes(header: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The arrays a network with this (checked) header holds, and their shapes."""
+    layers = header["layers"]
+    shapes = {
+        f"weights_{l}": (n_out, n_in) for l, (n_in, n_out) in enumerate(zip(layers, layers[1:]))
+    }
+    if header["bias"] != "none":
+        for l, n_out in enumerate(layers[1:]):
+            shapes[f"biases_{l}"] = (_spec.bias_count(n_out, header["bias"]),)
+    return shapes
+
+
+def _split(
+    header: dict[str, Any], arrays: dict[str, np.ndarray]
+) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    """Weights and biases (None with bias="none") from checked, finite arrays."""
+    for n, array in arrays.items():
+        if not np.isfinite(array).all():
+            raise _Invalid(f"array {n!r} contains NaN or infinity")
+    n_layers = len(header["layers"]) - 1
+    weights = [arrays[f"weights_{l}"] for l in range(n_layers)]
+    biases = None if header["bias"] == "none" else [arrays[f"biases_{l}"] for l in range(n_layers)]
+    return weights, biases
+
+
+# ---------------------------------------------------------------------- pickles
+def pickle_state(net: Network) -> dict[str, Any]:
+    """What a pickle of ``net`` holds: the file's header and arrays, and the engine."""
+    header, arrays = _contents(net)
+    return {"header": header, "arrays": arrays, "engine": net.engine}
+
+
+def from_pickle_state(state: Any, cls: type[Network] | None = None) -> Network:
+    """The network a pickle describes, checked exactly as ``load`` checks a file:
+    a damaged, inconsistent or foreign pickle is refused with a ``ValueError``."""
     try:
-        return _network.Network(
-            header["layers"], weights=weights, biases=biases, bias=header["bias"],
-            train_bias=header["train_bias"], activation=list(header["activations"]),
-            loss=header["loss"], engine=engine, **kwargs)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"cannot load a network from {name!r}: its contents do not make "
-                         f"a valid network: {exc}") from exc
+        if not isinstance(state, dict) or set(state) != {"header", "arrays", "engine"}:
+            raise _Invalid("it is not the state of a backprop Network of this version")
+        header = _parse_header(json.dumps(state["header"], allow_nan=False).encode("utf-8"))
+        shapes, arrays = _shapes(header), state["arrays"]
+        if not isinstance(arrays, dict) or set(arrays) != set(shapes):
+            raise _Invalid(f"its arrays must be {_listing(shapes)}")
+        dtype = np.dtype(header["dtype"])
+        for n, shape in shapes.items():
+            a = arrays[n]
+            if not isinstance(a, np.ndarray) or a.dtype != dtype or a.shape != shape:
+                raise _Invalid(f"array {n!r} must be a {dtype.name} array of shape {shape}")
+        engine = state["engine"]
+        if engine is not None:
+            check.choice("engine", engine, _spec.ENGINES)
+        return _build(header, *_split(header, arrays), engine, cls)
+    except (_Invalid, TypeError, ValueError) as exc:
+        raise ValueError(f"cannot unpickle a backprop Network: {exc}") from None
 
 
 def _read(fh: IO[bytes]) -> tuple[dict[str, Any], list[np.ndarray], list[np.ndarray] | None]:
@@ -251,47 +343,48 @@ def _read(fh: IO[bytes]) -> tuple[dict[str, Any], list[np.ndarray], list[np.ndar
     try:
         archive = zipfile.ZipFile(fh)
     except zipfile.BadZipFile:
-        raise _Invalid("it is not a readable ZIP (.npz) archive: the file is truncated, "
-                       "damaged, or not a backprop network file") from None
+        raise _Invalid(
+            "it is not a readable ZIP (.npz) archive: the file is truncated, "
+            "damaged, or not a backprop network file"
+        ) from None
     with archive:
         entries = archive.infolist()
         names = [info.filename for info in entries]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise _Invalid(f"the archive holds more than one entry named {duplicates[0]!r}")
-        members = {n[:-len(".npy")] if n.endswith(".npy") else n: info
-                   for n, info in zip(names, entries)}
+        members = {
+            n[: -len(".npy")] if n.endswith(".npy") else n: info for n, info in zip(names, entries)
+        }
         if _HEADER not in members:
-            raise _Invalid(f"it is not a backprop network file: it has no {_HEADER!r} array "
-                           f"(its arrays: {_listing(members)})")
-        raw = _read_array(archive, members[_HEADER], _HEADER, np.dtype(np.uint8), None,
-                          _MAX_HEADER_BYTES)
+            raise _Invalid(
+                f"it is not a backprop network file: it has no {_HEADER!r} array "
+                f"(its arrays: {_listing(members)})"
+            )
+        raw = _read_array(
+            archive, members[_HEADER], _HEADER, np.dtype(np.uint8), None, _MAX_HEADER_BYTES
+        )
         header = _parse_header(raw.tobytes())
         layers = header["layers"]
         dtype = np.dtype(header["dtype"])
-        shapes = {f"weights_{l}": (n_out, n_in)
-                  for l, (n_in, n_out) in enumerate(zip(layers, layers[1:]))}
-        if header["bias"] != "none":
-            shapes.update({f"biases_{l}": (n_out if header["bias"] == "per-neuron" else 1,)
-                           for l, n_out in enumerate(layers[1:])})
+        shapes = _shapes(header)
         missing = [n for n in shapes if n not in members]
         if missing:
-            raise _Invalid(f"array {missing[0]!r} is missing (a network with layers {layers} "
-                           f"and bias={header['bias']!r} needs {_listing(shapes)})")
+            raise _Invalid(
+                f"array {missing[0]!r} is missing (a network with layers {layers} "
+                f"and bias={header['bias']!r} needs {_listing(shapes)})"
+            )
         extra = [n for n in members if n != _HEADER and n not in shapes]
         if extra:
-            raise _Invalid(f"unexpected array {extra[0]!r} (a network with layers {layers} "
-                           f"and bias={header['bias']!r} holds only {_listing(shapes)})")
-        arrays = {n: _read_array(archive, members[n], n, dtype, shape, None)
-                  for n, shape in shapes.items()}
-    for n, array in arrays.items():
-        if not np.isfinite(array).all():
-            raise _Invalid(f"array {n!r} contains NaN or infinity")
-    n_layers = len(layers) - 1
-    weights = [arrays[f"weights_{l}"] for l in range(n_layers)]
-    biases = (None if header["bias"] == "none"
-              else [arrays[f"biases_{l}"] for l in range(n_layers)])
-    return header, weights, biases
+            raise _Invalid(
+                f"unexpected array {extra[0]!r} (a network with layers {layers} "
+                f"and bias={header['bias']!r} holds only {_listing(shapes)})"
+            )
+        arrays = {
+            n: _read_array(archive, members[n], n, dtype, shape, None)
+            for n, shape in shapes.items()
+        }
+    return (header, *_split(header, arrays))
 
 
 def _describe(exc: BaseException) -> str:
@@ -304,9 +397,14 @@ def _listing(names: Any) -> str:
     return ", ".join(repr(n) for n in names) or "none"
 
 
-def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
-                dtype: np.dtype, shape: tuple[int, ...] | None,
-                max_bytes: int | None) -> np.ndarray:
+def _read_array(
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    name: str,
+    dtype: np.dtype,
+    shape: tuple[int, ...] | None,
+    max_bytes: int | None,
+) -> np.ndarray:
     """One ``.npy`` entry as a native-order C-contiguous array, checked before reading.
 
     ``dtype`` must match (in either byte order); ``shape`` too unless None, in
@@ -318,8 +416,10 @@ def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
     if info.flag_bits & 0x1:
         raise _Invalid(f"array {name!r} is encrypted")
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise _Invalid(f"array {name!r} uses an unsupported ZIP compression method "
-                       f"({info.compress_type}); use stored or deflated entries")
+        raise _Invalid(
+            f"array {name!r} uses an unsupported ZIP compression method "
+            f"({info.compress_type}); use stored or deflated entries"
+        )
     with archive.open(info) as member:
         try:
             version = np.lib.format.read_magic(member)
@@ -328,15 +428,22 @@ def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
             elif version == (2, 0):
                 found_shape, fortran, found_dtype = np.lib.format.read_array_header_2_0(member)
             else:
-                raise _Invalid(f"array {name!r} is a .npy file of version "
-                               f"{version[0]}.{version[1]}; only 1.0 and 2.0 are read")
+                raise _Invalid(
+                    f"array {name!r} is a .npy file of version "
+                    f"{version[0]}.{version[1]}; only 1.0 and 2.0 are read"
+                )
         except ValueError as exc:
             raise _Invalid(f"array {name!r} is not a valid .npy array ({exc})") from None
         if found_dtype.hasobject:
-            raise _Invalid(f"array {name!r} holds Python objects (dtype {found_dtype}); "
-                           f"network files hold numbers only, and objects are never unpickled")
-        if (found_dtype.names is not None or found_dtype.subdtype is not None
-                or found_dtype.newbyteorder("=") != dtype.newbyteorder("=")):
+            raise _Invalid(
+                f"array {name!r} holds Python objects (dtype {found_dtype}); "
+                f"network files hold numbers only, and objects are never unpickled"
+            )
+        if (
+            found_dtype.names is not None
+            or found_dtype.subdtype is not None
+            or found_dtype.newbyteorder("=") != dtype.newbyteorder("=")
+        ):
             raise _Invalid(f"array {name!r} must have dtype {dtype.name}, got {found_dtype}")
         if shape is None:
             if len(found_shape) != 1:
@@ -346,11 +453,12 @@ def _read_array(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
         count = int(np.prod(found_shape, dtype=np.int64)) if found_shape else 1
         n_bytes = count * found_dtype.itemsize
         if max_bytes is not None and n_bytes > max_bytes:
-            raise _Invalid(f"array {name!r} is too large ({n_bytes} bytes, at most "
-                           f"{max_bytes})")
+            raise _Invalid(f"array {name!r} is too large ({n_bytes} bytes, at most {max_bytes})")
         if n_bytes > info.file_size:
-            raise _Invalid(f"array {name!r} is truncated: its shape needs {n_bytes} bytes "
-                           f"of data, the entry holds {info.file_size} in all")
+            raise _Invalid(
+                f"array {name!r} is truncated: its shape needs {n_bytes} bytes "
+                f"of data, the entry holds {info.file_size} in all"
+            )
         data = member.read(n_bytes)
         if len(data) != n_bytes:
             raise _Invalid(f"array {name!r} is truncated: {len(data)} of {n_bytes} bytes")
@@ -374,45 +482,60 @@ def _parse_header(raw: bytes) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise _Invalid(f"the header must be a JSON object, got {type(header).__name__}")
     if header.get("format") != FORMAT:
-        raise _Invalid(f"it is not a backprop network file: the header's format is "
-                       f"{header.get('format')!r}, expected {FORMAT!r}")
+        raise _Invalid(
+            f"it is not a backprop network file: the header's format is "
+            f"{header.get('format')!r}, expected {FORMAT!r}"
+        )
     version = header.get("version")
     if type(version) is not int:
         raise _Invalid(f"the header's version must be an integer, got {version!r}")
     if version != VERSION:
         newer = " (written by a newer backprop: upgrade to read it)" if version > VERSION else ""
-        raise _Invalid(f"unsupported format version {version}{newer}; this backprop "
-                       f"reads version {VERSION}")
+        raise _Invalid(
+            f"unsupported format version {version}{newer}; this backprop reads version {VERSION}"
+        )
     unknown = sorted(set(header) - set(_REQUIRED_KEYS) - set(_OPTIONAL_KEYS))
     if unknown:
-        raise _Invalid(f"unknown key {unknown[0]!r} in the header (version {VERSION} has "
-                       f"{_listing(_REQUIRED_KEYS + _OPTIONAL_KEYS)})")
+        raise _Invalid(
+            f"unknown key {unknown[0]!r} in the header (version {VERSION} has "
+            f"{_listing(_REQUIRED_KEYS + _OPTIONAL_KEYS)})"
+        )
     missing = [k for k in _REQUIRED_KEYS if k not in header]
     if missing:
         raise _Invalid(f"the header has no {missing[0]!r} entry")
 
     layers = header["layers"]
-    if (not isinstance(layers, list) or len(layers) < 2
-            or any(type(n) is not int or n < 1 for n in layers)):
-        raise _Invalid(f"the header's layers must be a list of at least two integers >= 1, "
-                       f"got {layers!r}")
-    _option(header, "bias", _network.BIAS_MODES)
+    if (
+        not isinstance(layers, list)
+        or len(layers) < 2
+        or any(type(n) is not int or n < 1 for n in layers)
+    ):
+        raise _Invalid(
+            f"the header's layers must be a list of at least two integers >= 1, got {layers!r}"
+        )
+    _option(header, "bias", _spec.BIAS_MODES)
     if type(header["train_bias"]) is not bool:
-        raise _Invalid(f"the header's train_bias must be true or false, got "
-                       f"{header['train_bias']!r}")
+        raise _Invalid(
+            f"the header's train_bias must be true or false, got {header['train_bias']!r}"
+        )
     activations = header["activations"]
     if not isinstance(activations, list) or len(activations) != len(layers) - 1:
-        raise _Invalid(f"the header's activations must be a list of {len(layers) - 1} "
-                       f"names (one per weight layer), got {activations!r}")
+        raise _Invalid(
+            f"the header's activations must be a list of {len(layers) - 1} "
+            f"names (one per weight layer), got {activations!r}"
+        )
     for a in activations:
-        if not isinstance(a, str) or a not in _network.ACTIVATIONS:
-            raise _Invalid(f"unknown activation {a!r} in the header (known: "
-                           f"{_listing(_network.ACTIVATIONS)})")
-    _option(header, "loss", _network.LOSSES)
+        if not isinstance(a, str) or a not in _spec.ACTIVATIONS:
+            raise _Invalid(
+                f"unknown activation {a!r} in the header (known: {_listing(_spec.ACTIVATIONS)})"
+            )
+    _option(header, "loss", _spec.LOSSES)
     dtype_name = header.setdefault("dtype", _DEFAULT_DTYPE)
     if not isinstance(dtype_name, str) or not _is_float_dtype_name(dtype_name):
-        raise _Invalid(f"the header's dtype must name a floating-point type such as "
-                       f"'float64', got {dtype_name!r}")
+        raise _Invalid(
+            f"the header's dtype must name a floating-point type such as "
+            f"'float64', got {dtype_name!r}"
+        )
     return header
 
 

@@ -51,8 +51,10 @@ class Trace:
     """The bias values after the step (unchanged when biases are not trained)."""
 
     def __repr__(self) -> str:
-        return (f"Trace(layers={len(self.net_inputs)}, total_error={self.total_error!r}, "
-                f"update={self.update!r}, learning_rate={self.learning_rate!r})")
+        return (
+            f"Trace(layers={len(self.net_inputs)}, total_error={self.total_error!r}, "
+            f"update={self.update!r}, learning_rate={self.learning_rate!r})"
+        )
 
     def __str__(self) -> str:
         lines = [
@@ -85,12 +87,14 @@ class Trace:
 
     def as_dict(self) -> dict:
         """The trace as a dict of plain Python lists and floats (JSON-ready)."""
+
         def plain(v):
             if isinstance(v, np.ndarray):
                 return v.tolist()
             if isinstance(v, list):
                 return [plain(x) for x in v]
             return v
+
         return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
 
 
