@@ -3,6 +3,18 @@
 The suite runs twice in CI: once plainly and once with ``BACKPROP_ENGINE=python``.
 Tests that build a network without ``engine=`` follow that choice; tests that
 compare the engines, or pin a bug to one engine, name the engine explicitly.
+
+The compiled engine is optional (``Network`` falls back to the twin without it),
+so every test that names it goes through one of two fixtures, which skip where it
+is not built:
+
+* ``core``: the compiled module ``backprop._core``; a test that only names
+  ``engine="cython"`` takes it with ``@pytest.mark.usefixtures("core")``;
+* ``engine``: each engine by name, ``"cython"`` then ``"python"``.
+
+What the tests share is handed out by fixtures, not imported: ``from conftest
+import ...`` picks up whichever ``conftest`` module was loaded last, which is
+``benchmarks/conftest.py`` under ``pytest tests benchmarks``.
 """
 
 from __future__ import annotations
@@ -12,6 +24,35 @@ import pytest
 
 import backprop as bp
 
+try:
+    from backprop import _core
+except ImportError:  # only without a compiled build
+    _core = None
+
+#: The compiled engine against its twin, in float64: they do the same operations
+#: in the same order except that the compiled ``dot`` sums long rows in eight
+#: partial sums, which changes the last bits only.
+ENGINE_RTOL, ENGINE_ATOL = 1e-12, 1e-15
+
+#: Layer sizes of the random networks of the engine-agreement tests.  The 16-unit
+#: layer feeds rows of 16 inputs, long enough for the compiled ``dot``'s partial
+#: sums; (2, 1, 2) and (1, 1) are the narrowest.
+SIZES = [(3, 5, 2), (4, 7, 6, 3), (2, 1, 2), (10, 16, 8, 4, 3), (1, 1)]
+
+#: ``Trace`` fields that hold one array per weight layer.
+TRACE_LAYER_FIELDS = (
+    "net_inputs",
+    "outputs",
+    "d_error_d_output",
+    "d_output_d_net",
+    "deltas",
+    "contributions",
+    "weight_gradients",
+    "bias_gradients",
+    "new_weights",
+    "new_biases",
+)
+
 #: Option sets of the random networks used by the engine and gradient tests:
 #: every activation, every loss, cross-entropy only with a logistic or softmax
 #: output layer.
@@ -20,20 +61,69 @@ NET_OPTIONS = {
     "tanh>logistic/mse": dict(activation="tanh", output_activation="logistic", loss="mse"),
     "relu>linear/half_sse": dict(activation="relu", output_activation="linear", loss="half_sse"),
     "leaky_relu>tanh/mse": dict(activation="leaky_relu", output_activation="tanh", loss="mse"),
-    "linear>softmax/half_sse": dict(activation="linear", output_activation="softmax",
-                                    loss="half_sse"),
-    "tanh>softmax/cross_entropy": dict(activation="tanh", output_activation="softmax",
-                                       loss="cross_entropy"),
+    "linear>softmax/half_sse": dict(
+        activation="linear", output_activation="softmax", loss="half_sse"
+    ),
+    "tanh>softmax/cross_entropy": dict(
+        activation="tanh", output_activation="softmax", loss="cross_entropy"
+    ),
     "logistic/cross_entropy": dict(activation="logistic", loss="cross_entropy"),
-    "leaky_relu>logistic/cross_entropy": dict(activation="leaky_relu",
-                                              output_activation="logistic",
-                                              loss="cross_entropy"),
+    "leaky_relu>logistic/cross_entropy": dict(
+        activation="leaky_relu", output_activation="logistic", loss="cross_entropy"
+    ),
     "relu>softmax/mse": dict(activation="relu", output_activation="softmax", loss="mse"),
 }
 
 
 def pytest_report_header(config):
-    return f"backprop default engine: {bp.default_engine()}"
+    built = "built" if _core is not None else "NOT built: its tests are skipped"
+    return f"backprop default engine: {bp.default_engine()}; compiled engine {built}"
+
+
+@pytest.fixture(scope="session")
+def core():
+    """The compiled engine's module ``backprop._core``; skips the test where it is
+    not built."""
+    if _core is None:
+        pytest.skip("the compiled engine backprop._core is not built")
+    return _core
+
+
+@pytest.fixture(params=bp.ENGINES)
+def engine(request) -> str:
+    """Each engine by name (the compiled one skipped where it is not built)."""
+    if request.param == "cython":
+        request.getfixturevalue("core")
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def assert_engines_agree():
+    """``assert_engines_agree(compiled, twin, what="")``: float64 results of the two
+    engines within ``ENGINE_RTOL`` / ``ENGINE_ATOL``."""
+
+    def check(actual, desired, what: str = "") -> None:
+        np.testing.assert_allclose(
+            np.asarray(actual, dtype=np.float64),
+            np.asarray(desired, dtype=np.float64),
+            rtol=ENGINE_RTOL,
+            atol=ENGINE_ATOL,
+            err_msg=what,
+        )
+
+    return check
+
+
+@pytest.fixture(params=SIZES, ids=["-".join(map(str, s)) for s in SIZES])
+def sizes(request) -> tuple:
+    """Layer sizes of a random network (see ``SIZES``)."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def trace_layer_fields() -> tuple:
+    """Names of the ``Trace`` fields that hold one array per weight layer."""
+    return TRACE_LAYER_FIELDS
 
 
 @pytest.fixture(params=list(NET_OPTIONS.values()), ids=list(NET_OPTIONS))

@@ -34,8 +34,10 @@ def annotated(tmp_path_factory):
     result = subprocess.run(cmd, capture_output=True, text=True, check=True)
     page = (out / "_core.html").read_text(encoding="utf-8")
     # each line reads "+NNN: source"; keep the source with its own indentation
-    lines = [(int(score), html.unescape(re.sub(r"<[^>]+>", "", body)).split(": ", 1)[1])
-             for score, body in LINE.findall(page)]
+    lines = [
+        (int(score), html.unescape(re.sub(r"<[^>]+>", "", body)).split(": ", 1)[1])
+        for score, body in LINE.findall(page)
+    ]
     return result.stdout + result.stderr, lines
 
 
@@ -53,8 +55,9 @@ def kernels(lines):
         if name is not None:
             found[name].append((score, text))
     # keep the functions whose signature (possibly over several lines) says nogil
-    return {n: body for n, body in found.items()
-            if "noexcept nogil" in "".join(t for _, t in body[:4])}
+    return {
+        n: body for n, body in found.items() if "noexcept nogil" in "".join(t for _, t in body[:4])
+    }
 
 
 def test_no_performance_hints_or_warnings(annotated):
@@ -65,13 +68,26 @@ def test_no_performance_hints_or_warnings(annotated):
 
 def test_the_kernels_are_found(annotated):
     names = set(kernels(annotated[1]))
-    assert {"dot", "forward_layers", "output_deltas", "backward_update", "train_loop",
-            "batch_gradient", "gemm_rows", "gemm_grad", "gemm_back", "optimizer_step",
-            "train_plan"} <= names
+    assert {
+        "dot",
+        "forward_layers",
+        "output_deltas",
+        "backward_update",
+        "train_loop",
+        "batch_gradient",
+        "gemm_rows",
+        "gemm_grad",
+        "gemm_back",
+        "optimizer_step",
+        "train_plan",
+    } <= names
 
 
 def test_every_kernel_line_is_white(annotated):
-    yellow = [f"{name}: {text.strip()} (score {score})"
-              for name, body in kernels(annotated[1]).items()
-              for score, text in body if score > 0]
+    yellow = [
+        f"{name}: {text.strip()} (score {score})"
+        for name, body in kernels(annotated[1]).items()
+        for score, text in body
+        if score > 0
+    ]
     assert not yellow, "lines that touch Python inside nogil kernels:\n" + "\n".join(yellow)

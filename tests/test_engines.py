@@ -1,47 +1,29 @@
 """The compiled engine and its pure-Python twin compute the same numbers.
 
 Every test here names both engines explicitly, so it means the same under
-``BACKPROP_ENGINE=python``.  Agreement is to 1e-12 relative: the engines do the
-same operations in the same order except that the compiled ``dot`` splits rows
-of 8 or more inputs into four partial sums, which changes the last bits only.
+``BACKPROP_ENGINE=python``.  Agreement is to ``ENGINE_RTOL`` = 1e-12 relative
+(``assert_engines_agree``, tests/conftest.py): the engines do the same operations
+in the same order except that the compiled ``dot`` splits rows of 16 or more
+inputs into eight partial sums, which changes the last bits only.  Tests that
+need the compiled engine skip where it is not built (the ``core`` and ``engine``
+fixtures).
 """
 
 from __future__ import annotations
-
-import importlib
 
 import numpy as np
 import pytest
 
 import backprop as bp
-from backprop import _reference
-
-RTOL, ATOL = 1e-12, 1e-15
-
-SIZES = [(3, 5, 2), (4, 7, 6, 3), (2, 1, 2), (10, 16, 8, 4, 3), (1, 1)]
-SIZE_IDS = ["-".join(map(str, s)) for s in SIZES]
-
-TRACE_UNIT_FIELDS = ["net_inputs", "outputs", "d_error_d_output", "d_output_d_net", "deltas",
-                     "contributions", "weight_gradients", "bias_gradients", "new_weights",
-                     "new_biases"]
-
-
-def assert_close(actual, desired, what=""):
-    np.testing.assert_allclose(np.asarray(actual, dtype=float), np.asarray(desired, dtype=float),
-                               rtol=RTOL, atol=ATOL, err_msg=what)
-
-
-@pytest.fixture(params=SIZES, ids=SIZE_IDS)
-def sizes(request):
-    return request.param
 
 
 @pytest.fixture
-def twins(sizes, bias_mode, net_options):
+def twins(core, sizes, bias_mode, net_options):
     """The same random network under each engine: ``{"cython": net, "python": net}``."""
-    nets = {engine: bp.Network(sizes, seed=sum(sizes), bias=bias_mode, engine=engine,
-                               **net_options)
-            for engine in bp.ENGINES}
+    nets = {
+        engine: bp.Network(sizes, seed=sum(sizes), bias=bias_mode, engine=engine, **net_options)
+        for engine in bp.ENGINES
+    }
     assert np.array_equal(nets["cython"].params, nets["python"].params)
     return nets
 
@@ -51,109 +33,92 @@ def data(sizes, net_options, make_data):
     return make_data(sizes[0], sizes[-1], 4, net_options, seed=len(sizes))
 
 
-def test_forward(twins, data):
+def test_forward(twins, data, assert_engines_agree):
     X, _ = data
-    assert_close(twins["cython"].forward(X), twins["python"].forward(X))
+    assert_engines_agree(twins["cython"].forward(X), twins["python"].forward(X))
 
 
-def test_total_error(twins, data):
+def test_total_error(twins, data, assert_engines_agree):
     X, T = data
-    assert_close(twins["cython"].total_error(X, T), twins["python"].total_error(X, T))
+    assert_engines_agree(twins["cython"].total_error(X, T), twins["python"].total_error(X, T))
 
 
+@pytest.mark.usefixtures("core")
 @pytest.mark.parametrize("update", bp.UPDATES)
 @pytest.mark.parametrize("train_bias", [True, False], ids=["train_bias", "fixed_bias"])
-def test_train(sizes, bias_mode, net_options, data, train_bias, update):
+def test_train(sizes, bias_mode, net_options, data, train_bias, update, assert_engines_agree):
     """History and final weights of a few epochs of online training."""
     X, T = data
     results = {}
     for engine in bp.ENGINES:
-        net = bp.Network(sizes, seed=7, bias=bias_mode, train_bias=train_bias,
-                         engine=engine, **net_options)
+        net = bp.Network(
+            sizes, seed=7, bias=bias_mode, train_bias=train_bias, engine=engine, **net_options
+        )
         history = net.train(X, T, epochs=3, learning_rate=0.1, update=update)
         results[engine] = history, net.params
-    assert_close(results["cython"][0], results["python"][0], "history")
-    assert_close(results["cython"][1], results["python"][1], "params")
+    assert_engines_agree(results["cython"][0], results["python"][0], "history")
+    assert_engines_agree(results["cython"][1], results["python"][1], "params")
 
 
+@pytest.mark.usefixtures("core")
 @pytest.mark.parametrize("update", bp.UPDATES)
 @pytest.mark.parametrize("train_bias", [True, False], ids=["train_bias", "fixed_bias"])
-def test_trace(sizes, bias_mode, net_options, data, train_bias, update):
+def test_trace(
+    sizes,
+    bias_mode,
+    net_options,
+    data,
+    train_bias,
+    update,
+    trace_layer_fields,
+    assert_engines_agree,
+):
     """Every field of the trace of one step."""
     X, T = data
-    traces = {engine: bp.Network(sizes, seed=11, bias=bias_mode, train_bias=train_bias,
-                                 engine=engine, **net_options).trace(X[0], T[0], 0.3, update)
-              for engine in bp.ENGINES}
+    traces = {
+        engine: bp.Network(
+            sizes, seed=11, bias=bias_mode, train_bias=train_bias, engine=engine, **net_options
+        ).trace(X[0], T[0], 0.3, update)
+        for engine in bp.ENGINES
+    }
     fast, slow = traces["cython"], traces["python"]
     n_layers = len(sizes) - 1
-    for field in TRACE_UNIT_FIELDS:
+    for field in trace_layer_fields:
         assert len(getattr(fast, field)) == len(getattr(slow, field)) == n_layers, field
         for layer in range(n_layers):
             a, b = getattr(fast, field)[layer], getattr(slow, field)[layer]
             assert np.shape(a) == np.shape(b), (field, layer)
-            assert_close(a, b, f"{field}[{layer}]")
-    assert_close(fast.errors, slow.errors, "errors")
-    assert_close(fast.total_error, slow.total_error, "total_error")
+            assert_engines_agree(a, b, f"{field}[{layer}]")
+    assert_engines_agree(fast.errors, slow.errors, "errors")
+    assert_engines_agree(fast.total_error, slow.total_error, "total_error")
     assert (fast.update, fast.learning_rate) == (slow.update, slow.learning_rate) == (update, 0.3)
     np.testing.assert_array_equal(fast.inputs, slow.inputs)
     np.testing.assert_array_equal(fast.targets, slow.targets)
 
 
 # ---------------------------------------------------------------- engine codes
-@pytest.fixture(scope="module")
-def core():
-    try:
-        return importlib.import_module("backprop._core")
-    except ImportError:
-        pytest.skip("the compiled engine backprop._core is not built")
-
-
-CODE_NAMES = {
-    "activation": {"logistic": "LOGISTIC", "tanh": "TANH", "relu": "RELU",
-                   "leaky_relu": "LEAKY_RELU", "linear": "LINEAR", "softmax": "SOFTMAX"},
-    "loss": {"half_sse": "HALF_SSE", "mse": "MSE", "cross_entropy": "CROSS_ENTROPY"},
-    "bias": {"none": "NONE", "shared": "SHARED", "per-neuron": "PER_NEURON"},
-    "optimizer": {"sgd": "SGD", "momentum": "MOMENTUM", "nesterov": "NESTEROV",
-                  "adam": "ADAM", "rprop": "RPROP"},
-}
-
-
-@pytest.mark.parametrize("kind", CODE_NAMES)
-def test_codes_agree(core, kind):
-    """The compiled engine and the twin number every option the same way."""
-    assert set(core.CODES[kind]) == set(CODE_NAMES[kind])
-    for name, constant in CODE_NAMES[kind].items():
-        assert core.CODES[kind][name] == getattr(_reference, constant), name
-
-
-@pytest.mark.parametrize("kind, names", [("activation", bp.ACTIVATIONS), ("loss", bp.LOSSES)])
-def test_public_option_order_matches_codes(core, kind, names):
-    """``Network`` codes activations and losses by their index in the public tuples."""
-    assert {name: code for code, name in enumerate(names)} == core.CODES[kind]
-
-
-def test_optimizer_settings_sit_where_both_engines_read_them(core):
-    """The ``hyper`` vector: the twin reads it by ``HYPER`` order, the core by index."""
-    positions = dict(core.CODES["hyper"])
-    assert positions.pop("size") == len(_reference.HYPER)
-    assert positions == {name: i for i, name in enumerate(_reference.HYPER)}
-
-
-def test_bias_modes_are_the_coded_ones(core):
-    assert set(bp.BIAS_MODES) == set(core.CODES["bias"])
+# The engines' codes, hyper-vector order and layout are tied to ``backprop._spec``
+# by tests/test_spec.py.
 
 
 # ---------------------------------------------------------------- selection
-@pytest.mark.parametrize("engine", bp.ENGINES)
 def test_explicit_engine(engine):
     assert bp.Network([2, 2], engine=engine).engine == engine
     assert bp.Network.tutorial(engine=engine).engine == engine
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("python", "python"), ("cython", "cython"), ("  Python ", "python"), ("CYTHON", "cython"),
-])
-def test_environment_variable_chooses_the_default(monkeypatch, value, expected):
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("python", "python"),
+        ("cython", "cython"),
+        ("  Python ", "python"),
+        ("CYTHON", "cython"),
+    ],
+)
+def test_environment_variable_chooses_the_default(request, monkeypatch, value, expected):
+    if expected == "cython":
+        request.getfixturevalue("core")
     monkeypatch.setenv("BACKPROP_ENGINE", value)
     assert bp.default_engine() == expected
     assert bp.Network([2, 2]).engine == expected
@@ -189,21 +154,28 @@ def test_bad_environment_variable(monkeypatch, value):
 # derived by hand in the comment.
 def _logistic_saturates_to_zero(engine):
     # net = 1 * -1000: 1 / (1 + e^1000) is 0.0 in doubles
-    assert bp.Network([1, 1], weights=[[[1.0]]], bias="none", engine=engine) \
-        .forward([-1000.0])[0] == 0.0
+    assert (
+        bp.Network([1, 1], weights=[[[1.0]]], bias="none", engine=engine).forward([-1000.0])[0]
+        == 0.0
+    )
 
 
 def _huge_linear_error_is_inf(engine):
     # 0.5 * (0 - 1e200)^2 = 5e399 overflows to inf
-    net = bp.Network([1, 1], weights=[[[1e200]]], bias="none", activation="linear",
-                     engine=engine)
+    net = bp.Network([1, 1], weights=[[[1e200]]], bias="none", activation="linear", engine=engine)
     assert net.total_error([1.0], [0.0]) == np.inf
 
 
 def _saturated_softmax_cross_entropy(engine):
     # nets +400 and -400, target class 1: loss = lse - net_1 = 400 - (-400) = 800
-    net = bp.Network([1, 2], weights=[[[400.0], [-400.0]]], bias="none",
-                     activation="softmax", loss="cross_entropy", engine=engine)
+    net = bp.Network(
+        [1, 2],
+        weights=[[[400.0], [-400.0]]],
+        bias="none",
+        activation="softmax",
+        loss="cross_entropy",
+        engine=engine,
+    )
     assert net.total_error([1.0], [0.0, 1.0]) == 800.0
     history = net.train([1.0], [0.0, 1.0], epochs=1, learning_rate=0.5)
     assert history[0] == 800.0
@@ -213,11 +185,11 @@ def _saturated_softmax_cross_entropy(engine):
 
 def _saturated_logistic_cross_entropy(engine):
     # net = 50, target 1: loss = log1p(exp(-50)); logistic(50) == 1.0 in doubles
-    net = bp.Network([1, 1], weights=[[[50.0]]], bias="none", loss="cross_entropy",
-                     engine=engine)
+    net = bp.Network([1, 1], weights=[[[50.0]]], bias="none", loss="cross_entropy", engine=engine)
     assert net.forward([1.0])[0] == 1.0
-    np.testing.assert_allclose(net.train([1.0], [1.0], epochs=1)[0], np.log1p(np.exp(-50.0)),
-                               rtol=1e-15)
+    np.testing.assert_allclose(
+        net.train([1.0], [1.0], epochs=1)[0], np.log1p(np.exp(-50.0)), rtol=1e-15
+    )
 
 
 EXTREMES = [
@@ -228,7 +200,6 @@ EXTREMES = [
 ]
 
 
-@pytest.mark.parametrize("engine", bp.ENGINES)
 @pytest.mark.parametrize("check", EXTREMES, ids=[f.__name__.strip("_") for f in EXTREMES])
 def test_extreme_values(check, engine):
     check(engine)

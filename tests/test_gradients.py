@@ -33,8 +33,15 @@ def _rebuild(net, weights, biases):
         biases = None
     elif net.bias == "shared":
         biases = [float(b[0]) for b in biases]  # one value per layer
-    return bp.Network(net.layers, weights=weights, biases=biases, bias=net.bias,
-                      activation=list(net.activations), loss=net.loss, engine=net.engine)
+    return bp.Network(
+        net.layers,
+        weights=weights,
+        biases=biases,
+        bias=net.bias,
+        activation=list(net.activations),
+        loss=net.loss,
+        engine=net.engine,
+    )
 
 
 def _central_difference(net, x, t, nudge):
@@ -53,28 +60,32 @@ def _numerical_gradients(net, x, t):
     bias_grads = []
     for layer, w in enumerate(net.weights):
         for j, i in np.ndindex(w.shape):
+
             def nudge_weight(weights, biases, step, layer=layer, j=j, i=i):
                 weights[layer][j, i] += step
+
             weight_grads[layer][j, i] = _central_difference(net, x, t, nudge_weight)
 
         n_values = {"none": 0, "shared": 1, "per-neuron": w.shape[0]}[net.bias]
         grads = np.zeros(n_values)
         for j in range(n_values):
+
             def nudge_bias(weights, biases, step, layer=layer, j=j):
                 if net.bias == "shared":
                     biases[layer] += step  # the one shared value, repeated per unit
                 else:
                     biases[layer][j] += step
+
             grads[j] = _central_difference(net, x, t, nudge_bias)
         bias_grads.append(grads)
     return weight_grads, bias_grads
 
 
-@pytest.mark.parametrize("engine", bp.ENGINES)
 @pytest.mark.parametrize("sizes", SIZES, ids=["-".join(map(str, s)) for s in SIZES])
 def test_gradients_match_finite_differences(sizes, bias_mode, net_options, engine, make_data):
-    net = bp.Network(sizes, seed=3 * len(sizes) + sizes[0], bias=bias_mode, engine=engine,
-                     **net_options)
+    net = bp.Network(
+        sizes, seed=3 * len(sizes) + sizes[0], bias=bias_mode, engine=engine, **net_options
+    )
     X, T = make_data(sizes[0], sizes[-1], 1, net_options, seed=sum(sizes))
     x, t = X[0], T[0]
     trace = net.trace(x, t)
@@ -89,10 +100,20 @@ def test_gradients_match_finite_differences(sizes, bias_mode, net_options, engin
 
     weight_grads, bias_grads = _numerical_gradients(net, x, t)
     for layer in range(len(sizes) - 1):
-        np.testing.assert_allclose(trace.weight_gradients[layer], weight_grads[layer],
-                                   rtol=RTOL, atol=ATOL, err_msg=f"weights[{layer}]")
-        np.testing.assert_allclose(trace.bias_gradients[layer], bias_grads[layer],
-                                   rtol=RTOL, atol=ATOL, err_msg=f"biases[{layer}]")
+        np.testing.assert_allclose(
+            trace.weight_gradients[layer],
+            weight_grads[layer],
+            rtol=RTOL,
+            atol=ATOL,
+            err_msg=f"weights[{layer}]",
+        )
+        np.testing.assert_allclose(
+            trace.bias_gradients[layer],
+            bias_grads[layer],
+            rtol=RTOL,
+            atol=ATOL,
+            err_msg=f"biases[{layer}]",
+        )
 
 
 @pytest.mark.parametrize("bias_mode, n_values", [("per-neuron", 3), ("shared", 1), ("none", 0)])
@@ -117,5 +138,6 @@ def test_weight_gradient_is_delta_times_input():
     trace = net.trace(x, [0.3, 0.6])
     inputs = [x, np.asarray(trace.outputs[0])]
     for layer in range(2):
-        np.testing.assert_array_equal(np.asarray(trace.weight_gradients[layer]),
-                                      np.outer(trace.deltas[layer], inputs[layer]))
+        np.testing.assert_array_equal(
+            np.asarray(trace.weight_gradients[layer]), np.outer(trace.deltas[layer], inputs[layer])
+        )

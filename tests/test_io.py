@@ -13,7 +13,8 @@ import json
 import os
 import pathlib
 import pickle
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -34,13 +35,11 @@ ACTIVATION_LISTS = {
 }
 
 
-@pytest.fixture(params=bp.ENGINES)
-def engine(request) -> str:
-    return request.param
-
-
 def _assert_same_network(original: bp.Network, loaded: bp.Network, X: np.ndarray) -> None:
-    """Same options and bitwise the same parameters and outputs (same engine)."""
+    """Same options and bitwise the same parameters and outputs (same engine).
+
+    The networks here are float64; float32 round trips are in tests/test_float32.py.
+    """
     assert loaded.layers == original.layers
     assert loaded.bias == original.bias
     assert loaded.train_bias == original.train_bias
@@ -67,12 +66,22 @@ def test_round_trip_is_bit_exact(tmp_path, net_options, bias_mode, engine, make_
 
 
 @pytest.mark.parametrize("train_bias", [True, False])
-@pytest.mark.parametrize("activations, loss", list(ACTIVATION_LISTS.values()),
-                         ids=list(ACTIVATION_LISTS))
-def test_round_trip_keeps_per_layer_activations(tmp_path, activations, loss, train_bias,
-                                                bias_mode, engine):
-    net = bp.Network(SIZES, seed=3, bias=bias_mode, train_bias=train_bias,
-                     activation=activations, loss=loss, init="xavier", engine=engine)
+@pytest.mark.parametrize(
+    "activations, loss", list(ACTIVATION_LISTS.values()), ids=list(ACTIVATION_LISTS)
+)
+def test_round_trip_keeps_per_layer_activations(
+    tmp_path, activations, loss, train_bias, bias_mode, engine
+):
+    net = bp.Network(
+        SIZES,
+        seed=3,
+        bias=bias_mode,
+        train_bias=train_bias,
+        activation=activations,
+        loss=loss,
+        init="xavier",
+        engine=engine,
+    )
     X = np.random.default_rng(2).uniform(-1, 1, size=(4, SIZES[0]))
     loaded = _round_trip(net, tmp_path / "net.npz", engine=engine)
     assert loaded.activations == tuple(activations)
@@ -81,12 +90,14 @@ def test_round_trip_keeps_per_layer_activations(tmp_path, activations, loss, tra
 
 @pytest.mark.parametrize("train_bias", [True, False])
 @pytest.mark.parametrize("update", bp.UPDATES)
-def test_loaded_network_trains_identically(tmp_path, bias_mode, train_bias, update, engine,
-                                           make_data):
+def test_loaded_network_trains_identically(
+    tmp_path, bias_mode, train_bias, update, engine, make_data
+):
     """A trained network round-trips, and training goes on exactly as without the file."""
     options = dict(activation="tanh", output_activation="logistic", loss="cross_entropy")
-    net = bp.Network(SIZES, seed=11, bias=bias_mode, train_bias=train_bias, engine=engine,
-                     **options)
+    net = bp.Network(
+        SIZES, seed=11, bias=bias_mode, train_bias=train_bias, engine=engine, **options
+    )
     X, T = make_data(SIZES[0], SIZES[-1], 8, options, seed=4)
     net.train(X, T, epochs=25, learning_rate=0.3, update=update)
     loaded = _round_trip(net, tmp_path / "trained.npz", engine=engine)
@@ -109,8 +120,10 @@ def test_tutorial_network_round_trips(tmp_path, engine):
 
 
 @pytest.mark.parametrize("saved_with", bp.ENGINES)
-def test_load_engine_overrides_the_saving_engine(tmp_path, saved_with, engine):
+def test_load_engine_overrides_the_saving_engine(request, tmp_path, saved_with, engine):
     """The file records no engine: ``engine=`` picks one, bit-exact parameters either way."""
+    if saved_with == "cython":
+        request.getfixturevalue("core")
     net = bp.Network(SIZES, seed=5, engine=saved_with)
     loaded = _round_trip(net, tmp_path / "net.npz", engine=engine)
     assert loaded.engine == engine
@@ -159,8 +172,10 @@ def test_save_rejects_a_non_network_and_leaves_the_file(tmp_path, bad_net):
     assert os.listdir(tmp_path) == ["net.npz"]
 
 
-@pytest.mark.parametrize("target, error", [("no-such-dir/net.npz", FileNotFoundError),
-                                            ("a-directory", IsADirectoryError)])
+@pytest.mark.parametrize(
+    "target, error",
+    [("no-such-dir/net.npz", FileNotFoundError), ("a-directory", IsADirectoryError)],
+)
 def test_failed_save_leaves_no_file_behind(tmp_path, target, error):
     """The error is the file system's; no temporary file is left either way."""
     (tmp_path / "a-directory").mkdir()
@@ -179,20 +194,33 @@ def test_saving_is_deterministic(tmp_path):
 
 # ---------------------------------------------------------------- the documented format
 def test_file_follows_the_documented_format(tmp_path, bias_mode):
-    net = bp.Network(SIZES, seed=9, bias=bias_mode, train_bias=False,
-                     activation=["tanh", "relu", "softmax"], loss="cross_entropy")
+    net = bp.Network(
+        SIZES,
+        seed=9,
+        bias=bias_mode,
+        train_bias=False,
+        activation=["tanh", "relu", "softmax"],
+        loss="cross_entropy",
+    )
     bpio.save(net, tmp_path / "net.npz")
     with np.load(tmp_path / "net.npz", allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
     assert arrays["header"].dtype == np.uint8 and arrays["header"].ndim == 1
     assert json.loads(arrays.pop("header").tobytes().decode("utf-8")) == {
-        "format": "backprop-network", "version": 1, "layers": SIZES, "bias": bias_mode,
-        "train_bias": False, "activations": ["tanh", "relu", "softmax"],
-        "loss": "cross_entropy", "dtype": "float64"}
+        "format": "backprop-network",
+        "version": 1,
+        "layers": SIZES,
+        "bias": bias_mode,
+        "train_bias": False,
+        "activations": ["tanh", "relu", "softmax"],
+        "loss": "cross_entropy",
+        "dtype": "float64",
+    }
     expected = {f"weights_{l}": w for l, w in enumerate(net.weights)}
     if bias_mode != "none":
-        expected.update({f"biases_{l}": b[:1] if bias_mode == "shared" else b
-                         for l, b in enumerate(net.biases)})
+        expected.update(
+            {f"biases_{l}": b[:1] if bias_mode == "shared" else b for l, b in enumerate(net.biases)}
+        )
     assert sorted(arrays) == sorted(expected)
     for name, array in arrays.items():
         assert array.dtype == np.float64
@@ -204,19 +232,27 @@ def test_file_follows_the_documented_format(tmp_path, bias_mode):
 @pytest.mark.parametrize("layout", ["little-endian C", "big-endian Fortran"])
 def test_a_file_written_to_the_spec_loads(tmp_path, bias_mode, writer, layout):
     """Files need not come from ``save``: any archive that follows the spec loads."""
-    net = bp.Network(SIZES, seed=4, bias=bias_mode, activation="relu",
-                     output_activation="linear")
-    header = {"format": "backprop-network", "version": 1, "layers": SIZES,
-              "bias": bias_mode, "train_bias": True,
-              "activations": ["relu", "relu", "linear"], "loss": "half_sse"}  # no dtype
+    net = bp.Network(SIZES, seed=4, bias=bias_mode, activation="relu", output_activation="linear")
+    header = {
+        "format": "backprop-network",
+        "version": 1,
+        "layers": SIZES,
+        "bias": bias_mode,
+        "train_bias": True,
+        "activations": ["relu", "relu", "linear"],
+        "loss": "half_sse",
+    }  # no dtype
     arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
     arrays.update({f"weights_{l}": w for l, w in enumerate(net.weights)})
     if bias_mode != "none":
-        arrays.update({f"biases_{l}": b[:1] if bias_mode == "shared" else b
-                       for l, b in enumerate(net.biases)})
+        arrays.update(
+            {f"biases_{l}": b[:1] if bias_mode == "shared" else b for l, b in enumerate(net.biases)}
+        )
     if layout == "big-endian Fortran":
-        arrays = {name: a if name == "header" else np.asfortranarray(a.astype(">f8"))
-                  for name, a in arrays.items()}
+        arrays = {
+            name: a if name == "header" else np.asfortranarray(a.astype(">f8"))
+            for name, a in arrays.items()
+        }
     path = tmp_path / "hand-written.npz"
     with open(path, "wb") as fh:
         writer(fh, **arrays)
@@ -250,6 +286,7 @@ def _json_bytes(text: str | bytes) -> np.ndarray:
 
 def _edit_header(**changes: Any) -> Callable[[dict], None]:
     """A mutation setting header entries (``None`` removes the entry)."""
+
     def mutate(arrays: dict) -> None:
         header = json.loads(arrays["header"].tobytes())
         for key, value in changes.items():
@@ -258,12 +295,14 @@ def _edit_header(**changes: Any) -> Callable[[dict], None]:
             else:
                 header[key] = value
         arrays["header"] = _json_bytes(json.dumps(header))
+
     return mutate
 
 
 def _set(name: str, value: Any) -> Callable[[dict], None]:
     def mutate(arrays: dict) -> None:
         arrays[name] = value(arrays[name]) if callable(value) else value
+
     return mutate
 
 
@@ -276,6 +315,7 @@ def _with_value(value: float, index: tuple) -> Callable[[np.ndarray], np.ndarray
         array = array.copy()
         array[index] = value
         return array
+
     return change
 
 
@@ -285,26 +325,42 @@ BAD_ARCHIVES = {
     "missing weights": (_remove("weights_1"), "'weights_1' is missing"),
     "missing biases": (_remove("biases_0"), "'biases_0' is missing"),
     "extra array": (_set("notes", np.zeros(2)), "unexpected array 'notes'"),
-    "weights transposed": (_set("weights_0", np.transpose),
-                           r"'weights_0' must have shape \(4, 3\), got \(3, 4\)"),
+    "weights transposed": (
+        _set("weights_0", np.transpose),
+        r"'weights_0' must have shape \(4, 3\), got \(3, 4\)",
+    ),
     "weights 1-D": (_set("weights_1", np.ravel), r"'weights_1' must have shape \(2, 4\)"),
     "biases too long": (_set("biases_1", np.zeros(3)), r"'biases_1' must have shape \(2,\)"),
-    "weights float32": (_set("weights_0", lambda w: w.astype(np.float32)),
-                        "'weights_0' must have dtype float64"),
-    "weights int": (_set("weights_1", lambda w: w.astype(np.int64)),
-                    "'weights_1' must have dtype float64"),
-    "weights complex": (_set("weights_1", lambda w: w.astype(np.complex128)),
-                        "'weights_1' must have dtype float64"),
-    "NaN weight": (_set("weights_1", _with_value(np.nan, (1, 2))),
-                   "'weights_1' contains NaN or infinity"),
-    "infinite bias": (_set("biases_0", _with_value(-np.inf, (3,))),
-                      "'biases_0' contains NaN or infinity"),
-    "header not JSON": (_set("header", _json_bytes("{\"format\": backprop")),
-                        "header is not valid JSON"),
+    "weights float32": (
+        _set("weights_0", lambda w: w.astype(np.float32)),
+        "'weights_0' must have dtype float64",
+    ),
+    "weights int": (
+        _set("weights_1", lambda w: w.astype(np.int64)),
+        "'weights_1' must have dtype float64",
+    ),
+    "weights complex": (
+        _set("weights_1", lambda w: w.astype(np.complex128)),
+        "'weights_1' must have dtype float64",
+    ),
+    "NaN weight": (
+        _set("weights_1", _with_value(np.nan, (1, 2))),
+        "'weights_1' contains NaN or infinity",
+    ),
+    "infinite bias": (
+        _set("biases_0", _with_value(-np.inf, (3,))),
+        "'biases_0' contains NaN or infinity",
+    ),
+    "header not JSON": (
+        _set("header", _json_bytes('{"format": backprop')),
+        "header is not valid JSON",
+    ),
     "header not UTF-8": (_set("header", _json_bytes(b"\xff\xfe{}")), "header is not UTF-8"),
     "header a list": (_set("header", _json_bytes("[1, 2]")), "must be a JSON object"),
-    "header key twice": (_set("header", _json_bytes(
-        '{"format": "backprop-network", "format": "backprop-network"}')), "'format' twice"),
+    "header key twice": (
+        _set("header", _json_bytes('{"format": "backprop-network", "format": "backprop-network"}')),
+        "'format' twice",
+    ),
     "header a string array": (_set("header", np.array("{}")), "'header' must have dtype uint8"),
     "header 2-D": (_set("header", lambda h: h.reshape(1, -1)), "'header' must be 1-D"),
     "wrong format": (_edit_header(format="pickle"), "format is 'pickle'"),
@@ -318,22 +374,33 @@ BAD_ARCHIVES = {
     "one layer": (_edit_header(layers=[3]), "layers must be a list"),
     "unknown bias": (_edit_header(bias="sometimes"), "unknown bias 'sometimes'"),
     "train_bias text": (_edit_header(train_bias="yes"), "train_bias must be true or false"),
-    "unknown activation": (_edit_header(activations=["logistic", "gelu"]),
-                           "unknown activation 'gelu'"),
-    "too few activations": (_edit_header(activations=["logistic"]),
-                            "activations must be a list of 2"),
+    "unknown activation": (
+        _edit_header(activations=["logistic", "gelu"]),
+        "unknown activation 'gelu'",
+    ),
+    "too few activations": (
+        _edit_header(activations=["logistic"]),
+        "activations must be a list of 2",
+    ),
     "unknown loss": (_edit_header(loss="hinge"), "unknown loss 'hinge'"),
     "integer dtype": (_edit_header(dtype="int32"), "dtype must name a floating-point"),
-    "header layers disagree": (_edit_header(layers=[3, 5, 2]),
-                               r"'weights_0' must have shape \(5, 3\), got \(4, 3\)"),
+    "header layers disagree": (
+        _edit_header(layers=[3, 5, 2]),
+        r"'weights_0' must have shape \(5, 3\), got \(4, 3\)",
+    ),
     "biases with bias none": (_edit_header(bias="none"), "unexpected array 'biases_0'"),
-    "per-unit biases when shared": (_edit_header(bias="shared"),
-                                    r"'biases_0' must have shape \(1,\), got \(4,\)"),
-    "softmax hidden layer": (_edit_header(activations=["softmax", "logistic"]),
-                             "softmax.*only allowed on the output layer"),
-    "cross_entropy after linear": (_edit_header(activations=["tanh", "linear"],
-                                                loss="cross_entropy"),
-                                   "cross_entropy.*'linear'"),
+    "per-unit biases when shared": (
+        _edit_header(bias="shared"),
+        r"'biases_0' must have shape \(1,\), got \(4,\)",
+    ),
+    "softmax hidden layer": (
+        _edit_header(activations=["softmax", "logistic"]),
+        "softmax.*only allowed on the output layer",
+    ),
+    "cross_entropy after linear": (
+        _edit_header(activations=["tanh", "linear"], loss="cross_entropy"),
+        "cross_entropy.*'linear'",
+    ),
 }
 
 
@@ -347,13 +414,13 @@ def test_invalid_archive_is_refused(tmp_path, mutate, match):
 
 
 def _truncate(data: bytes) -> bytes:
-    return data[:len(data) // 2]
+    return data[: len(data) // 2]
 
 
 def _flip_a_weight_byte(data: bytes) -> bytes:
     """Damage one byte of weights_0's data: the archive's CRC no longer matches."""
     start = data.index(bp.Network([3, 4, 2], seed=0).weights[0].tobytes())
-    return data[:start + 5] + bytes([data[start + 5] ^ 0x40]) + data[start + 6:]
+    return data[: start + 5] + bytes([data[start + 5] ^ 0x40]) + data[start + 6 :]
 
 
 def _npy_file(data: bytes) -> bytes:

@@ -14,34 +14,33 @@ import pytest
 
 import backprop as bp
 
-
-def _compiled_or_skip() -> None:
-    try:
-        bp.Network([1, 1], engine="cython")
-    except ImportError:
-        pytest.skip("the compiled engine is not built")
+pytestmark = pytest.mark.usefixtures("core")  # skipped where the compiled engine is not built
 
 
-@pytest.mark.parametrize("sizes", [(2, 2, 2), (2, 3, 2), (3, 2, 2, 2)],
-                         ids=["seed-shape", "wider", "deeper"])
+@pytest.mark.parametrize(
+    "sizes", [(2, 2, 2), (2, 3, 2), (3, 2, 2, 2)], ids=["seed-shape", "wider", "deeper"]
+)
 @pytest.mark.parametrize("update", ["simultaneous", "sequential"])
-@pytest.mark.parametrize("bias, train_bias", [("per-neuron", True), ("shared", True),
-                                              ("shared", False), ("none", False)])
+@pytest.mark.parametrize(
+    "bias, train_bias", [("per-neuron", True), ("shared", True), ("shared", False), ("none", False)]
+)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_fast_loops_match_the_generic_step(sizes, update, bias, train_bias, dtype):
-    _compiled_or_skip()
     rng = np.random.default_rng(sum(sizes))
     x = rng.uniform(0.0, 1.0, sizes[0]).astype(dtype)
     t = rng.uniform(0.05, 0.95, sizes[-1]).astype(dtype)
-    fast = bp.Network(list(sizes), seed=3, bias=bias, train_bias=train_bias, dtype=dtype,
-                      engine="cython")
+    fast = bp.Network(
+        list(sizes), seed=3, bias=bias, train_bias=train_bias, dtype=dtype, engine="cython"
+    )
     generic = fast.copy()
     # learning rate 0.7: not a power of two, so every product's rounding shows
     h_fast = fast.train(x, t, epochs=300, learning_rate=0.7, update=update)
-    h_generic = generic.train(x, t, epochs=300, learning_rate=0.7, update=update,
-                              shuffle=True, seed=0)
+    h_generic = generic.train(
+        x, t, epochs=300, learning_rate=0.7, update=update, shuffle=True, seed=0
+    )
     np.testing.assert_array_equal(h_fast, h_generic)
     np.testing.assert_array_equal(fast.params, generic.params)
-    assert not np.array_equal(fast.params, bp.Network(list(sizes), seed=3, bias=bias,
-                                                       train_bias=train_bias,
-                                                       dtype=dtype).params)
+    assert not np.array_equal(
+        fast.params,
+        bp.Network(list(sizes), seed=3, bias=bias, train_bias=train_bias, dtype=dtype).params,
+    )

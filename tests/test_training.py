@@ -6,8 +6,9 @@ batch and the update rule of every optimizer.  The networks start from explicit
 weights drawn here, so every expected value is computed in this file.
 
 Tests that build a network without ``engine=`` follow ``$BACKPROP_ENGINE``; they
-are kept small enough for the pure-Python engine.  The digits test needs the
-compiled engine and names it.
+are kept small enough for the pure-Python engine.  The digits test and the
+engine comparison under shuffling need the compiled engine, name it, and skip
+where it is not built (the ``core`` fixture of tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ import pytest
 
 import backprop as bp
 
-RTOL = 1e-10          # NumPy restatement against either engine
-ENGINE_RTOL = 1e-12   # compiled engine against its twin (as tests/test_engines.py)
+RTOL = 1e-10  # NumPy restatement against either engine
 LEAKY_SLOPE = 0.01
 HIDDEN_ACTIVATIONS = ["logistic", "tanh", "relu", "leaky_relu", "linear"]
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "rprop"]
@@ -93,9 +93,9 @@ def layers_of(flat, sizes, bias):
     each layer's row-major ``W`` (n_out x n_in), then its biases."""
     layers, pos = [], 0
     for n_in, n_out in zip(sizes, sizes[1:]):
-        w = flat[pos:pos + n_in * n_out].reshape(n_out, n_in)
+        w = flat[pos : pos + n_in * n_out].reshape(n_out, n_in)
         pos += n_in * n_out
-        b = flat[pos:pos + n_bias(n_out, bias)]
+        b = flat[pos : pos + n_bias(n_out, bias)]
         pos += b.size
         layers.append((w, b))
     assert pos == flat.size
@@ -131,9 +131,17 @@ def np_gradient(flat, spec, x, t):
     return np_loss(spec["loss"], o, t, acts[-1]), grad
 
 
-DEFAULTS = dict(momentum=0.9, beta1=0.9, beta2=0.999, epsilon=1e-8, rprop_increase=1.2,
-                rprop_decrease=0.5, rprop_initial_step=0.1, rprop_min_step=1e-6,
-                rprop_max_step=50.0)
+DEFAULTS = dict(
+    momentum=0.9,
+    beta1=0.9,
+    beta2=0.999,
+    epsilon=1e-8,
+    rprop_increase=1.2,
+    rprop_decrease=0.5,
+    rprop_initial_step=0.1,
+    rprop_min_step=1e-6,
+    rprop_max_step=50.0,
+)
 
 
 class NumpyOptimizer:
@@ -142,11 +150,11 @@ class NumpyOptimizer:
     def __init__(self, name, lr, n_params, **settings):
         self.name, self.lr = name, lr
         self.h = {**DEFAULTS, **settings}
-        self.v = np.zeros(n_params)           # velocity / first moment
-        self.s = np.zeros(n_params)           # second moment
-        self.t = 0                            # adam's step count
+        self.v = np.zeros(n_params)  # velocity / first moment
+        self.s = np.zeros(n_params)  # second moment
+        self.t = 0  # adam's step count
         self.step_size = np.full(n_params, self.h["rprop_initial_step"])
-        self.previous = np.zeros(n_params)    # rprop's last (possibly zeroed) gradient
+        self.previous = np.zeros(n_params)  # rprop's last (possibly zeroed) gradient
 
     def __call__(self, p, g):
         h, lr = self.h, self.lr
@@ -172,8 +180,7 @@ class NumpyOptimizer:
         return p - np.sign(g) * self.step_size
 
 
-def np_train(flat, spec, X, T, epochs, lr, batch_size=1, optimizer="sgd", orders=None,
-             **settings):
+def np_train(flat, spec, X, T, epochs, lr, batch_size=1, optimizer="sgd", orders=None, **settings):
     """Final parameters and per-epoch error history of ``Network.train``."""
     p = np.array(flat, dtype=float)
     n = len(X)
@@ -198,8 +205,11 @@ def np_train(flat, spec, X, T, epochs, lr, batch_size=1, optimizer="sgd", orders
 # ============================================================ test networks
 def make_spec(sizes, activation, output, loss, bias="per-neuron", train_bias=True):
     """A network description shared by the NumPy side and ``bp.Network``."""
-    acts = list(activation) if isinstance(activation, (list, tuple)) \
+    acts = (
+        list(activation)
+        if isinstance(activation, (list, tuple))
         else [activation] * (len(sizes) - 2) + [output]
+    )
     return dict(sizes=list(sizes), acts=acts, loss=loss, bias=bias, train_bias=train_bias)
 
 
@@ -215,9 +225,16 @@ def build(spec, flat, engine=None):
     """``bp.Network`` with the spec's options, started from ``flat``."""
     layers = layers_of(np.array(flat, dtype=float), spec["sizes"], spec["bias"])
     biases = None if spec["bias"] == "none" else [b.copy() for _, b in layers]
-    return bp.Network(spec["sizes"], weights=[w.copy() for w, _ in layers], biases=biases,
-                      bias=spec["bias"], train_bias=spec["train_bias"],
-                      activation=spec["acts"], loss=spec["loss"], engine=engine)
+    return bp.Network(
+        spec["sizes"],
+        weights=[w.copy() for w, _ in layers],
+        biases=biases,
+        bias=spec["bias"],
+        train_bias=spec["train_bias"],
+        activation=spec["acts"],
+        loss=spec["loss"],
+        engine=engine,
+    )
 
 
 def make_targets(output, n_samples, n_out, rng):
@@ -241,28 +258,14 @@ def assert_close(actual, desired, rtol=RTOL, what=""):
     np.testing.assert_allclose(actual, desired, rtol=rtol, atol=1e-14, err_msg=what)
 
 
-@pytest.fixture
-def cython_engine():
-    try:
-        bp.Network([1, 1], engine="cython")
-    except ImportError:
-        pytest.skip("the compiled engine backprop._core is not built")
-    return "cython"
-
-
-@pytest.fixture(params=list(bp.ENGINES))
-def any_engine(request):
-    """Each engine by name (the compiled one only where it is built)."""
-    if request.param == "cython":
-        return request.getfixturevalue("cython_engine")
-    return request.param
-
-
 # ============================================================ 1. forward, losses
-FORWARD_ACTS = [[hidden, output] for hidden, output in itertools.product(
-    HIDDEN_ACTIVATIONS, bp.ACTIVATIONS)] + [
-    ["relu", "tanh", "softmax"], ["leaky_relu", "logistic", "linear"],
-    ["linear", "relu", "leaky_relu"]]
+FORWARD_ACTS = [
+    [hidden, output] for hidden, output in itertools.product(HIDDEN_ACTIVATIONS, bp.ACTIVATIONS)
+] + [
+    ["relu", "tanh", "softmax"],
+    ["leaky_relu", "logistic", "linear"],
+    ["linear", "relu", "leaky_relu"],
+]
 
 
 @pytest.mark.parametrize("acts", FORWARD_ACTS, ids=[">".join(a) for a in FORWARD_ACTS])
@@ -277,8 +280,12 @@ def test_forward_matches_numpy(acts, bias_mode):
     assert_close(build(spec, flat).forward(X[2]), expected[2])
 
 
-LOSS_CASES = [(output, loss) for output in bp.ACTIVATIONS for loss in bp.LOSSES
-              if loss != "cross_entropy" or output in ("logistic", "softmax")]
+LOSS_CASES = [
+    (output, loss)
+    for output in bp.ACTIVATIONS
+    for loss in bp.LOSSES
+    if loss != "cross_entropy" or output in ("logistic", "softmax")
+]
 
 
 @pytest.mark.parametrize("output, loss", LOSS_CASES, ids=[f"{o}/{l}" for o, l in LOSS_CASES])
@@ -287,8 +294,9 @@ def test_total_error_matches_numpy(output, loss):
     flat = start_params(spec, seed=3)
     X, T = make_samples(spec, 6, seed=4)
     layers = layers_of(flat, spec["sizes"], "per-neuron")
-    per_sample = [np_loss(loss, np_forward(layers, spec["acts"], x)[1][-1], t, output)
-                  for x, t in zip(X, T)]
+    per_sample = [
+        np_loss(loss, np_forward(layers, spec["acts"], x)[1][-1], t, output) for x, t in zip(X, T)
+    ]
     net = build(spec, flat)
     assert_close(net.total_error(X, T), np.sum(per_sample))
     assert_close(net.total_error(X[1], T[1]), per_sample[1])
@@ -332,18 +340,28 @@ TRAIN_SPECS = {
     "relu>softmax/cross_entropy": make_spec([3, 5, 3], "relu", "softmax", "cross_entropy"),
     # (not shared biases on a softmax layer: their true gradient is 0, leaving only
     # round-off for adam and rprop to amplify)
-    "logistic/cross_entropy,shared": make_spec([3, 4, 2], "logistic", "logistic",
-                                              "cross_entropy", bias="shared"),
-    "leaky_relu>linear/mse,fixed_bias": make_spec([3, 4, 2], "leaky_relu", "linear", "mse",
-                                                  train_bias=False),
+    "logistic/cross_entropy,shared": make_spec(
+        [3, 4, 2], "logistic", "logistic", "cross_entropy", bias="shared"
+    ),
+    "leaky_relu>linear/mse,fixed_bias": make_spec(
+        [3, 4, 2], "leaky_relu", "linear", "mse", train_bias=False
+    ),
 }
 LEARNING_RATES = {"sgd": 0.3, "momentum": 0.05, "nesterov": 0.05, "adam": 0.05, "rprop": 0.5}
 SETTINGS = {
     "defaults": {},
     # max 0.2 and min 0.08 are reached from 0.15 after one or two steps: both clips act
-    "custom": dict(momentum=0.7, beta1=0.8, beta2=0.95, epsilon=1e-3, rprop_increase=1.3,
-                   rprop_decrease=0.4, rprop_initial_step=0.15, rprop_min_step=0.08,
-                   rprop_max_step=0.2),
+    "custom": dict(
+        momentum=0.7,
+        beta1=0.8,
+        beta2=0.95,
+        epsilon=1e-3,
+        rprop_increase=1.3,
+        rprop_decrease=0.4,
+        rprop_initial_step=0.15,
+        rprop_min_step=0.08,
+        rprop_max_step=0.2,
+    ),
 }
 
 
@@ -355,8 +373,11 @@ def spec(request):
 @pytest.fixture
 def problem(spec):
     """``(spec, start, X, T)`` with 7 samples: batches of 3 leave a last one of 1."""
-    return (spec, start_params(spec, seed=len(spec["acts"]) + spec["sizes"][1]),
-            *make_samples(spec, 7, seed=spec["sizes"][1]))
+    return (
+        spec,
+        start_params(spec, seed=len(spec["acts"]) + spec["sizes"][1]),
+        *make_samples(spec, 7, seed=spec["sizes"][1]),
+    )
 
 
 @pytest.mark.parametrize("settings", list(SETTINGS.values()), ids=list(SETTINGS))
@@ -366,10 +387,10 @@ def test_training_matches_numpy(problem, optimizer, batch_size, settings):
     spec, start, X, T = problem
     lr = LEARNING_RATES[optimizer]
     net = build(spec, start)
-    history = net.train(X, T, epochs=4, learning_rate=lr, batch_size=batch_size,
-                        optimizer=optimizer, **settings)
-    params, expected_history = np_train(start, spec, X, T, 4, lr, batch_size, optimizer,
-                                        **settings)
+    history = net.train(
+        X, T, epochs=4, learning_rate=lr, batch_size=batch_size, optimizer=optimizer, **settings
+    )
+    params, expected_history = np_train(start, spec, X, T, 4, lr, batch_size, optimizer, **settings)
     assert_close(history, expected_history, what="history")
     assert_close(net.params, params, what="params")
 
@@ -401,8 +422,17 @@ def shuffled_run(seed, engine=None, epochs=3, batch_size=1, optimizer="sgd", **o
     """``(params, history)`` of a shuffled run on the 7-sample problem."""
     X, T = make_samples(SHUFFLE_SPEC, 7, seed=8)
     net = build(SHUFFLE_SPEC, start_params(SHUFFLE_SPEC, seed=9), engine)
-    history = net.train(X, T, epochs=epochs, learning_rate=0.2, batch_size=batch_size,
-                        optimizer=optimizer, shuffle=True, seed=seed, **options)
+    history = net.train(
+        X,
+        T,
+        epochs=epochs,
+        learning_rate=0.2,
+        batch_size=batch_size,
+        optimizer=optimizer,
+        shuffle=True,
+        seed=seed,
+        **options,
+    )
     return net.params, history
 
 
@@ -434,8 +464,9 @@ def test_shuffled_full_batch_equals_the_ordered_full_batch(optimizer):
     the epoch's error) only changes by the order of summation."""
     params, history = shuffled_run(3, batch_size=None, optimizer=optimizer)
     X, T = make_samples(SHUFFLE_SPEC, 7, seed=8)
-    expected, expected_history = np_train(start_params(SHUFFLE_SPEC, seed=9), SHUFFLE_SPEC,
-                                          X, T, 3, 0.2, None, optimizer)
+    expected, expected_history = np_train(
+        start_params(SHUFFLE_SPEC, seed=9), SHUFFLE_SPEC, X, T, 3, 0.2, None, optimizer
+    )
     assert_close(history, expected_history)
     assert_close(params, expected)
 
@@ -452,22 +483,31 @@ def test_each_epoch_is_a_permutation_of_the_samples():
     for seed in [1, 2, 3, 4]:
         net = build(spec, start)
         net.train(X, T, epochs=2, learning_rate=0.5, shuffle=True, seed=seed)
-        matches = [(p, q) for p in perms for q in perms if np.allclose(
-            np_train(after_one[p], spec, X, T, 1, 0.5, orders=[q])[0], net.params,
-            rtol=RTOL, atol=1e-14)]
+        matches = [
+            (p, q)
+            for p in perms
+            for q in perms
+            if np.allclose(
+                np_train(after_one[p], spec, X, T, 1, 0.5, orders=[q])[0],
+                net.params,
+                rtol=RTOL,
+                atol=1e-14,
+            )
+        ]
         assert len(matches) == 1, (seed, matches)
         found.append(matches[0])
     assert len(set(found)) > 1  # the seed matters
     assert any(p != q for p, q in found)  # each epoch is shuffled afresh
 
 
+@pytest.mark.usefixtures("core")
 @pytest.mark.parametrize("batch_size", [1, 3, None])
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
-def test_engines_agree_under_shuffling(cython_engine, optimizer, batch_size):
-    fast = shuffled_run(12, cython_engine, batch_size=batch_size, optimizer=optimizer)
+def test_engines_agree_under_shuffling(optimizer, batch_size, assert_engines_agree):
+    fast = shuffled_run(12, "cython", batch_size=batch_size, optimizer=optimizer)
     slow = shuffled_run(12, "python", batch_size=batch_size, optimizer=optimizer)
-    assert_close(fast[1], slow[1], rtol=ENGINE_RTOL, what="history")
-    assert_close(fast[0], slow[0], rtol=ENGINE_RTOL, what="params")
+    assert_engines_agree(fast[1], slow[1], "history")
+    assert_engines_agree(fast[0], slow[0], "params")
 
 
 def test_reporting_in_chunks_changes_nothing():
@@ -476,8 +516,9 @@ def test_reporting_in_chunks_changes_nothing():
     options = dict(epochs=6, batch_size=3, optimizer="adam")
     plain = shuffled_run(4, **options)
     X, T = make_samples(SHUFFLE_SPEC, 3, seed=13)
-    reported = shuffled_run(4, callback=lambda epoch, error: None, report_every=2,
-                            validation=(X, T), **options)
+    reported = shuffled_run(
+        4, callback=lambda epoch, error: None, report_every=2, validation=(X, T), **options
+    )
     np.testing.assert_array_equal(reported[1], plain[1])
     np.testing.assert_array_equal(reported[0], plain[0])
 
@@ -516,10 +557,13 @@ BAD_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("options, exc, name", BAD_OPTIONS,
-                         ids=[",".join(map(str, o.items())) for o, _, _ in BAD_OPTIONS])
-def test_bad_training_option(any_engine, options, exc, name):
-    net = bp.Network([3, 2, 2], seed=1, engine=any_engine)
+@pytest.mark.parametrize(
+    "options, exc, name",
+    BAD_OPTIONS,
+    ids=[",".join(map(str, o.items())) for o, _, _ in BAD_OPTIONS],
+)
+def test_bad_training_option(engine, options, exc, name):
+    net = bp.Network([3, 2, 2], seed=1, engine=engine)
     before = net.params
     X, T = make_samples(make_spec([3, 2, 2], "logistic", "logistic", "half_sse"), 4, seed=0)
     with pytest.raises(exc, match=re.escape(name)):
@@ -557,8 +601,16 @@ def test_early_stopping_keeps_the_best_weights(patience, report_every):
     net = bp.Network([1, 2, 1], seed=3)
     record = Recorder(net, validation)
     epochs = 3000
-    history = net.train(X, T, epochs=epochs, learning_rate=2.0, validation=validation,
-                        patience=patience, callback=record, report_every=report_every)
+    history = net.train(
+        X,
+        T,
+        epochs=epochs,
+        learning_rate=2.0,
+        validation=validation,
+        patience=patience,
+        callback=record,
+        report_every=report_every,
+    )
     assert len(history) < epochs
     assert len(history) == report_every * len(record.calls)
     best = int(np.argmin(record.val_errors))
@@ -580,8 +632,9 @@ def test_patience_with_improving_validation_runs_to_the_end():
     X, T, _ = overfit_problem()
     net = bp.Network([1, 2, 1], seed=3)
     record = Recorder(net, (X, T))
-    history = net.train(X, T, epochs=50, learning_rate=2.0, validation=(X, T), patience=2,
-                        callback=record)
+    history = net.train(
+        X, T, epochs=50, learning_rate=2.0, validation=(X, T), patience=2, callback=record
+    )
     assert len(history) == 50
     assert np.all(np.diff(record.val_errors) < 0)
     np.testing.assert_array_equal(net.params, record.params[-1])
@@ -604,8 +657,9 @@ def test_callback_gets_epoch_and_its_error(report_every):
 def test_callback_returning_false_stops_training(report_every, stop_at):
     X, T, _ = overfit_problem()
     net, plain = bp.Network([1, 2, 1], seed=3), bp.Network([1, 2, 1], seed=3)
-    history = net.train(X, T, epochs=20, callback=Recorder(net, (X, T), stop_at=stop_at),
-                        report_every=report_every)
+    history = net.train(
+        X, T, epochs=20, callback=Recorder(net, (X, T), stop_at=stop_at), report_every=report_every
+    )
     assert len(history) == stop_at + 1
     np.testing.assert_array_equal(history, plain.train(X, T, epochs=stop_at + 1))
     np.testing.assert_array_equal(net.params, plain.params)
@@ -614,8 +668,12 @@ def test_callback_returning_false_stops_training(report_every, stop_at):
 # ============================================================ 5. predict, accuracy
 def classifier():
     """Linear outputs equal to (x0, x1, (x0 + x1) / 2 + 0.1)."""
-    return bp.Network([2, 3], weights=[[[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]],
-                      biases=[[0.0, 0.0, 0.1]], activation="linear")
+    return bp.Network(
+        [2, 3],
+        weights=[[[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]],
+        biases=[[0.0, 0.0, 0.1]],
+        activation="linear",
+    )
 
 
 CLASS_X = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [-1.0, -2.0], [0.3, 0.2]])
@@ -632,8 +690,9 @@ def test_predict_gives_the_index_of_the_largest_output():
 
 def test_single_output_predicts_one_from_one_half_up():
     net = bp.Network([1, 1], weights=[[[1.0]]], biases=[[0.0]])  # logistic(x)
-    np.testing.assert_array_equal(net.predict([[0.0], [-1e-9], [1e-9], [3.0], [-3.0]]),
-                                  [1, 0, 1, 1, 0])
+    np.testing.assert_array_equal(
+        net.predict([[0.0], [-1e-9], [1e-9], [3.0], [-3.0]]), [1, 0, 1, 1, 0]
+    )
     assert net.accuracy([[0.0], [-1.0]], [1, 0]) == 1.0
     assert net.accuracy([[0.0], [-1.0]], [[1.0], [1.0]]) == 0.5
 
@@ -665,10 +724,14 @@ XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_T = np.array([[0.0], [1.0], [1.0], [0.0]])
 
 
-@pytest.mark.parametrize("options", [
-    dict(epochs=1500, learning_rate=2.0),
-    dict(epochs=150, optimizer="rprop", batch_size=None),
-], ids=["sgd", "rprop-full-batch"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(epochs=1500, learning_rate=2.0),
+        dict(epochs=150, optimizer="rprop", batch_size=None),
+    ],
+    ids=["sgd", "rprop-full-batch"],
+)
 def test_xor_is_learned(options):
     net = bp.Network([2, 4, 1], seed=1)
     assert net.accuracy(XOR_X, XOR_T[:, 0]) < 1.0
@@ -678,24 +741,35 @@ def test_xor_is_learned(options):
     assert history[-1] < 0.1 * history[0]
 
 
-def test_digits_reach_95_percent(cython_engine):
+@pytest.mark.usefixtures("core")
+def test_digits_reach_95_percent():
     datasets = pytest.importorskip("sklearn.datasets")
     model_selection = pytest.importorskip("sklearn.model_selection")
     digits = datasets.load_digits()
     X, X_test, labels, test_labels = model_selection.train_test_split(
-        digits.data / 16.0, digits.target, test_size=0.2, random_state=0)
-    net = bp.Network([64, 32, 10], seed=0, activation="logistic", output_activation="softmax",
-                     loss="cross_entropy", engine=cython_engine)
-    history = net.train(X, np.eye(10)[labels], epochs=30, learning_rate=0.2, shuffle=True,
-                        seed=0)
+        digits.data / 16.0, digits.target, test_size=0.2, random_state=0
+    )
+    net = bp.Network(
+        [64, 32, 10],
+        seed=0,
+        activation="logistic",
+        output_activation="softmax",
+        loss="cross_entropy",
+        engine="cython",
+    )
+    history = net.train(X, np.eye(10)[labels], epochs=30, learning_rate=0.2, shuffle=True, seed=0)
     assert history[-1] < history[0]
     assert net.accuracy(X_test, test_labels) >= 0.95
 
 
 # ============================================================ 8. random starts
 def init_bound(init, n_in, n_out):
-    return {"uniform": 0.5, "xavier": np.sqrt(6.0 / (n_in + n_out)),
-            "he": np.sqrt(6.0 / n_in), "nguyen_widrow": 0.7 * n_out ** (1.0 / n_in)}[init]
+    return {
+        "uniform": 0.5,
+        "xavier": np.sqrt(6.0 / (n_in + n_out)),
+        "he": np.sqrt(6.0 / n_in),
+        "nguyen_widrow": 0.7 * n_out ** (1.0 / n_in),
+    }[init]
 
 
 @pytest.mark.parametrize("init", INITS)
@@ -705,24 +779,40 @@ def test_init_is_seeded(init):
     assert not np.allclose(nets[0].params, nets[2].params)
 
 
+def test_generator_seed():
+    a = bp.Network([5, 6, 3], seed=np.random.default_rng(9))
+    b = bp.Network([5, 6, 3], seed=np.random.default_rng(9))
+    c = bp.Network([5, 6, 3], seed=np.random.default_rng(10))
+    np.testing.assert_array_equal(a.params, b.params)
+    assert not np.allclose(a.params, c.params)
+
+
+def test_unseeded_inits_differ():
+    assert not np.array_equal(bp.Network([5, 6, 3]).params, bp.Network([5, 6, 3]).params)
+
+
+#: A narrow input and a wide hidden layer, and wide layers throughout.
+INIT_SIZES = [[2, 50, 3], [30, 20, 10]]
+
+
+@pytest.mark.parametrize("sizes", INIT_SIZES, ids=["-".join(map(str, s)) for s in INIT_SIZES])
 @pytest.mark.parametrize("init", INITS)
-def test_init_ranges_follow_each_layer(init):
-    sizes = [2, 50, 3]
+def test_init_ranges_follow_each_layer(init, sizes):
     net = bp.Network(sizes, seed=4, init=init)
-    for w, b, n_in, n_out in zip(net.weights, net.biases, sizes, sizes[1:]):
+    for w, b, n_in, n_out in zip(net.weights, net.biases, sizes[:-1], sizes[1:], strict=True):
         bound = init_bound(init, n_in, n_out)
         if init == "nguyen_widrow":
             assert_close(np.linalg.norm(w, axis=1), np.full(n_out, bound), rtol=1e-12)
         else:
             assert np.abs(w).max() <= bound
-            assert np.abs(w).max() > 0.8 * bound
+            assert np.abs(w).max() > 0.8 * bound  # spread over the range, not squeezed
         if init in ("xavier", "he"):
             assert np.all(b == 0.0)
         else:
             assert np.abs(b).max() <= bound
-    # the 50 hidden biases spread over their range
+    # the hidden biases (20 or 50) spread over their range
     if init in ("uniform", "nguyen_widrow"):
-        assert np.abs(net.biases[0]).max() > 0.8 * init_bound(init, 2, 50)
+        assert np.abs(net.biases[0]).max() > 0.8 * init_bound(init, sizes[0], sizes[1])
 
 
 @pytest.mark.parametrize("init", ["foo", "Xavier", None, 3])
@@ -737,10 +827,14 @@ def _callback_data():
     return rng.uniform(size=(7, 3)), rng.uniform(0.1, 0.9, size=(7, 2))
 
 
-@pytest.mark.parametrize("callback, error", [
-    (lambda epoch: None, TypeError),                       # wrong signature
-    (lambda epoch, err: 1 / (epoch - 2), ZeroDivisionError),  # raises at the third report
-], ids=["wrong-signature", "raises-mid-run"])
+@pytest.mark.parametrize(
+    "callback, error",
+    [
+        (lambda epoch: None, TypeError),  # wrong signature
+        (lambda epoch, err: 1 / (epoch - 2), ZeroDivisionError),  # raises at the third report
+    ],
+    ids=["wrong-signature", "raises-mid-run"],
+)
 def test_a_callback_that_raises_leaves_the_network_unchanged(callback, error):
     X, T = _callback_data()
     net = bp.Network([3, 4, 2], seed=1)
@@ -753,8 +847,7 @@ def test_a_callback_that_raises_leaves_the_network_unchanged(callback, error):
 @pytest.mark.parametrize("answer", [False, np.False_], ids=["python-false", "numpy-false"])
 def test_a_false_answer_stops_training(answer):
     X, T = _callback_data()
-    history = bp.Network([3, 4, 2], seed=1).train(X, T, epochs=10,
-                                                  callback=lambda e, err: answer)
+    history = bp.Network([3, 4, 2], seed=1).train(X, T, epochs=10, callback=lambda e, err: answer)
     assert len(history) == 1
 
 

@@ -34,20 +34,24 @@ def assert_printed(value, printed: str) -> None:
     difference = abs(Decimal(float(value)) - Decimal(printed))
     assert difference <= tolerance, (
         f"{float(value)!r} does not round to the printed {printed} "
-        f"(off by {difference:.3e}, allowed {tolerance:.1e})")
+        f"(off by {difference:.3e}, allowed {tolerance:.1e})"
+    )
 
 
-@pytest.mark.parametrize("value, printed, ok", [
-    (0.5932699921, "0.593269992", True),
-    (0.59326999249, "0.593269992", True),
-    (0.5932699926, "0.593269992", False),
-    (0.37749, "0.3775", True),
-    (0.37744, "0.3775", False),
-    (3.51018778304e-05, "3.5101877830e-05", True),
-    (3.51018778306e-05, "3.5101877830e-05", False),
-    (-0.0190491194, "-0.019049119", True),
-    (-0.0190491196, "-0.019049119", False),
-])
+@pytest.mark.parametrize(
+    "value, printed, ok",
+    [
+        (0.5932699921, "0.593269992", True),
+        (0.59326999249, "0.593269992", True),
+        (0.5932699926, "0.593269992", False),
+        (0.37749, "0.3775", True),
+        (0.37744, "0.3775", False),
+        (3.51018778304e-05, "3.5101877830e-05", True),
+        (3.51018778306e-05, "3.5101877830e-05", False),
+        (-0.0190491194, "-0.019049119", True),
+        (-0.0190491196, "-0.019049119", False),
+    ],
+)
 def test_assert_printed_uses_the_printed_precision(value, printed, ok):
     """The helper itself: half a unit in the last printed place, no more."""
     if ok:
@@ -95,8 +99,11 @@ TRACE_FIGURES = [
 ]
 
 #: The updated weights as the seed prints them, by (layer, j, i).
-NEW_WEIGHTS = {name: (layer, *index, printed)
-               for name, field, layer, index, printed in TRACE_FIGURES if field == "new_weights"}
+NEW_WEIGHTS = {
+    name: (layer, *index, printed)
+    for name, field, layer, index, printed in TRACE_FIGURES
+    if field == "new_weights"
+}
 
 
 def _at(values, index):
@@ -108,16 +115,19 @@ def _at(values, index):
 #: off by more than half a unit in their last printed digit.
 SEED_ROUNDING = {
     "dE_o2/dout_h1": "the seed's slip: exactly, delta_o2 * w7 = -0.01904911826 (checked "
-                     "with mpmath), which rounds to -0.019049118; the seed's figure comes "
-                     "from rounded intermediates, see "
-                     "test_seed_rounds_dE_o2_dout_h1_from_the_rounded_delta",
+    "with mpmath), which rounds to -0.019049118; the seed's figure comes "
+    "from rounded intermediates, see "
+    "test_seed_rounds_dE_o2_dout_h1_from_the_rounded_delta",
 }
 
 
 def _figure_params():
     for name, field, layer, index, printed in TRACE_FIGURES:
-        marks = ([pytest.mark.xfail(strict=True, reason=SEED_ROUNDING[name])]
-                 if name in SEED_ROUNDING else [])
+        marks = (
+            [pytest.mark.xfail(strict=True, reason=SEED_ROUNDING[name])]
+            if name in SEED_ROUNDING
+            else []
+        )
         yield pytest.param(field, layer, index, printed, id=name, marks=marks)
 
 
@@ -139,8 +149,9 @@ def test_seed_rounds_dE_o2_dout_h1_from_the_rounded_delta(trace):
     assert (delta_o2 * w7).quantize(nine_places, ROUND_HALF_UP) == Decimal("-0.019049119")
 
 
-@pytest.mark.parametrize("index, printed", [(0, "0.274811083"), (1, "0.023560026")],
-                         ids=["E_o1", "E_o2"])
+@pytest.mark.parametrize(
+    "index, printed", [(0, "0.274811083"), (1, "0.023560026")], ids=["E_o1", "E_o2"]
+)
 def test_output_error_terms(trace, index, printed):
     assert_printed(_at(trace.errors, index), printed)
 
@@ -153,8 +164,9 @@ def test_total_error_method(net):
     assert_printed(net.total_error(X, T), "0.298371109")
 
 
-@pytest.mark.parametrize("index, printed", [(0, "0.75136507"), (1, "0.772928465")],
-                         ids=["out_o1", "out_o2"])
+@pytest.mark.parametrize(
+    "index, printed", [(0, "0.75136507"), (1, "0.772928465")], ids=["out_o1", "out_o2"]
+)
 def test_forward(net, index, printed):
     assert_printed(net.forward(X)[index], printed)
 
@@ -211,14 +223,19 @@ def test_update_orders_differ(net):
 
 def test_default_update_is_simultaneous(net):
     assert net.trace(X, T).update == "simultaneous"
-    assert np.array_equal(net.train(X, T, epochs=2), bp.Network.tutorial().train(
-        X, T, epochs=2, update="simultaneous"))
+    assert np.array_equal(
+        net.train(X, T, epochs=2),
+        bp.Network.tutorial().train(X, T, epochs=2, update="simultaneous"),
+    )
 
 
-@pytest.mark.parametrize("update, printed", [
-    ("simultaneous", "0.29102777369"),
-    ("sequential", "0.291027924"),
-])
+@pytest.mark.parametrize(
+    "update, printed",
+    [
+        ("simultaneous", "0.29102777369"),
+        ("sequential", "0.291027924"),
+    ],
+)
 def test_error_after_one_update(net, update, printed):
     net.train(X, T, epochs=1, update=update)
     assert_printed(net.total_error(X, T), printed)
@@ -241,6 +258,7 @@ def trained():
             net = bp.Network.tutorial()
             runs[update] = net, net.train(X, T, epochs=10_000, update=update)
         return runs[update]
+
     return run
 
 
@@ -255,8 +273,9 @@ AFTER_10000 = [
 ]
 
 
-@pytest.mark.parametrize("update, what, printed", AFTER_10000,
-                         ids=[f"{u}-{w}" for u, w, _ in AFTER_10000])
+@pytest.mark.parametrize(
+    "update, what, printed", AFTER_10000, ids=[f"{u}-{w}" for u, w, _ in AFTER_10000]
+)
 def test_after_10000_updates(trained, update, what, printed):
     net, history = trained(update)
     value = {

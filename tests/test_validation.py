@@ -78,8 +78,9 @@ def _data_params():
         for case_id, X, T, bad, exc, message in DATA_CASES:
             name = x_name if bad == "x" else t_name
             if name is not None:
-                yield pytest.param(method, X, T, exc, "^" + re.escape(name) + message,
-                                   id=f"{method}-{case_id}")
+                yield pytest.param(
+                    method, X, T, exc, "^" + re.escape(name) + message, id=f"{method}-{case_id}"
+                )
 
 
 @pytest.mark.parametrize("method, X, T, exc, pattern", list(_data_params()))
@@ -95,8 +96,10 @@ def test_bad_data(net, method, X, T, exc, pattern):
 def test_sample_count_mismatch(net, method, n_x, n_t):
     x_name, t_name = DATA_NAMES[method]
     before = net.params
-    with pytest.raises(ValueError, match=f"^{x_name} and {t_name} must hold the same number "
-                                         f"of samples, got {n_x} and {n_t}"):
+    with pytest.raises(
+        ValueError,
+        match=f"^{x_name} and {t_name} must hold the same number of samples, got {n_x} and {n_t}",
+    ):
         _call(net, method, GOOD_X[:n_x], GOOD_T[:n_t])
     assert_unchanged(net, before)
 
@@ -111,7 +114,8 @@ def test_trace_takes_one_sample(net):
 @pytest.mark.parametrize("form", ["ndarray", "list"])
 @pytest.mark.parametrize("method", ["train", "total_error"])
 def test_bad_data_in_plain_float64_arrays(net, method, form):
-    """The checks hold for plain float64 arrays (a fast path's input) and lists."""
+    """The checks hold for plain arrays of the network's dtype (float64 here: the
+    compiled fast path's input) and for lists."""
     bad_x = _with(GOOD_X, 1, 1, np.nan)
     before = net.params
     with pytest.raises(ValueError, match="^X contains NaN"):
@@ -198,77 +202,224 @@ CONSTRUCTOR_CASES = [
     ("bias-underscore", [2, 2], dict(bias="per_neuron"), ValueError, r"^bias must be one of"),
     ("engine", [2, 2], dict(engine="numba"), ValueError, r"^engine must be one of"),
     ("activation", [2, 2], dict(activation="sigmoid"), ValueError, r"^activation must be one of"),
-    ("activation-list-entry", [2, 2, 2], dict(activation=["tanh", "sigmoid"]), ValueError,
-     r"^activation must be one of"),
-    ("activation-list-length", [2, 2, 2], dict(activation=["tanh"]), ValueError,
-     r"^activation must be one name or a list of 2"),
-    ("output_activation", [2, 2], dict(output_activation="step"), ValueError,
-     r"^output_activation must be one of"),
-    ("output_activation-with-list", [2, 2], dict(activation=["tanh"], output_activation="linear"),
-     ValueError, r"^(give )?output_activation"),
-    ("hidden-softmax", [2, 3, 2], dict(activation="softmax"), ValueError,
-     r"^activation 'softmax' is only allowed on the output layer"),
-    ("hidden-softmax-list", [2, 3, 2], dict(activation=["softmax", "softmax"]), ValueError,
-     r"^activation 'softmax' is only allowed on the output layer"),
+    (
+        "activation-list-entry",
+        [2, 2, 2],
+        dict(activation=["tanh", "sigmoid"]),
+        ValueError,
+        r"^activation must be one of",
+    ),
+    (
+        "activation-list-length",
+        [2, 2, 2],
+        dict(activation=["tanh"]),
+        ValueError,
+        r"^activation must be one name or a list of 2",
+    ),
+    (
+        "output_activation",
+        [2, 2],
+        dict(output_activation="step"),
+        ValueError,
+        r"^output_activation must be one of",
+    ),
+    (
+        "output_activation-with-list",
+        [2, 2],
+        dict(activation=["tanh"], output_activation="linear"),
+        ValueError,
+        r"^(give )?output_activation",
+    ),
+    (
+        "hidden-softmax",
+        [2, 3, 2],
+        dict(activation="softmax"),
+        ValueError,
+        r"^activation 'softmax' is only allowed on the output layer",
+    ),
+    (
+        "hidden-softmax-list",
+        [2, 3, 2],
+        dict(activation=["softmax", "softmax"]),
+        ValueError,
+        r"^activation 'softmax' is only allowed on the output layer",
+    ),
     ("loss", [2, 2], dict(loss="l2"), ValueError, r"^loss must be one of"),
-    ("cross-entropy-relu", [2, 2], dict(activation="relu", loss="cross_entropy"), ValueError,
-     r"^loss='cross_entropy' needs a 'logistic' or 'softmax' output layer"),
-    ("cross-entropy-linear-output", [2, 3, 2],
-     dict(output_activation="linear", loss="cross_entropy"), ValueError, r"^loss='cross_entropy'"),
+    (
+        "cross-entropy-relu",
+        [2, 2],
+        dict(activation="relu", loss="cross_entropy"),
+        ValueError,
+        r"^loss='cross_entropy' needs a 'logistic' or 'softmax' output layer",
+    ),
+    (
+        "cross-entropy-linear-output",
+        [2, 3, 2],
+        dict(output_activation="linear", loss="cross_entropy"),
+        ValueError,
+        r"^loss='cross_entropy'",
+    ),
     ("init", [2, 2], dict(init="normal"), ValueError, r"^init must be one of"),
     ("train_bias", [2, 2], dict(train_bias="yes"), TypeError, r"^train_bias must be True or False"),
     ("seed-float", [2, 2], dict(seed=1.5), TypeError, r"^seed must be None, an integer"),
     ("seed-string", [2, 2], dict(seed="1"), TypeError, r"^seed must be None, an integer"),
-    ("weights-count", [2, 3, 2], dict(weights=W_232[:1], biases=B_232[:1]), ValueError,
-     r"^weights must be a list of 2 matrices"),
-    ("weights-one-array", [2, 2], dict(weights=np.zeros((1, 2, 2)), biases=[np.zeros(2)]),
-     ValueError, r"^weights must be a list of 1 matrices"),
-    ("weights-transposed", [2, 3, 2], dict(weights=[W_232[0].T, W_232[1]], biases=B_232),
-     ValueError, r"^weights\[0\] must have shape \(3, 2\), got \(2, 3\)"),
-    ("weights-shape", [2, 3, 2], dict(weights=[W_232[0], np.zeros(6)], biases=B_232),
-     ValueError, r"^weights\[1\] must have shape \(2, 3\)"),
-    ("weights-nan", [2, 3, 2], dict(weights=[_with(W_232[0], 1, 1, np.nan), W_232[1]],
-                                    biases=B_232), ValueError, r"^weights\[0\] contains NaN"),
-    ("weights-inf", [2, 3, 2], dict(weights=[W_232[0], _with(W_232[1], 0, 2, -np.inf)],
-                                    biases=B_232), ValueError, r"^weights\[1\] contains NaN"),
-    ("weights-strings", [2, 2], dict(weights=[[["a", "b"], ["c", "d"]]], biases=[[0.0, 0.0]]),
-     TypeError, r"^weights\[0\] must hold real numbers"),
-    ("weights-ragged", [2, 2], dict(weights=[[[0.1, 0.2], [0.3]]], biases=[[0.0, 0.0]]),
-     ValueError, r"^weights\[0\] must be a rectangular array"),
-    ("biases-nan", [2, 3, 2], dict(weights=W_232, biases=[B_232[0], np.array([0.1, np.nan])]),
-     ValueError, r"^biases\[1\] contains NaN"),
-    ("biases-inf", [2, 3, 2], dict(weights=W_232, biases=[np.array([0, np.inf, 0]), B_232[1]]),
-     ValueError, r"^biases\[0\] contains NaN or infinity"),
-    ("biases-count", [2, 3, 2], dict(weights=W_232, biases=B_232[:1]), ValueError,
-     r"^biases must hold 2 entries"),
-    ("biases-length", [2, 3, 2], dict(weights=W_232, biases=[np.zeros(2), B_232[1]]), ValueError,
-     r"^biases\[0\] must hold 3 values"),
-    ("biases-flat-array", [2, 3, 2], dict(weights=W_232, biases=np.zeros(5)), ValueError,
-     r"^biases must be a list of 2 arrays"),
-    ("biases-strings", [2, 2], dict(weights=W_22, biases=[["x", "y"]]), TypeError,
-     r"^biases\[0\] must hold real numbers"),
-    ("shared-unequal", [2, 3, 2],
-     dict(weights=W_232, biases=[[0.1, 0.2, 0.1], [0.4]], bias="shared"), ValueError,
-     r"^biases\[0\] must be one value"),
-    ("shared-empty", [2, 3, 2], dict(weights=W_232, biases=[[], [0.4]], bias="shared"),
-     ValueError, r"^biases\[0\] must be one value"),
-    ("none-with-biases", [2, 3, 2], dict(weights=W_232, biases=B_232, bias="none"), ValueError,
-     r"^biases must be None when bias='none'"),
-    ("weights-without-biases", [2, 3, 2], dict(weights=W_232), ValueError,
-     r"^biases must be given with weights"),
-    ("biases-without-weights", [2, 3, 2], dict(biases=B_232), ValueError,
-     r"^biases were given without weights"),
-    ("seed-with-weights", [2, 3, 2], dict(weights=W_232, biases=B_232, seed=1), ValueError,
-     r"^seed only applies to a random start"),
+    (
+        "weights-count",
+        [2, 3, 2],
+        dict(weights=W_232[:1], biases=B_232[:1]),
+        ValueError,
+        r"^weights must be a list of 2 matrices",
+    ),
+    (
+        "weights-one-array",
+        [2, 2],
+        dict(weights=np.zeros((1, 2, 2)), biases=[np.zeros(2)]),
+        ValueError,
+        r"^weights must be a list of 1 matrices",
+    ),
+    (
+        "weights-transposed",
+        [2, 3, 2],
+        dict(weights=[W_232[0].T, W_232[1]], biases=B_232),
+        ValueError,
+        r"^weights\[0\] must have shape \(3, 2\), got \(2, 3\)",
+    ),
+    (
+        "weights-shape",
+        [2, 3, 2],
+        dict(weights=[W_232[0], np.zeros(6)], biases=B_232),
+        ValueError,
+        r"^weights\[1\] must have shape \(2, 3\)",
+    ),
+    (
+        "weights-nan",
+        [2, 3, 2],
+        dict(weights=[_with(W_232[0], 1, 1, np.nan), W_232[1]], biases=B_232),
+        ValueError,
+        r"^weights\[0\] contains NaN",
+    ),
+    (
+        "weights-inf",
+        [2, 3, 2],
+        dict(weights=[W_232[0], _with(W_232[1], 0, 2, -np.inf)], biases=B_232),
+        ValueError,
+        r"^weights\[1\] contains NaN",
+    ),
+    (
+        "weights-strings",
+        [2, 2],
+        dict(weights=[[["a", "b"], ["c", "d"]]], biases=[[0.0, 0.0]]),
+        TypeError,
+        r"^weights\[0\] must hold real numbers",
+    ),
+    (
+        "weights-ragged",
+        [2, 2],
+        dict(weights=[[[0.1, 0.2], [0.3]]], biases=[[0.0, 0.0]]),
+        ValueError,
+        r"^weights\[0\] must be a rectangular array",
+    ),
+    (
+        "biases-nan",
+        [2, 3, 2],
+        dict(weights=W_232, biases=[B_232[0], np.array([0.1, np.nan])]),
+        ValueError,
+        r"^biases\[1\] contains NaN",
+    ),
+    (
+        "biases-inf",
+        [2, 3, 2],
+        dict(weights=W_232, biases=[np.array([0, np.inf, 0]), B_232[1]]),
+        ValueError,
+        r"^biases\[0\] contains NaN or infinity",
+    ),
+    (
+        "biases-count",
+        [2, 3, 2],
+        dict(weights=W_232, biases=B_232[:1]),
+        ValueError,
+        r"^biases must hold 2 entries",
+    ),
+    (
+        "biases-length",
+        [2, 3, 2],
+        dict(weights=W_232, biases=[np.zeros(2), B_232[1]]),
+        ValueError,
+        r"^biases\[0\] must hold 3 values",
+    ),
+    (
+        "biases-flat-array",
+        [2, 3, 2],
+        dict(weights=W_232, biases=np.zeros(5)),
+        ValueError,
+        r"^biases must be a list of 2 arrays",
+    ),
+    (
+        "biases-strings",
+        [2, 2],
+        dict(weights=W_22, biases=[["x", "y"]]),
+        TypeError,
+        r"^biases\[0\] must hold real numbers",
+    ),
+    (
+        "shared-unequal",
+        [2, 3, 2],
+        dict(weights=W_232, biases=[[0.1, 0.2, 0.1], [0.4]], bias="shared"),
+        ValueError,
+        r"^biases\[0\] must be one value",
+    ),
+    (
+        "shared-empty",
+        [2, 3, 2],
+        dict(weights=W_232, biases=[[], [0.4]], bias="shared"),
+        ValueError,
+        r"^biases\[0\] must be one value",
+    ),
+    (
+        "none-with-biases",
+        [2, 3, 2],
+        dict(weights=W_232, biases=B_232, bias="none"),
+        ValueError,
+        r"^biases must be None when bias='none'",
+    ),
+    (
+        "weights-without-biases",
+        [2, 3, 2],
+        dict(weights=W_232),
+        ValueError,
+        r"^biases must be given with weights",
+    ),
+    (
+        "biases-without-weights",
+        [2, 3, 2],
+        dict(biases=B_232),
+        ValueError,
+        r"^biases were given without weights",
+    ),
+    (
+        "seed-with-weights",
+        [2, 3, 2],
+        dict(weights=W_232, biases=B_232, seed=1),
+        ValueError,
+        r"^seed only applies to a random start",
+    ),
     ("activation-none", [2, 2], dict(activation=None), TypeError, r"^activation"),
     ("seed-negative", [2, 2], dict(seed=-1), ValueError, r"^seed"),
-    ("shared-biases-scalar", [2, 2], dict(weights=W_22, biases=0.5, bias="shared"),
-     (TypeError, ValueError), r"^biases"),
+    (
+        "shared-biases-scalar",
+        [2, 2],
+        dict(weights=W_22, biases=0.5, bias="shared"),
+        (TypeError, ValueError),
+        r"^biases",
+    ),
 ]
 
 
-@pytest.mark.parametrize("sizes, kwargs, exc, pattern", [case[1:] for case in CONSTRUCTOR_CASES],
-                         ids=[case[0] for case in CONSTRUCTOR_CASES])
+@pytest.mark.parametrize(
+    "sizes, kwargs, exc, pattern",
+    [case[1:] for case in CONSTRUCTOR_CASES],
+    ids=[case[0] for case in CONSTRUCTOR_CASES],
+)
 def test_bad_constructor_argument(sizes, kwargs, exc, pattern):
     with pytest.raises(exc, match=pattern):
         bp.Network(sizes, **kwargs)
@@ -277,8 +428,7 @@ def test_bad_constructor_argument(sizes, kwargs, exc, pattern):
 # ------------------------------------------------------------------ divergence
 def _linear(engine):
     """A one-weight linear network without bias: out = 1.0 * x to start with."""
-    return bp.Network([1, 1], weights=[[[1.0]]], bias="none", activation="linear",
-                      engine=engine)
+    return bp.Network([1, 1], weights=[[[1.0]]], bias="none", activation="linear", engine=engine)
 
 
 def _epoch_the_error_overflows():
@@ -302,12 +452,16 @@ DIVERGING_RUNS = [
 
 
 @pytest.mark.parametrize("form", [list, np.array], ids=["list", "ndarray"])
-@pytest.mark.parametrize("engine", bp.ENGINES)
-@pytest.mark.parametrize("x, learning_rate, epochs, epoch", [case[1:] for case in DIVERGING_RUNS],
-                         ids=[case[0] for case in DIVERGING_RUNS])
-def test_diverging_training_raises_and_changes_nothing(engine, x, learning_rate, epochs, epoch,
-                                                       form):
-    """Plain float64 arrays (which a compiled fast path may take) and lists alike."""
+@pytest.mark.parametrize(
+    "x, learning_rate, epochs, epoch",
+    [case[1:] for case in DIVERGING_RUNS],
+    ids=[case[0] for case in DIVERGING_RUNS],
+)
+def test_diverging_training_raises_and_changes_nothing(
+    engine, x, learning_rate, epochs, epoch, form
+):
+    """Plain arrays of the network's dtype, float64 here (which the compiled fast path
+    takes), and lists alike."""
     net = _linear(engine)
     before = net.params
     with pytest.raises(bp.TrainingError, match=rf"\bepoch {epoch}\b"):
