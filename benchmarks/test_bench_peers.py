@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from backprop import _peers, bench
 
 pytestmark = pytest.mark.benchmark_guard

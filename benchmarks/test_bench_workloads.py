@@ -12,8 +12,9 @@ of the fastest round.
 from __future__ import annotations
 
 import pytest
-from backprop import bench
 from pytest_benchmark.fixture import BenchmarkFixture
+
+from backprop import bench
 
 
 def _engines(workload: str) -> list[str]:
