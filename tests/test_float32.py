@@ -527,8 +527,9 @@ def test_loop_of_one_sample_calls_equals_one_call(engine, dtype, update):
 
 @pytest.mark.usefixtures("core")
 def test_float32_arrays_take_the_compiled_fast_path(monkeypatch):
-    """float32 1-D arrays on a compiled float32 network skip the checked Python
-    path; float64 arrays go through it (converted) and give the same bits."""
+    """float32 and float64 1-D arrays on a compiled float32 network both skip the
+    checked Python path (float64 converted in C) and give the same bits; a
+    non-contiguous array goes through the checked path, with the same result."""
     calls = []
     make_plan = _training.make_plan
 
@@ -538,14 +539,18 @@ def test_float32_arrays_take_the_compiled_fast_path(monkeypatch):
 
     # only the checked path plans a call
     monkeypatch.setattr(_training, "make_plan", spy)
-    nets = [bp.Network([3, 5, 2], seed=8, dtype=np.float32, engine="cython") for _ in range(2)]
+    nets = [bp.Network([3, 5, 2], seed=8, dtype=np.float32, engine="cython") for _ in range(3)]
     x, t = np.array([0.5, -0.25, 0.75]), np.array([0.125, 0.875])
     for _ in range(5):
         nets[0].train(x.astype(np.float32), t.astype(np.float32))
-    assert calls == []
     for _ in range(5):
         nets[1].train(x, t)
+    assert calls == []
+    strided_x = np.repeat(x, 2)[::2]
+    for _ in range(5):
+        nets[2].train(strided_x, t)
     assert calls == [1] * 5
+    assert bits(nets[0].params) == bits(nets[2].params)
     assert bits(nets[0].params) == bits(nets[1].params)
 
 

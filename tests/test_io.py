@@ -208,7 +208,7 @@ def test_file_follows_the_documented_format(tmp_path, bias_mode):
     assert arrays["header"].dtype == np.uint8 and arrays["header"].ndim == 1
     assert json.loads(arrays.pop("header").tobytes().decode("utf-8")) == {
         "format": "backprop-network",
-        "version": 1,
+        "version": 2,
         "layers": SIZES,
         "bias": bias_mode,
         "train_bias": False,
@@ -228,14 +228,16 @@ def test_file_follows_the_documented_format(tmp_path, bias_mode):
         assert np.array_equal(array, expected[name])
 
 
+@pytest.mark.parametrize("version", [1, 2])
 @pytest.mark.parametrize("writer", [np.savez, np.savez_compressed])
 @pytest.mark.parametrize("layout", ["little-endian C", "big-endian Fortran"])
-def test_a_file_written_to_the_spec_loads(tmp_path, bias_mode, writer, layout):
-    """Files need not come from ``save``: any archive that follows the spec loads."""
+def test_a_file_written_to_the_spec_loads(tmp_path, bias_mode, writer, layout, version):
+    """Files need not come from ``save``: any archive that follows the spec loads
+    (version 1 files, which hold no training state, too)."""
     net = bp.Network(SIZES, seed=4, bias=bias_mode, activation="relu", output_activation="linear")
     header = {
         "format": "backprop-network",
-        "version": 1,
+        "version": version,
         "layers": SIZES,
         "bias": bias_mode,
         "train_bias": True,
@@ -258,6 +260,7 @@ def test_a_file_written_to_the_spec_loads(tmp_path, bias_mode, writer, layout):
         writer(fh, **arrays)
     loaded = bpio.load(path, engine=net.engine)
     _assert_same_network(net, loaded, np.eye(3))
+    assert loaded._optimizer is None and loaded._shuffle is None
 
 
 # ---------------------------------------------------------------- refused files
@@ -365,7 +368,7 @@ BAD_ARCHIVES = {
     "header 2-D": (_set("header", lambda h: h.reshape(1, -1)), "'header' must be 1-D"),
     "wrong format": (_edit_header(format="pickle"), "format is 'pickle'"),
     "no format": (_edit_header(format=None), "format is None"),
-    "newer version": (_edit_header(version=2), "unsupported format version 2.*newer"),
+    "newer version": (_edit_header(version=3), "unsupported format version 3.*newer"),
     "version 0": (_edit_header(version=0), "unsupported format version 0"),
     "version text": (_edit_header(version="1"), "version must be an integer"),
     "unknown key": (_edit_header(comment="hi"), "unknown key 'comment'"),

@@ -21,7 +21,7 @@ Layers of this file:
 
 from libc.math cimport exp, fabs, isfinite, log, log1p, pow, sqrt, tanh
 from libc.stdint cimport uint64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memset
 
 import os
@@ -29,6 +29,8 @@ import os
 import numpy as np
 
 cimport numpy as cnp
+cimport cpython.float
+from cpython.object cimport PyObject_TypeCheck, PyTypeObject
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 
 cnp.import_array()
@@ -203,6 +205,90 @@ cdef void net_free(Net* n) noexcept nogil:
     free(n.w_off)
     n.block = NULL
     n.w_off = NULL
+
+
+# ------------------------------------------------------- one call's values
+cdef extern from "Python.h":
+    int PyErr_CheckSignals() noexcept
+
+#: Parameter updates between two looks for pending signals: a few milliseconds of
+#: work, so that Ctrl-C stops training within a fraction of a second.
+cdef Py_ssize_t SIGNAL_WORK = 1 << 21
+
+
+cdef struct Run:
+    # the values of one training call, which travel with it (never in ``Net``)
+    double lr                   # learning rate
+    bint sequential             # update order of online SGD
+    bint check_params           # check the weights after every epoch (else at the end)
+    Py_ssize_t first            # index of this call's first epoch in the whole run
+    Py_ssize_t total            # epochs of the whole run (its last is always recorded)
+    Py_ssize_t record_every     # keep every k-th epoch's error (``_spec.recorded``)
+    double* history             # the whole run's recorded errors, written in place
+    long long* counts           # epochs of the run complete, samples of the next
+    double last_error           # the error of the last epoch run
+    # interrupts: a look for pending signals every SIGNAL_WORK parameter updates
+    bint watch                  # look at all
+    Py_ssize_t budget           # updates left before the next look
+    bint interrupted            # a signal handler raised: its exception is set
+    Py_ssize_t epochs_done      # epochs completed (all of them unless interrupted)
+    Py_ssize_t samples_done     # samples completed in the interrupted epoch
+
+
+cdef void run_init(Run* r, double lr, bint sequential, bint check_params, Py_ssize_t first,
+                   Py_ssize_t total, Py_ssize_t record_every, double* history,
+                   long long* counts, bint watch) noexcept nogil:
+    r.lr = lr
+    r.sequential = sequential
+    r.check_params = check_params
+    r.first = first
+    r.total = total
+    r.record_every = record_every
+    r.history = history
+    r.counts = counts
+    r.last_error = 0.0
+    r.watch = watch
+    r.budget = SIGNAL_WORK
+    r.interrupted = False
+    r.epochs_done = 0
+    r.samples_done = 0
+
+
+cdef inline void record(Run* r, Py_ssize_t e, double total) noexcept nogil:
+    """Keep epoch ``e``'s error if the run records it (every ``record_every``-th
+    epoch of the whole run, and its last) and count the epoch complete."""
+    cdef Py_ssize_t g = r.first + e, k = r.record_every
+    r.last_error = total
+    r.epochs_done = e + 1
+    if (g + 1) % k == 0 or g + 1 == r.total:
+        r.history[g // k] = total
+    r.counts[0] = g + 1
+    r.counts[1] = 0
+
+
+cdef bint look_for_signals(Run* r) noexcept with gil:
+    """Run Python's handlers of pending signals (Ctrl-C); True if one raised, its
+    exception then left set for the ``def`` wrapper to take."""
+    if PyErr_CheckSignals() != 0:
+        r.interrupted = True
+    return r.interrupted
+
+
+cdef inline bint interrupted(Run* r, Py_ssize_t work, Py_ssize_t e,
+                             Py_ssize_t done) noexcept nogil:
+    """Count ``work`` parameter updates at a sample or batch boundary (``done``
+    samples of epoch ``e`` complete); now and then look for signals.  True when
+    training must stop there."""
+    r.budget -= work
+    if r.budget > 0:
+        return False
+    r.budget = SIGNAL_WORK
+    if r.watch and look_for_signals(r):
+        r.epochs_done = e
+        r.samples_done = done
+        r.counts[1] = done
+        return True
+    return False
 
 
 # ------------------------------------------------------------------ kernels
@@ -594,9 +680,8 @@ cdef inline real sigmoid(real s) noexcept nogil:
     return 1.0 / (1.0 + exp(-s))
 
 
-cdef Py_ssize_t train_loop_seed(Net* n, const real* X, const real* T,
-                                Py_ssize_t n_samples, Py_ssize_t epochs, double* history,
-                                bint check_params, double rate, bint seq) noexcept nogil:
+cdef Py_ssize_t train_loop_seed(Net* n, Run* r, const real* X, const real* T,
+                                Py_ssize_t n_samples, Py_ssize_t epochs) noexcept nogil:
     """``train_loop`` for the seed's shape (``is_seed_shape``), every value in a register.
 
     The generic loop passes each layer's values through memory; on a network this
@@ -611,8 +696,8 @@ cdef Py_ssize_t train_loop_seed(Net* n, const real* X, const real* T,
     cdef real* bh = p + n.b_off[0]
     cdef real* bo = p + n.b_off[1]
     cdef Py_ssize_t nb = n.n_bias[0], e, s
-    cdef bint tb = n.train_bias and nb > 0
-    cdef real lr = <real> rate
+    cdef bint tb = n.train_bias and nb > 0, seq = r.sequential
+    cdef real lr = <real> r.lr
     cdef real w1 = w[0], w2 = w[1], w3 = w[2], w4 = w[3]
     cdef real w5 = v[0], w6 = v[1], w7 = v[2], w8 = v[3]
     cdef real b1 = bh[0] if nb > 0 else 0, b2 = bh[nb - 1] if nb > 0 else 0
@@ -695,14 +780,18 @@ cdef Py_ssize_t train_loop_seed(Net* n, const real* X, const real* T,
             q = lr * e2
             w3 = w3 - q * x1
             w4 = w4 - q * x2
-        history[e] = total
+            if interrupted(r, 12, e, s + 1):
+                break
+        if r.interrupted:
+            break
+        record(r, e, total)
         if not isfinite(total):
             failed = e
             break
-        if check_params and not (isfinite(w1) and isfinite(w2) and isfinite(w3)
-                                 and isfinite(w4) and isfinite(w5) and isfinite(w6)
-                                 and isfinite(w7) and isfinite(w8) and isfinite(b1)
-                                 and isfinite(b2) and isfinite(b3) and isfinite(b4)):
+        if r.check_params and not (isfinite(w1) and isfinite(w2) and isfinite(w3)
+                                   and isfinite(w4) and isfinite(w5) and isfinite(w6)
+                                   and isfinite(w7) and isfinite(w8) and isfinite(b1)
+                                   and isfinite(b2) and isfinite(b3) and isfinite(b4)):
             failed = e
             break
     w[0], w[1], w[2], w[3] = w1, w2, w3, w4
@@ -712,14 +801,14 @@ cdef Py_ssize_t train_loop_seed(Net* n, const real* X, const real* T,
     return failed
 
 
-cdef Py_ssize_t train_loop(Net* n, const real* X, const real* T,
-                           Py_ssize_t n_samples, Py_ssize_t epochs, double* history,
-                           bint check_params, double lr, bint seq) noexcept nogil:
-    """Online SGD over all samples for ``epochs`` epochs, learning rate ``lr``,
-    update order ``seq`` (sequential when true).
+cdef Py_ssize_t train_loop(Net* n, Run* r, const real* X, const real* T,
+                           Py_ssize_t n_samples, Py_ssize_t epochs) noexcept nogil:
+    """Online SGD over all samples for ``epochs`` epochs, with the call's learning
+    rate and update order.
 
-    Returns -1 on success, else the first epoch whose error (or, when
-    ``check_params``, whose weights) became non-finite.
+    Returns -1 on success (or on an interrupt: ``r.interrupted``, the weights
+    consistent at a sample boundary), else the first epoch whose error (or, when
+    ``r.check_params``, whose weights) became non-finite.
     """
     cdef Py_ssize_t e, s
     cdef Py_ssize_t n_in = n.sizes[0], n_out = n.sizes[n.n_layers]
@@ -728,7 +817,7 @@ cdef Py_ssize_t train_loop(Net* n, const real* X, const real* T,
     cdef const real* nxt
     cdef bint primed = False      # the forward pass of the next sample is done
     if is_seed_shape(n):
-        return train_loop_seed(n, X, T, n_samples, epochs, history, check_params, lr, seq)
+        return train_loop_seed(n, r, X, T, n_samples, epochs)
     for e in range(epochs):
         total = 0.0
         for s in range(n_samples):
@@ -742,23 +831,23 @@ cdef Py_ssize_t train_loop(Net* n, const real* X, const real* T,
                 nxt = X
             else:
                 nxt = NULL
-            backward_update(n, x, nxt, lr, seq)
+            backward_update(n, x, nxt, r.lr, r.sequential)
+            if interrupted(r, n.n_params, e, s + 1):
+                return -1
             if nxt != NULL:
                 forward_layers(n, nxt, 1)
             primed = nxt != NULL
-        history[e] = total
+        record(r, e, total)
         if not isfinite(total):
             return e
-        if check_params and not params_finite(n, <const real*> n.params):
+        if r.check_params and not params_finite(n, <const real*> n.params):
             return e
     return -1
 
 
 # ------------------------------------------------ mini-batches and optimizers
 cdef struct Plan:
-    # how the general loop trains (see ``_reference.train``): one call's values
-    double lr                   # learning rate
-    bint sequential             # update order of online SGD
+    # how the general loop trains (see ``_reference.train``), beside the ``Run``
     Py_ssize_t batch            # samples per gradient step
     int optimizer
     const double* hyper         # N_HYPER settings
@@ -956,14 +1045,14 @@ cdef double batch_gradient(Net* n, Batch* bt, const real* X, const real* T,
     return total
 
 
-cdef void optimizer_step(Net* n, Plan* p, real* g, double count) noexcept nogil:
-    """Apply the mean gradient of ``count`` samples with the plan's optimizer,
-    and zero the gradient for the next batch.
+cdef void optimizer_step(Net* n, Plan* p, real* g, double count, double rate) noexcept nogil:
+    """Apply the mean gradient of ``count`` samples with the plan's optimizer and
+    learning rate ``rate``, and zero the gradient for the next batch.
 
     One loop per optimizer, so that each is a straight, vectorisable pass.
     """
     cdef Py_ssize_t k, m = n.n_params
-    cdef real lr = <real> p.lr, gk, v, step, mhat, vhat, prod
+    cdef real lr = <real> rate, gk, v, step, mhat, vhat, prod
     cdef real mu = <real> p.hyper[H_MOMENTUM], b1 = <real> p.hyper[H_BETA1]
     cdef real b2 = <real> p.hyper[H_BETA2], eps = <real> p.hyper[H_EPSILON]
     cdef real up = <real> p.hyper[H_ETA_PLUS], down = <real> p.hyper[H_ETA_MINUS]
@@ -1025,10 +1114,11 @@ cdef void optimizer_step(Net* n, Plan* p, real* g, double count) noexcept nogil:
             st[m + k] = gk
 
 
-cdef Py_ssize_t train_plan(Net* n, Plan* p, Batch* bt, const real* X, const real* T,
-                           Py_ssize_t n_samples, Py_ssize_t epochs, double* history,
-                           bint check_params) noexcept nogil:
-    """``train_loop`` with shuffling, mini-batches and optimizers (same returns)."""
+cdef Py_ssize_t train_plan(Net* n, Run* run, Plan* p, Batch* bt, const real* X,
+                           const real* T, Py_ssize_t n_samples,
+                           Py_ssize_t epochs) noexcept nogil:
+    """``train_loop`` with shuffling, mini-batches and optimizers (same returns;
+    an interrupt stops at a sample or batch boundary)."""
     cdef Py_ssize_t e, s, r, q, start, rows, done
     cdef Py_ssize_t n_in = n.sizes[0], n_out = n.sizes[n.n_layers]
     cdef bint online = p.batch == 1 and p.optimizer == SGD
@@ -1042,7 +1132,9 @@ cdef Py_ssize_t train_plan(Net* n, Plan* p, Batch* bt, const real* X, const real
         if online:
             for s in range(n_samples):
                 r = p.perm[s] if p.perm != NULL else s
-                total += train_sample(n, X + r * n_in, T + r * n_out, p.lr, p.sequential)
+                total += train_sample(n, X + r * n_in, T + r * n_out, run.lr, run.sequential)
+                if interrupted(run, n.n_params, e, s + 1):
+                    return -1
         else:
             start = 0
             while start < n_samples:
@@ -1063,12 +1155,14 @@ cdef Py_ssize_t train_plan(Net* n, Plan* p, Batch* bt, const real* X, const real
                         ts = <real*> bt.t
                     total += batch_gradient(n, bt, xs, ts, rows, <real*> p.grad)
                     done += rows
-                optimizer_step(n, p, <real*> p.grad, <double> done)
+                optimizer_step(n, p, <real*> p.grad, <double> done, run.lr)
                 start += done
-        history[e] = total
+                if interrupted(run, n.n_params * done, e, start):
+                    return -1
+        record(run, e, total)
         if not isfinite(total):
             return e
-        if check_params and not params_finite(n, <const real*> n.params):
+        if run.check_params and not params_finite(n, <const real*> n.params):
             return e
     return -1
 
@@ -1077,6 +1171,25 @@ cdef Py_ssize_t train_plan(Net* n, Plan* p, Batch* bt, const real* X, const real
 cdef inline void _raise_memory(int status) except *:
     if status != 0:
         raise MemoryError("backprop: could not allocate the training workspace")
+
+
+cdef int _raise_pending() except -1:
+    return -1  # the exception a signal handler raised is already set
+
+
+cdef object pending_exception():
+    """The exception a signal handler raised during training, taken (cleared)."""
+    try:
+        _raise_pending()
+    except BaseException as exc:
+        return exc
+
+
+cdef object interrupt_of(Run* r):
+    """``None``, or ``(exception, epochs completed, samples completed of the next)``."""
+    if not r.interrupted:
+        return None
+    return (pending_exception(), r.epochs_done, r.samples_done)
 
 
 def forward(const real[::1] params, const Py_ssize_t[::1] sizes,
@@ -1120,23 +1233,24 @@ def sample_errors(const real[::1] params, const Py_ssize_t[::1] sizes,
 def train(real[::1] params, const Py_ssize_t[::1] sizes, const Py_ssize_t[:, ::1] layout,
           const int[::1] acts, bint train_bias, int loss, const real[:, ::1] X,
           const real[:, ::1] T, Py_ssize_t epochs, double lr, bint sequential,
-          Py_ssize_t batch_size=1, int optimizer=SGD, const double[::1] hyper=None,
-          real[::1] state=None, Py_ssize_t[::1] perm=None, uint64_t[::1] rng=None,
-          bint check_params=True):
+          double[::1] history, long long[::1] counts, Py_ssize_t total=-1,
+          Py_ssize_t record_every=1, Py_ssize_t batch_size=1, int optimizer=SGD,
+          const double[::1] hyper=None, real[::1] state=None, Py_ssize_t[::1] perm=None,
+          uint64_t[::1] rng=None, bint check_params=True):
     """Train in place; see ``backprop._reference.train`` for the contract."""
     cdef Net n
     cdef Plan p
+    cdef Run r
     cdef Py_ssize_t failed = -1, n_samples = X.shape[0]
     cdef bint plain = batch_size == 1 and optimizer == SGD and perm is None
     dtype = np.float32 if real is float else np.float64
-    history_arr = np.zeros(epochs, dtype=np.float64)
-    cdef double[::1] history = history_arr
     cdef real[::1] grad = np.zeros(params.shape[0], dtype=dtype)
     _raise_memory(net_init(&n, <void*> &params[0], sizes, layout, acts, sizeof(real)))
     n.loss = loss
     n.train_bias = train_bias
-    p.lr = lr
-    p.sequential = sequential
+    cdef Py_ssize_t first = counts[0]
+    run_init(&r, lr, sequential, check_params, first, first + epochs if total < 0 else total,
+             record_every, &history[0] if history.shape[0] > 0 else NULL, &counts[0], True)
     p.batch = batch_size
     p.optimizer = optimizer
     p.hyper = &hyper[0] if hyper is not None else NULL
@@ -1150,13 +1264,13 @@ def train(real[::1] params, const Py_ssize_t[::1] sizes, const Py_ssize_t[:, ::1
     cdef Py_ssize_t rows = max(1, min(batch_size, n_samples, BATCH_ROWS))
     cdef Py_ssize_t largest = 0
     for l in range(L):
-        largest = max(largest, sizes[l] * sizes[l + 1])
+        largest = max(largest, n.b_off[l] - n.w_off[l])        # weights of layer l
     use_blas = not plain and largest >= BLAS_MIN_WEIGHTS and blas_available()
     cdef Py_ssize_t[::1] b_off = np.zeros(L, dtype=np.intp)
     cdef bint[::1] b_blas = np.zeros(L, dtype=np.intc)
     for l in range(L):
         b_off[l] = rows * n.u_off[l]
-        b_blas[l] = use_blas and sizes[l] * sizes[l + 1] >= BLAS_MIN_WEIGHTS
+        b_blas[l] = use_blas and n.b_off[l] - n.w_off[l] >= BLAS_MIN_WEIGHTS
         widest = max(widest, sizes[l])
     cdef real[::1] b_work = np.zeros(rows * (3 * n.n_units + widest + sizes[0] + sizes[L]),
                                      dtype=dtype)
@@ -1173,15 +1287,14 @@ def train(real[::1] params, const Py_ssize_t[::1] sizes, const Py_ssize_t[:, ::1
     with nogil:
         if epochs > 0:
             if plain:
-                failed = train_loop(&n, &X[0, 0], &T[0, 0], n_samples, epochs, &history[0],
-                                    check_params, lr, sequential)
+                failed = train_loop(&n, &r, &X[0, 0], &T[0, 0], n_samples, epochs)
             else:
-                failed = train_plan(&n, &p, &bt, &X[0, 0], &T[0, 0], n_samples, epochs,
-                                    &history[0], check_params)
-            if failed < 0 and not check_params and not params_finite(&n, &params[0]):
+                failed = train_plan(&n, &r, &p, &bt, &X[0, 0], &T[0, 0], n_samples, epochs)
+            if (failed < 0 and not r.interrupted and not check_params
+                    and not params_finite(&n, &params[0])):
                 failed = epochs - 1
     net_free(&n)
-    return history_arr, failed
+    return failed, r.last_error, interrupt_of(&r)
 
 
 cdef list unit_arrays(const Net* n, const real* buf):
@@ -1283,46 +1396,27 @@ def trace_step(const real[::1] params, const Py_ssize_t[::1] sizes,
 
 
 # ------------------------------------------------------------ the fast path
-cdef inline bint plain_rows(object arr, int type_num, Py_ssize_t width,
-                            Py_ssize_t* rows) noexcept:
-    """True if ``arr`` is an aligned, native-order, C-contiguous ndarray of
-    ``type_num`` with ``width`` columns (1-D: one row); sets ``rows``.  Never raises."""
-    cdef cnp.ndarray a
-    cdef int nd
-    if not cnp.PyArray_CheckExact(arr):
-        return False
-    a = <cnp.ndarray> arr
-    nd = cnp.PyArray_NDIM(a)
-    if (cnp.PyArray_TYPE(a) != type_num or not cnp.PyArray_IS_C_CONTIGUOUS(a)
-            or not cnp.PyArray_ISALIGNED(a) or not cnp.PyArray_ISNOTSWAPPED(a)):
-        return False
-    if nd == 1 and cnp.PyArray_DIMS(a)[0] == width:
-        rows[0] = 1
-        return True
-    if nd == 2 and cnp.PyArray_DIMS(a)[1] == width and cnp.PyArray_DIMS(a)[0] > 0:
-        rows[0] = cnp.PyArray_DIMS(a)[0]
-        return True
-    return False
-
-
-cdef Py_ssize_t train_or_restore(Net* n, real* backup, const real* X, const real* T,
-                                 Py_ssize_t n_samples, Py_ssize_t epochs, double* history,
-                                 double lr, bint seq) noexcept nogil:
-    """Train; -1 on success.  If anything became non-finite, find the first bad
-    epoch, restore the weights and return that epoch.
+cdef Py_ssize_t train_or_restore(Net* n, Run* r, real* backup, const real* X, const real* T,
+                                 Py_ssize_t n_samples, Py_ssize_t epochs) noexcept nogil:
+    """Train; -1 on success or on an interrupt (``r.interrupted``: the completed
+    updates are kept).  If anything became non-finite, find the first bad epoch,
+    restore the weights and return that epoch.
 
     A weight may overflow epochs before the error shows it (a saturated unit),
     so the bad epoch is found by replaying from the backup with the weights
-    checked after every epoch; training is deterministic.  Checking only once
-    at the end keeps the common, successful call at full speed.
+    checked after every epoch (and no look for signals); training is
+    deterministic.  Checking only once at the end keeps the common, successful
+    call at full speed.
     """
     cdef Py_ssize_t failed
     memcpy(backup, n.params, n.n_params * sizeof(real))
-    failed = train_loop(n, X, T, n_samples, epochs, history, False, lr, seq)
-    if failed < 0 and params_finite(n, <const real*> n.params):
+    failed = train_loop(n, r, X, T, n_samples, epochs)
+    if r.interrupted or (failed < 0 and params_finite(n, <const real*> n.params)):
         return -1
     memcpy(n.params, backup, n.n_params * sizeof(real))
-    failed = train_loop(n, X, T, n_samples, epochs, history, True, lr, seq)
+    r.check_params = True
+    r.watch = False
+    failed = train_loop(n, r, X, T, n_samples, epochs)
     memcpy(n.params, backup, n.n_params * sizeof(real))
     return failed if failed >= 0 else epochs - 1
 
@@ -1330,6 +1424,27 @@ cdef Py_ssize_t train_or_restore(Net* n, real* backup, const real* X, const real
 #: Above this, a float32 network's learning rate rounds to infinity
 #: (half an ulp past FLT_MAX; ``_validation.learning_rate`` says the same).
 cdef double FLOAT32_RATE_LIMIT = 3.4028235677973366e38
+#: The fast path leaves longer calls (a history of more than 1 GiB) to the
+#: checked path, which says how much memory they need.
+cdef Py_ssize_t FAST_MAX_EPOCHS = 1 << 27
+
+
+cdef extern from "numpy/arrayobject.h":
+    PyTypeObject PyFloatingArrType_Type    # numpy.floating
+    PyTypeObject PyIntegerArrType_Type     # numpy.integer
+
+
+cdef inline bint as_real(object v, double* out) noexcept:
+    """A Python or NumPy real number as a double; False for anything else."""
+    if type(v) is float or PyObject_TypeCheck(v, &PyFloatingArrType_Type):
+        out[0] = cpython.float.PyFloat_AsDouble(v)
+        return True
+    if type(v) is int:
+        if not (-9007199254740992 <= v <= 9007199254740992):
+            return False
+        out[0] = <double> <long long> v
+        return True
+    return False
 
 
 cdef class Trainer:
@@ -1337,72 +1452,177 @@ cdef class Trainer:
 
     ``Network`` keeps one per compiled network so that a Python loop of small
     ``train`` calls pays for argument checks in C, not for allocation, memoryview
-    set-up and Python-level validation.  ``fast_train`` takes the common case
-    (aligned C-contiguous arrays of the network's dtype, an int, a float) and
+    set-up and Python-level validation.  ``fast_train`` takes the common cases and
     returns ``None`` for anything else, so the caller falls back to its full checks
-    and error messages.  Data are not checked for NaN or infinity up front: a
-    non-finite value always makes the error or the weights non-finite, the weights
-    are then restored and the epoch returned, and the caller's full checks report
+    and error messages.  The common cases: data as aligned C-contiguous arrays of
+    either float dtype or as lists or tuples of numbers (one sample, or one list
+    per sample), ``epochs`` a Python or NumPy integer, ``learning_rate`` a Python
+    or NumPy real number, no other option.  Data are not checked for NaN or
+    infinity up front: a non-finite value always makes the error or the weights
+    non-finite, the weights are then restored and the caller's full checks report
     the cause.
     """
 
     cdef Net n
     cdef void* backup
+    cdef void* xbuf                                        # data converted from lists
+    cdef void* tbuf                                        # or from the other dtype
+    cdef Py_ssize_t xcap, tcap                             # their capacity, in values
+    cdef size_t item
     cdef int type_num                                      # NPY_DOUBLE or NPY_FLOAT
+    cdef readonly Py_ssize_t calls                         # fast-path calls so far
     cdef object params_ref, sizes_ref, layout_ref, acts_ref  # keep the buffers alive
 
     def __cinit__(self, cnp.ndarray params, const Py_ssize_t[::1] sizes,
                   const Py_ssize_t[:, ::1] layout, const int[::1] acts, bint train_bias,
                   int loss):
-        cdef size_t item = params.itemsize
+        self.item = params.itemsize
         self.backup = NULL
+        self.xbuf = NULL
+        self.tbuf = NULL
+        self.xcap = 0
+        self.tcap = 0
+        self.calls = 0
         self.n.block = NULL
         self.n.w_off = NULL
         self.type_num = cnp.PyArray_TYPE(params)
         if (self.type_num not in (cnp.NPY_DOUBLE, cnp.NPY_FLOAT)
                 or not cnp.PyArray_IS_C_CONTIGUOUS(params) or params.ndim != 1):
             raise TypeError("Trainer needs a contiguous float64 or float32 parameter vector")
-        _raise_memory(net_init(&self.n, cnp.PyArray_DATA(params), sizes, layout, acts, item))
+        _raise_memory(net_init(&self.n, cnp.PyArray_DATA(params), sizes, layout, acts,
+                               self.item))
         self.params_ref = params
         self.sizes_ref = sizes.base
         self.layout_ref = layout.base
         self.acts_ref = acts.base
         self.n.loss = loss
         self.n.train_bias = train_bias
-        self.backup = malloc(self.n.n_params * item)
+        self.backup = malloc(self.n.n_params * self.item)
         if self.backup == NULL:
             raise MemoryError("backprop: could not allocate the training workspace")
 
     def __dealloc__(self):
         net_free(&self.n)
         free(self.backup)
+        free(self.xbuf)
+        free(self.tbuf)
+
+    cdef void* buffer(self, bint targets, Py_ssize_t values) noexcept:
+        """The conversion buffer for inputs or targets, at least ``values`` long;
+        NULL when out of memory (the caller then defers)."""
+        cdef void* grown
+        if targets:
+            if values > self.tcap:
+                grown = realloc(self.tbuf, values * self.item)
+                if grown == NULL:
+                    return NULL
+                self.tbuf = grown
+                self.tcap = values
+            return self.tbuf
+        if values > self.xcap:
+            grown = realloc(self.xbuf, values * self.item)
+            if grown == NULL:
+                return NULL
+            self.xbuf = grown
+            self.xcap = values
+        return self.xbuf
+
+    cdef void* rows_of(self, object arr, Py_ssize_t width, bint targets,
+                       Py_ssize_t* rows) noexcept:
+        """A pointer to ``arr``'s values as rows of ``width`` in the network's dtype
+        (its own data, or a converted copy); NULL to defer.  Never raises."""
+        cdef cnp.ndarray a
+        cdef int nd, kind
+        cdef Py_ssize_t r, i, count
+        cdef void* out
+        cdef double v
+        cdef bint flat
+        cdef object row
+        if cnp.PyArray_CheckExact(arr):
+            a = <cnp.ndarray> arr
+            nd = cnp.PyArray_NDIM(a)
+            if nd == 1 and cnp.PyArray_DIMS(a)[0] == width:
+                rows[0] = 1
+            elif nd == 2 and cnp.PyArray_DIMS(a)[1] == width and cnp.PyArray_DIMS(a)[0] > 0:
+                rows[0] = cnp.PyArray_DIMS(a)[0]
+            else:
+                return NULL
+            kind = cnp.PyArray_TYPE(a)
+            if (kind not in (cnp.NPY_DOUBLE, cnp.NPY_FLOAT) or not cnp.PyArray_IS_C_CONTIGUOUS(a)
+                    or not cnp.PyArray_ISALIGNED(a) or not cnp.PyArray_ISNOTSWAPPED(a)):
+                return NULL
+            if kind == self.type_num:
+                return cnp.PyArray_DATA(a)
+            count = rows[0] * width
+            out = self.buffer(targets, count)
+            if out == NULL:
+                return NULL
+            with nogil:
+                if kind == cnp.NPY_FLOAT:          # float32 data, float64 network
+                    for i in range(count):
+                        (<double*> out)[i] = (<float*> cnp.PyArray_DATA(a))[i]
+                else:                              # float64 data, float32 network
+                    for i in range(count):
+                        (<float*> out)[i] = <float> (<double*> cnp.PyArray_DATA(a))[i]
+            return out
+        if type(arr) is not list and type(arr) is not tuple:
+            return NULL
+        count = len(arr)
+        if count == 0:
+            return NULL
+        flat = count == width and as_real(arr[0], &v)   # one sample, else one list per row
+        if not flat and type(arr[0]) is not list and type(arr[0]) is not tuple:
+            return NULL
+        rows[0] = 1 if flat else count
+        out = self.buffer(targets, rows[0] * width)
+        if out == NULL:
+            return NULL
+        for r in range(rows[0]):
+            row = arr if flat else arr[r]
+            if not flat and ((type(row) is not list and type(row) is not tuple)
+                             or len(row) != width):
+                return NULL
+            for i in range(width):
+                if not as_real(row[i], &v):
+                    return NULL
+                if self.type_num == cnp.NPY_FLOAT:
+                    if not (-FLOAT32_RATE_LIMIT < v < FLOAT32_RATE_LIMIT):
+                        return NULL                  # too large for float32: full checks
+                    (<float*> out)[r * width + i] = <float> v
+                else:
+                    (<double*> out)[r * width + i] = v
+        return out
 
     cdef object fast_train(self, X, T, epochs, learning_rate, update):
         """Train in place and return the history; ``None`` to defer to the
-        caller's full checks; or, when training diverged (the weights restored),
-        the first bad epoch as an ``int``."""
+        caller's full checks; a tuple ``("diverged", epoch)`` when training
+        diverged (the weights restored); or ``("interrupted", history, epochs,
+        samples, exception)`` when a signal handler raised (the completed updates
+        kept)."""
         cdef Py_ssize_t rows_x = 0, rows_t = 0, n_epochs, failed
         cdef double lr
         cdef bint seq
         cdef void* x_data
         cdef void* t_data
-        cdef double* h_data
         cdef cnp.npy_intp dim
+        cdef Run r
+        cdef long long counts[2]
         cdef Net* n = &self.n
-        if not (plain_rows(X, self.type_num, n.sizes[0], &rows_x)
-                and plain_rows(T, self.type_num, n.sizes[n.n_layers], &rows_t)
-                and rows_x == rows_t):
-            return None
-        if type(epochs) is not int or type(learning_rate) is not float:
-            return None
-        try:
+        if type(epochs) is int:
+            if not 0 < epochs <= FAST_MAX_EPOCHS:
+                return None
             n_epochs = epochs
-        except OverflowError:
+        elif PyObject_TypeCheck(epochs, &PyIntegerArrType_Type):
+            if not 0 < epochs <= FAST_MAX_EPOCHS:
+                return None
+            n_epochs = int(epochs)
+        else:
             return None
-        lr = learning_rate
+        if not as_real(learning_rate, &lr):
+            return None
         # the rule of ``_validation.learning_rate``: > 0, finite, and in a float32
         # network's precision neither infinite nor zero
-        if n_epochs <= 0 or not (lr > 0.0 and isfinite(lr)):
+        if not (lr > 0.0 and isfinite(lr)):
             return None
         if self.type_num == cnp.NPY_FLOAT and not (lr < FLOAT32_RATE_LIMIT
                                                    and <float> lr > 0.0):
@@ -1413,39 +1633,52 @@ cdef class Trainer:
             seq = True
         else:
             return None
+        x_data = self.rows_of(X, n.sizes[0], False, &rows_x)
+        if x_data == NULL:
+            return None
+        t_data = self.rows_of(T, n.sizes[n.n_layers], True, &rows_t)
+        if t_data == NULL or rows_x != rows_t:
+            return None
         dim = n_epochs
         history = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_DOUBLE, 0)
-        x_data = cnp.PyArray_DATA(X)
-        t_data = cnp.PyArray_DATA(T)
-        h_data = <double*> cnp.PyArray_DATA(history)
+        counts[0] = 0
+        counts[1] = 0
+        run_init(&r, lr, seq, False, 0, n_epochs, 1, <double*> cnp.PyArray_DATA(history),
+                 counts, True)
+        self.calls += 1
         # releasing the GIL costs about as much as one small step: only for real work
         if n_epochs * rows_x * n.n_params > 4096:
             with nogil:
-                failed = self.run(x_data, t_data, rows_x, n_epochs, h_data, lr, seq)
+                failed = self.run(&r, x_data, t_data, rows_x, n_epochs)
         else:
-            failed = self.run(x_data, t_data, rows_x, n_epochs, h_data, lr, seq)
-        return history if failed < 0 else failed
+            failed = self.run(&r, x_data, t_data, rows_x, n_epochs)
+        if r.interrupted:
+            return ("interrupted", history[:r.epochs_done], r.epochs_done, r.samples_done,
+                    pending_exception())
+        return history if failed < 0 else ("diverged", failed)
 
-    cdef Py_ssize_t run(self, void* X, void* T, Py_ssize_t rows, Py_ssize_t epochs,
-                        double* history, double lr, bint seq) noexcept nogil:
+    cdef Py_ssize_t run(self, Run* r, void* X, void* T, Py_ssize_t rows,
+                        Py_ssize_t epochs) noexcept nogil:
         """``train_or_restore`` in the network's precision."""
         if self.type_num == cnp.NPY_FLOAT:
-            return train_or_restore(&self.n, <float*> self.backup, <const float*> X,
-                                    <const float*> T, rows, epochs, history, lr, seq)
-        return train_or_restore(&self.n, <double*> self.backup, <const double*> X,
-                                <const double*> T, rows, epochs, history, lr, seq)
+            return train_or_restore(&self.n, r, <float*> self.backup, <const float*> X,
+                                    <const float*> T, rows, epochs)
+        return train_or_restore(&self.n, r, <double*> self.backup, <const double*> X,
+                                <const double*> T, rows, epochs)
 
 
-def train_method(checked, diverged, str trainer_attribute, epochs, learning_rate, update):
+def train_method(checked, diverged, interrupted, str trainer_attribute, epochs,
+                 learning_rate, update):
     """Build a ``train`` method entered in C, for a class whose instances own a
     ``Trainer``; the engine itself knows nothing of that class.
 
     ``checked(self, X, T, epochs, learning_rate, update, **options)`` is the fully
     checked training call; ``diverged(self, X, T, epochs, learning_rate, update,
     epoch)`` is called (and raises) when the fast path diverged in ``epoch``, the
-    weights restored; the instance's attribute ``trainer_attribute`` holds its
-    ``Trainer`` or None.  ``epochs``, ``learning_rate`` and ``update`` are the
-    defaults.
+    weights restored; ``interrupted(self, history, epochs, samples, exception)``
+    (which raises) when a signal handler raised during the fast path.  The
+    instance's attribute ``trainer_attribute`` holds its ``Trainer`` or None.
+    ``epochs``, ``learning_rate`` and ``update`` are the defaults.
 
     The method takes the compiled fast path when the instance has a trainer and
     the arguments are plain, else calls ``checked``.  It saves a Python frame and
@@ -1457,8 +1690,10 @@ def train_method(checked, diverged, str trainer_attribute, epochs, learning_rate
         if trainer is not None and not options:
             result = (<Trainer> trainer).fast_train(X, T, epochs, learning_rate, update)
             if result is not None:
-                if type(result) is int:
-                    return diverged(self, X, T, epochs, learning_rate, update, result)
-                return result
+                if type(result) is not tuple:
+                    return result
+                if result[0] == "diverged":
+                    return diverged(self, X, T, epochs, learning_rate, update, result[1])
+                return interrupted(self, *result[1:])
         return checked(self, X, T, epochs, learning_rate, update, **options)
     return train

@@ -41,6 +41,8 @@ Update orders (``sequential``):
 from __future__ import annotations
 
 import math
+import signal
+import threading
 from array import array
 
 import numpy as np
@@ -339,6 +341,10 @@ def train(
     epochs,
     lr,
     sequential,
+    history,
+    counts,
+    total=-1,
+    record_every=1,
     batch_size=1,
     optimizer=SGD,
     hyper=None,
@@ -347,7 +353,7 @@ def train(
     rng=None,
     check_params=True,
 ):
-    """Train on the rows of ``X``/``T`` for ``epochs`` epochs.
+    """Train on the rows of ``X``/``T`` for ``epochs`` epochs, in place.
 
     The seed's case (``batch_size`` 1, plain SGD, no ``perm``) is online SGD: one
     update per sample, samples in order.  Otherwise:
@@ -361,16 +367,33 @@ def train(
       (``_spec.state_size`` long, updated in place).  A last, shorter batch counts
       its own samples.  Untrained biases get a zero gradient.
 
-    Returns ``(history, failed_epoch)``.  ``history[e]`` is the sum of the errors of
-    epoch ``e``'s samples, each measured in the forward pass that computes its
-    gradient (before its own update).  On success ``failed_epoch`` is -1 and
-    ``params`` holds the trained weights.  If an error or a weight becomes
-    non-finite, training stops and ``failed_epoch`` is that epoch; ``params``,
-    ``state``, ``perm`` and ``rng`` are then unspecified (the caller keeps a copy
-    to restore).  With ``check_params`` the weights are checked after every epoch,
-    so ``failed_epoch`` is the first epoch that left a weight non-finite; without
-    it (a cheaper pass) the compiled engine checks them only at the end and
-    reports the last epoch.  This twin always checks every epoch.
+    The error of an epoch is the sum of its samples' errors, each measured in the
+    forward pass that computes its gradient (before its own update).  This call
+    continues a run of ``total`` epochs (default: the ones done plus ``epochs``)
+    whose progress is ``counts`` (C long long: epochs complete, samples complete of the
+    next), updated in place at every epoch's end; the run keeps every
+    ``record_every``-th epoch's error and its last in ``history`` (float64, as long
+    as ``_spec.recorded`` says for the whole run), written in place.  The
+    caller can so read what is done at any moment, even if an exception cuts the
+    call's return short.
+
+    Returns ``(failed_epoch, last_error, interrupt)``.  On success
+    ``failed_epoch`` is -1, ``last_error`` the last epoch's error, ``interrupt``
+    None, and ``params`` holds the trained weights.  If an error or a weight
+    becomes non-finite, training stops and ``failed_epoch`` is that epoch (counted
+    within this call); ``params``, ``state``, ``perm`` and ``rng`` are then
+    unspecified (the caller keeps a copy to restore).  With ``check_params`` the
+    weights are checked after every epoch, so ``failed_epoch`` is the first epoch
+    that left a weight non-finite; without it (a cheaper pass) the compiled engine
+    checks them only at the end and reports the last epoch.  This twin always
+    checks every epoch.
+
+    A signal whose Python handler raises (Ctrl-C) stops training at the next
+    sample or batch boundary: ``interrupt`` is then ``(exception, epochs
+    completed, samples completed of the next epoch)`` and ``params``, ``state``,
+    ``perm`` and ``rng`` hold every completed update.  (The compiled engine looks
+    for signals every few milliseconds of work; this twin holds SIGINT, in the
+    main thread, until the next boundary.)
     """
     sizes = [int(s) for s in sizes]
     weights, biases = unpack(params, layout, sizes)
@@ -383,66 +406,106 @@ def train(
     h = dict(zip(HYPER, [] if hyper is None else hyper.tolist()))
     # float32 networks: double-precision maths, weights rounded after each update
     single = params.dtype == np.float32
-    history = np.zeros(int(epochs), dtype=np.float64)
-    for epoch in range(int(epochs)):
-        if order is not None:
-            shuffle(order, seed)
-        total, grad, count = 0.0, None, 0
-        for s in range(len(rows_x)):
-            r = order[s] if order is not None else s
-            if online:
-                total += train_sample(
-                    weights,
-                    biases,
-                    acts,
-                    loss,
-                    train_bias,
-                    rows_x[r],
-                    rows_t[r],
-                    lr,
-                    bool(sequential),
-                    single=single,
-                )
-                if single:
-                    weights = [[_f32(row) for row in w] for w in weights]
-                    biases = [_f32(b) for b in biases]
-                continue
-            record: dict = {}
-            total += train_sample(
-                weights,
-                biases,
-                acts,
-                loss,
-                train_bias,
-                rows_x[r],
-                rows_t[r],
-                lr,
-                False,
-                record,
-                apply=False,
-                single=single,
-            )
-            b_grads = record["bias_gradients"] if train_bias else [[0.0] * len(b) for b in biases]
-            g = flatten(record["weight_gradients"], b_grads)
-            grad = g if grad is None else [a + b for a, b in zip(grad, g)]
-            count += 1
-            if count == batch_size or s == len(rows_x) - 1:
-                flat = flatten(weights, biases)
-                optimizer_step(flat, grad, float(count), int(optimizer), lr, h, st)
-                if single:
-                    flat, st[:] = _f32(flat), _f32(st)
-                weights, biases = unpack(flat, layout, sizes)
-                grad, count = None, 0
-        history[epoch] = total
-        if not (math.isfinite(total) and params_finite(weights, biases)):
-            return history, epoch
-    params[:] = flatten(weights, biases)
-    if state is not None:
-        state[:] = st
-    if perm is not None:
-        perm[:] = order
-        rng[0] = seed[0]
-    return history, -1
+    first = int(counts[0])
+    epochs, k = int(epochs), int(record_every)
+    total_epochs = first + epochs if total < 0 else int(total)
+    failed, last_error, interrupt = -1, 0.0, None
+    with _HeldSignal() as held:
+        for epoch in range(epochs):
+            if order is not None:
+                shuffle(order, seed)
+            total_error, grad, count = 0.0, None, 0
+            for s in range(len(rows_x)):
+                r = order[s] if order is not None else s
+                if online:
+                    total_error += train_sample(
+                        weights, biases, acts, loss, train_bias, rows_x[r], rows_t[r], lr,
+                        bool(sequential), single=single,
+                    )  # fmt: skip
+                    if single:
+                        weights = [[_f32(row) for row in w] for w in weights]
+                        biases = [_f32(b) for b in biases]
+                else:
+                    record: dict = {}
+                    total_error += train_sample(
+                        weights, biases, acts, loss, train_bias, rows_x[r], rows_t[r], lr,
+                        False, record, apply=False, single=single,
+                    )  # fmt: skip
+                    zeros = [[0.0] * len(b) for b in biases]
+                    g = flatten(
+                        record["weight_gradients"],
+                        record["bias_gradients"] if train_bias else zeros,
+                    )
+                    grad = g if grad is None else [a + b for a, b in zip(grad, g)]
+                    count += 1
+                    if count == batch_size or s == len(rows_x) - 1:
+                        flat = flatten(weights, biases)
+                        optimizer_step(flat, grad, float(count), int(optimizer), lr, h, st)
+                        if single:
+                            flat, st[:] = _f32(flat), _f32(st)
+                        weights, biases = unpack(flat, layout, sizes)
+                        grad, count = None, 0
+                if count == 0:  # a sample or batch boundary
+                    exc = held.raised()
+                    if exc is not None:
+                        interrupt = (exc, epoch, s + 1)
+                        counts[1] = s + 1
+                        break
+            if interrupt is not None:
+                break
+            last_error = total_error
+            g_epoch = first + epoch
+            if (g_epoch + 1) % k == 0 or g_epoch + 1 == total_epochs:
+                history[g_epoch // k] = total_error
+            if not (math.isfinite(total_error) and params_finite(weights, biases)):
+                return epoch, total_error, None
+            counts[0], counts[1] = g_epoch + 1, 0
+        # inside the held signal, so that the buffers match ``counts``
+        params[:] = flatten(weights, biases)
+        if state is not None:
+            state[:] = st
+        if perm is not None:
+            perm[:] = order
+            rng[0] = seed[0]
+    return failed, last_error, interrupt
+
+
+class _HeldSignal:
+    """Hold SIGINT (in the main thread) until the training loop reaches a sample or
+    batch boundary, where ``raised`` runs the original handler: its exception, if
+    it raises one, is the interrupt."""
+
+    def __enter__(self) -> _HeldSignal:
+        self.pending = None
+        self.original = None
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self.original = signal.signal(signal.SIGINT, self._hold)
+            except (ValueError, TypeError):  # not the main interpreter
+                self.original = None
+        return self
+
+    def _hold(self, signum, frame) -> None:
+        self.pending = (signum, frame)
+
+    def raised(self) -> BaseException | None:
+        if self.pending is None:
+            return None
+        (signum, frame), self.pending = self.pending, None
+        try:
+            if callable(self.original):
+                self.original(signum, frame)
+            elif self.original != signal.SIG_IGN:
+                raise KeyboardInterrupt
+        except BaseException as exc:  # noqa: BLE001 - the handler's exception is the interrupt
+            return exc
+        return None
+
+    def __exit__(self, *exc_info) -> None:
+        if self.original is not None:
+            signal.signal(signal.SIGINT, self.original)
+        if self.pending is not None:  # arrived after the last boundary: deliver it now
+            signal.raise_signal(self.pending[0])
 
 
 def optimizer_step(w, grad, count, optimizer, lr, h, st) -> None:

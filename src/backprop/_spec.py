@@ -61,6 +61,11 @@ HYPER = (
 )
 
 
+#: The settings that define an optimizer's state, in a fixed order: training
+#: continues an optimizer's state only while all of them stay the same.
+OPTIMIZER_SETTINGS = (*HYPER, "rprop_initial_step")
+
+
 def code(kind: str, name: str) -> int:
     """The engine code of option ``name`` of ``kind`` ("activation", "loss", ...)."""
     return CODED[kind].index(name)
@@ -89,8 +94,12 @@ class TrainDefaults:
     rprop_max_step: float = 50.0
     validation: tuple[Any, Any] | None = None
     patience: int | None = None
-    callback: Callable[[int, float], Any] | None = None
+    callback: Callable[..., Any] | None = None
     report_every: int = 1
+    progress: bool = False
+    record_every: int = 1
+    checkpoint: str | None = None
+    checkpoint_every: int | None = None
 
 
 #: ``Network.train``'s defaults, by attribute (``TRAIN.epochs``) ...
@@ -101,6 +110,15 @@ TRAIN_DEFAULTS: dict[str, Any] = asdict(TRAIN)
 TRAIN_POSITIONAL = ("epochs", "learning_rate", "update")
 #: The keyword-only options of ``train``.
 TRAIN_OPTIONS = tuple(k for k in TRAIN_DEFAULTS if k not in TRAIN_POSITIONAL)
+
+
+def recorded(first: int, epochs: int, total: int, every: int) -> int:
+    """How many of epochs ``first`` ... ``first + epochs - 1`` of a run of ``total``
+    epochs the history keeps, when it keeps every ``every``-th epoch's error
+    (epochs ``every - 1``, ``2 every - 1``, ...) and the run's last."""
+    end = first + epochs
+    last = 1 if end == total and total % every != 0 else 0
+    return end // every - first // every + last
 
 
 # ---------------------------------------------------------------------- layout

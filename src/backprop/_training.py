@@ -12,7 +12,11 @@ with the network exactly as it was before the call (one backup per call).
 
 from __future__ import annotations
 
+import inspect
 import math
+import os
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,6 +25,7 @@ import numpy as np
 
 from . import _spec
 from . import _validation as check
+from ._progress import make_progress
 
 if TYPE_CHECKING:
     from .network import Network
@@ -28,6 +33,75 @@ if TYPE_CHECKING:
 
 class TrainingError(FloatingPointError):
     """Training produced a non-finite error or weight; the network is unchanged."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training was interrupted (Ctrl-C): the network keeps every completed update.
+
+    ``history`` holds the recorded errors of the completed epochs,
+    ``epochs_completed`` counts them, and ``samples_completed`` counts the samples
+    of the interrupted epoch whose updates were applied (the network stopped at a
+    sample or batch boundary, never inside an update).
+    """
+
+    def __init__(
+        self, message: str, history: np.ndarray, epochs_completed: int, samples_completed: int
+    ) -> None:
+        super().__init__(message)
+        self.history = history
+        self.epochs_completed = epochs_completed
+        self.samples_completed = samples_completed
+
+
+class History(np.ndarray):
+    """``train``'s result when it measured validation data: the recorded training
+    errors (an ndarray, as always), plus ``validation``, the validation error at
+    each measurement, and ``validation_epochs``, the epoch (counting from 0) after
+    which each was measured."""
+
+    validation: np.ndarray
+    validation_epochs: np.ndarray
+
+    def __new__(cls, errors: np.ndarray, validation: list[float],
+                epochs: list[int]) -> History:  # fmt: skip
+        obj = np.asarray(errors, dtype=np.float64).view(cls)
+        obj.validation = np.array(validation, dtype=np.float64)
+        obj.validation_epochs = np.array(epochs, dtype=np.intp)
+        return obj
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.validation = getattr(obj, "validation", np.zeros(0))
+        self.validation_epochs = getattr(obj, "validation_epochs", np.zeros(0, np.intp))
+
+
+@dataclass(frozen=True)
+class OptimizerState:
+    """An optimizer's state between ``train`` calls (see ``_spec.state_size``).
+
+    ``settings`` are the values of ``_spec.OPTIMIZER_SETTINGS``; ``fast_calls``
+    counts the network's compiled fast-path calls (plain SGD) when the state was
+    kept: a plain call in between changes the optimizer, so the state restarts.
+    """
+
+    name: str
+    settings: tuple[float, ...]
+    state: np.ndarray
+    fast_calls: int = 0
+
+    def copy(self) -> OptimizerState:
+        return OptimizerState(self.name, self.settings, self.state.copy(), self.fast_calls)
+
+
+@dataclass(frozen=True)
+class ShuffleState:
+    """The shuffling stream between ``train(shuffle=True)`` calls: the splitmix64
+    generator's state (``rng``, one uint64) and the last epoch's sample order."""
+
+    rng: np.ndarray
+    perm: np.ndarray
+
+    def copy(self) -> ShuffleState:
+        return ShuffleState(self.rng.copy(), self.perm.copy())
 
 
 @dataclass
@@ -38,15 +112,20 @@ class Plan:
     learning_rate: float
     sequential: bool
     batch_size: int
-    optimizer: int
+    optimizer: str
+    settings: tuple[float, ...]
     hyper: np.ndarray
     state: np.ndarray
-    perm: np.ndarray | None
-    rng: np.ndarray | None
+    shuffle: ShuffleState | None
     validation: tuple[np.ndarray, np.ndarray] | None
     patience: int | None
-    callback: Callable[[int, float], Any] | None
+    callback: Callable[..., Any] | None
+    callback_gets_validation: bool
     report_every: int
+    record_every: int
+    progress: bool
+    checkpoint: str | None
+    checkpoint_every: int | None
 
     @property
     def reports(self) -> bool:
@@ -54,19 +133,23 @@ class Plan:
 
 
 def make_plan(
-    net: Network,
-    n_samples: int,
-    epochs: Any,
-    learning_rate: Any,
-    update: Any,
+    net: Network, n_samples: int, epochs: Any, learning_rate: Any, update: Any,
     options: dict[str, Any],
-) -> Plan:
-    """Check every argument of ``train`` (beyond the data) and build its ``Plan``."""
+) -> Plan:  # fmt: skip
+    """Check every argument of ``train`` (beyond the data) and build its ``Plan``.
+
+    The optimizer's state continues from the network's (``net._optimizer``) when
+    the optimizer and its settings are the same and no plain call came between;
+    the shuffling stream continues from ``net._shuffle`` unless ``seed`` is given.
+    The plan holds copies: the network's state changes only when the call ends.
+    """
     unknown = sorted(set(options) - set(_spec.TRAIN_OPTIONS))
     if unknown:
         raise TypeError(f"train() got unexpected keyword argument(s): {', '.join(unknown)}")
     o = {**_spec.TRAIN_DEFAULTS, **options}
     epochs = check.non_negative_int("epochs", epochs)
+    if epochs > sys.maxsize:
+        raise ValueError(f"epochs must be at most {sys.maxsize}, got {epochs}")
     lr = check.learning_rate(learning_rate, net.dtype)
     update = check.choice("update", update, _spec.UPDATES)
     batch = (
@@ -79,41 +162,21 @@ def make_plan(
         raise ValueError(
             "update='sequential' needs plain online SGD (batch_size=1, optimizer='sgd')"
         )
-    h = {name: o[name] for name in (*_spec.HYPER, "rprop_initial_step")}
+    h = {name: o[name] for name in _spec.OPTIMIZER_SETTINGS}
     for key in ("momentum", "beta1", "beta2"):
         value = check.real(key, h[key])
         if not 0.0 <= value < 1.0:
             raise ValueError(f"{key} must be in [0, 1), got {value!r}")
         h[key] = value
-    for key in (
-        "epsilon",
-        "rprop_increase",
-        "rprop_decrease",
-        "rprop_initial_step",
-        "rprop_max_step",
-    ):
+    for key in ("epsilon", "rprop_increase", "rprop_decrease", "rprop_initial_step",
+                "rprop_max_step"):  # fmt: skip
         h[key] = check.positive_real(key, h[key])
     h["rprop_min_step"] = check.real("rprop_min_step", h["rprop_min_step"])
     if not 0.0 <= h["rprop_min_step"] <= h["rprop_max_step"]:
         raise ValueError("rprop_min_step must be in [0, rprop_max_step]")
     if not (h["rprop_decrease"] < 1.0 < h["rprop_increase"]):
         raise ValueError("rprop_decrease must be < 1 and rprop_increase > 1")
-    n_params = _spec.param_count(net.layers, net.bias)
-    state = np.zeros(_spec.state_size(optimizer, n_params), dtype=net.dtype)
-    if optimizer == "rprop":
-        state[:n_params] = h["rprop_initial_step"]
-    shuffle = check.flag("shuffle", o["shuffle"])
-    seed = o["seed"]
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-    ):
-        raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
-    perm = rng = None
-    if shuffle:
-        perm = np.arange(n_samples, dtype=np.intp)
-        rng = np.array(np.random.SeedSequence(seed).generate_state(1, np.uint64), dtype=np.uint64)
-    elif seed is not None:
-        raise ValueError("seed only applies with shuffle=True")
+    settings = tuple(h[name] for name in _spec.OPTIMIZER_SETTINGS)
     validation = o["validation"]
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
@@ -127,99 +190,289 @@ def make_plan(
     callback = o["callback"]
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    record_every = check.positive_int("record_every", o["record_every"])
+    _check_history_fits(epochs, record_every)
+    progress = check.flag("progress", o["progress"])
+    checkpoint, checkpoint_every = o["checkpoint"], o["checkpoint_every"]
+    if checkpoint is not None:
+        if not isinstance(checkpoint, (str, os.PathLike)):
+            raise TypeError(f"checkpoint must be a file path, got {type(checkpoint).__name__}")
+        checkpoint = os.fsdecode(os.fspath(checkpoint))
+    if checkpoint_every is not None:
+        if checkpoint is None:
+            raise ValueError("checkpoint_every needs a checkpoint file (checkpoint=...)")
+        checkpoint_every = check.positive_int("checkpoint_every", checkpoint_every)
     return Plan(
         epochs=epochs,
         learning_rate=lr,
         sequential=update == "sequential",
         batch_size=batch,
-        optimizer=_spec.code("optimizer", optimizer),
+        optimizer=optimizer,
+        settings=settings,
         hyper=np.array([h[name] for name in _spec.HYPER], dtype=np.float64),
-        state=state,
-        perm=perm,
-        rng=rng,
+        state=_optimizer_state(net, optimizer, settings, h["rprop_initial_step"]),
+        shuffle=_shuffle_state(net, n_samples, o["shuffle"], o["seed"]),
         validation=validation,
         patience=patience,
         callback=callback,
+        callback_gets_validation=callback is not None and _takes_three(callback),
         report_every=check.positive_int("report_every", o["report_every"]),
+        record_every=record_every,
+        progress=progress,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
     )
 
 
+def _optimizer_state(net: Network, name: str, settings: tuple[float, ...],
+                     initial_step: float) -> np.ndarray:  # fmt: skip
+    """A working copy of the network's optimizer state, or a fresh one."""
+    n_params = _spec.param_count(net.layers, net.bias)
+    kept = net._optimizer
+    if (kept is not None and kept.name == name and kept.settings == settings
+            and kept.fast_calls == _fast_calls(net)
+            and kept.state.shape == (_spec.state_size(name, n_params),)):  # fmt: skip
+        return kept.state.copy()
+    state = np.zeros(_spec.state_size(name, n_params), dtype=net.dtype)
+    if name == "rprop":
+        state[:n_params] = initial_step
+    return state
+
+
+def _shuffle_state(net: Network, n_samples: int, shuffle: Any, seed: Any) -> ShuffleState | None:
+    """A working copy of the shuffling stream: restarted by ``seed``, else the
+    network's, else a fresh random one."""
+    shuffle = check.flag("shuffle", shuffle)
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
+        raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
+    if not shuffle:
+        if seed is not None:
+            raise ValueError("seed only applies with shuffle=True")
+        return None
+    kept = net._shuffle
+    if seed is None and kept is not None and kept.perm.shape == (n_samples,):
+        return ShuffleState(kept.rng.copy(), kept.perm.copy())
+    rng = np.array(np.random.SeedSequence(seed).generate_state(1, np.uint64), dtype=np.uint64)
+    return ShuffleState(rng, np.arange(n_samples, dtype=np.intp))
+
+
+def _fast_calls(net: Network) -> int:
+    trainer = net._trainer
+    return 0 if trainer is None else trainer.calls
+
+
+def _takes_three(callback: Callable[..., Any]) -> bool:
+    """Whether ``callback`` accepts a third positional argument (the validation error)."""
+    try:
+        signature = inspect.signature(callback)
+    except (TypeError, ValueError):
+        return False
+    positional = 0
+    for p in signature.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            return True
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            positional += 1
+    return positional >= 3
+
+
+def _check_history_fits(epochs: int, record_every: int) -> None:
+    """Refuse a run whose history would not fit in memory, before allocating it."""
+    needed = 8 * _spec.recorded(0, epochs, epochs, record_every)
+    available = _available_memory()
+    if needed > available // 2:
+        raise ValueError(
+            f"epochs={epochs} would record {needed / 2**30:.3g} GiB of history (one float64 "
+            f"per recorded epoch), more than half of the {available / 2**30:.3g} GiB of "
+            f"memory available: keep every k-th epoch's error with record_every=k"
+        )
+
+
+def _available_memory() -> int:
+    """Bytes of physical memory available now (a generous guess where unknown)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 1 << 34
+
+
+# ------------------------------------------------------------------ the call
+class _Stop(Exception):
+    """Training stopped at an interrupt: the exception a signal handler raised,
+    in the engine or in the code between its calls."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__()
+        self.exc = exc
+
+
+class _Record:
+    """What a call has done so far.  The engines write the epochs' errors into
+    ``errors`` and the count of complete epochs (and samples of the next) into
+    ``counts`` as they go, so that the record is right whenever an exception
+    (an interrupt between two statements) stops the call."""
+
+    def __init__(self, plan: Plan) -> None:
+        k = plan.record_every
+        self.errors = np.empty(_spec.recorded(0, plan.epochs, plan.epochs, k))
+        self.counts = np.zeros(2, dtype=np.longlong)
+        self.every = k
+        self.total = plan.epochs
+        self.validation: list[float] = []
+        self.validation_epochs: list[int] = []
+
+    @property
+    def done(self) -> int:
+        return int(self.counts[0])
+
+    @property
+    def samples(self) -> int:
+        return int(self.counts[1])
+
+    def history(self, validated: bool = False) -> np.ndarray:
+        errors = self.errors[: _spec.recorded(0, self.done, self.total, self.every)]
+        if validated:
+            return History(errors, self.validation, self.validation_epochs)
+        return errors
+
+
 def train_checked(
-    net: Network,
-    X: Any,
-    T: Any,
-    epochs: Any = _spec.TRAIN.epochs,
-    learning_rate: Any = _spec.TRAIN.learning_rate,
-    update: Any = _spec.TRAIN.update,
+    net: Network, X: Any, T: Any, epochs: Any = _spec.TRAIN.epochs,
+    learning_rate: Any = _spec.TRAIN.learning_rate, update: Any = _spec.TRAIN.update,
     **options: Any,
-) -> np.ndarray:
-    """``Network.train`` with every argument checked and converted."""
+) -> np.ndarray:  # fmt: skip
+    """``Network.train`` with every argument checked and converted.
+
+    A call succeeds, or raises with the network (weights and training state)
+    exactly as it was; an interrupt (``TrainingInterrupted``) instead keeps every
+    completed update, as a checkpoint does.
+    """
     X, T = net._data(X, T)
     plan = make_plan(net, X.shape[0], epochs, learning_rate, update, options)
-    params = net._params
-    start = params.copy()
+    start = (net._params.copy(), net._optimizer, net._shuffle)
+    record = _Record(plan)
     try:
-        return _run(net, X, T, plan)
+        _run(net, X, T, plan, record)
+    except _Stop as stop:
+        _commit(net, plan)
+        if plan.checkpoint is not None:
+            _save_checkpoint(net, plan.checkpoint)
+        history = record.history(plan.validation is not None)
+        if not isinstance(stop.exc, KeyboardInterrupt):
+            raise stop.exc from None
+        raise TrainingInterrupted(
+            f"training interrupted after {record.done} complete epoch(s) and "
+            f"{record.samples} sample(s) of the next; the network keeps every completed update",
+            history, record.done, record.samples,
+        ) from stop.exc  # fmt: skip
     except BaseException:
-        # a failed epoch, a callback that raised, an interrupt: the network is
-        # left exactly as it was before the call
-        params[:] = start
+        # a failed epoch, a callback that raised: the network is left exactly as it
+        # was before the call
+        net._params[:] = start[0]
+        net._optimizer, net._shuffle = start[1], start[2]
         raise
+    _commit(net, plan)
+    return record.history(plan.validation is not None)
 
 
-def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan) -> np.ndarray:
-    """Run the plan's epochs, in chunks of ``plan.report_every`` when reporting."""
+def _commit(net: Network, plan: Plan) -> None:
+    """Keep the plan's optimizer state and shuffling stream in the network."""
+    net._optimizer = OptimizerState(plan.optimizer, plan.settings, plan.state, _fast_calls(net))
+    if plan.shuffle is not None:
+        net._shuffle = plan.shuffle
+
+
+def _save_checkpoint(net: Network, path: str) -> None:
+    from . import io
+
+    io.save(net, path)
+
+
+#: Work (parameter updates) the first chunk of a run with a progress display
+#: does before it shows anything: about a tenth of a second.
+_FIRST_CHUNK_WORK = 50_000_000
+
+
+def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record) -> None:
+    """Run the plan's epochs in chunks: one chunk unless it must report (validation,
+    callbacks), save checkpoints or show progress between them."""
     engine, (sizes, layout, acts) = net._engine, net._shape
-    histories: list[np.ndarray] = []
-    done = 0
+    total = plan.epochs
     best_error, best_params, misses = math.inf, None, 0
-    while done < plan.epochs:
-        chunk = min(plan.report_every if plan.reports else plan.epochs, plan.epochs - done)
-        history, failed = engine.train(
-            net._params,
-            sizes,
-            layout,
-            acts,
-            net.train_bias,
-            net._loss_code,
-            X,
-            T,
-            chunk,
-            plan.learning_rate,
-            plan.sequential,
-            plan.batch_size,
-            plan.optimizer,
-            plan.hyper,
-            plan.state,
-            plan.perm,
-            plan.rng,
-            True,
-        )
-        if failed >= 0:
-            raise TrainingError(_divergence(done + failed, plan.learning_rate))
-        histories.append(history)
-        done += chunk
-        stop = False
-        if plan.validation is not None:
-            error = float(
-                engine.sample_errors(
-                    net._params, sizes, layout, acts, net._loss_code, *plan.validation
-                ).sum()
-            )
-            if error < best_error:
-                best_error, best_params, misses = error, net._params.copy(), 0
-            else:
-                misses += 1
-                stop = plan.patience is not None and misses >= plan.patience
-        if plan.callback is not None:
-            answer = plan.callback(done - 1, float(history[-1]))
-            if isinstance(answer, (bool, np.bool_)) and not answer:
-                stop = True
-        if stop:
-            break
+    display = None
+    work = max(1, X.shape[0] * net._params.size)  # parameter updates per epoch
+    timed = plan.progress and total > 0
+    started = time.perf_counter()
+    try:
+        while record.done < total:
+            done = record.done
+            chunk = total - done
+            if plan.reports:
+                chunk = min(chunk, plan.report_every)
+            if plan.checkpoint_every is not None:
+                chunk = min(chunk, plan.checkpoint_every - done % plan.checkpoint_every)
+            if timed:
+                elapsed = time.perf_counter() - started
+                per_epoch = elapsed / done if done else 2e-9 * work
+                chunk = min(chunk, max(1, int(0.1 / max(per_epoch, 1e-12))))
+            failed, last_error, interrupt = engine.train(
+                net._params, sizes, layout, acts, net.train_bias, net._loss_code, X, T, chunk,
+                plan.learning_rate, plan.sequential, record.errors, record.counts, total,
+                plan.record_every,
+                plan.batch_size, _spec.code("optimizer", plan.optimizer), plan.hyper,
+                plan.state, None if plan.shuffle is None else plan.shuffle.perm,
+                None if plan.shuffle is None else plan.shuffle.rng, True,
+            )  # fmt: skip
+            if failed >= 0:
+                raise TrainingError(_divergence(done + failed, plan.learning_rate))
+            if interrupt is not None:
+                raise _Stop(interrupt[0])
+            stop = False
+            validation_error = None
+            if plan.validation is not None:
+                validation_error = float(
+                    engine.sample_errors(
+                        net._params, sizes, layout, acts, net._loss_code, *plan.validation
+                    ).sum()
+                )
+                record.validation.append(validation_error)
+                record.validation_epochs.append(record.done - 1)
+                if validation_error < best_error:
+                    best_error, best_params, misses = validation_error, net._params.copy(), 0
+                else:
+                    misses += 1
+                    stop = plan.patience is not None and misses >= plan.patience
+            if plan.callback is not None:
+                args = (record.done - 1, float(last_error))
+                if plan.callback_gets_validation:
+                    args += (validation_error,)
+                answer = plan.callback(*args)
+                if isinstance(answer, (bool, np.bool_)) and not answer:
+                    stop = True
+            if plan.checkpoint_every is not None and record.done % plan.checkpoint_every == 0:
+                _commit(net, plan)
+                _save_checkpoint(net, plan.checkpoint)
+            if timed:
+                now = time.perf_counter()
+                if display is None and (now - started >= 0.1 or record.done == total):
+                    if now - started >= 0.1:
+                        display = make_progress(True, total, X.shape[0])
+                if display is not None:
+                    display.update(record.done, float(last_error), validation_error)
+            if stop:
+                break
+    except KeyboardInterrupt as exc:  # raised between engine calls (a callback ...)
+        raise _Stop(exc) from None
+    finally:
+        if display is not None:
+            display.close()
     if plan.patience is not None and best_params is not None:
         net._params[:] = best_params
-    return np.concatenate(histories) if histories else np.zeros(0)
+    if plan.checkpoint is not None:
+        _commit(net, plan)
+        _save_checkpoint(net, plan.checkpoint)
 
 
 def diverged(
@@ -231,6 +484,20 @@ def diverged(
     X, T = net._data(X, T)
     make_plan(net, X.shape[0], epochs, learning_rate, update, {})
     raise TrainingError(_divergence(epoch, float(learning_rate)))
+
+
+def interrupted(
+    net: Network, history: np.ndarray, epochs: int, samples: int, exc: BaseException
+) -> np.ndarray:
+    """Report a plain call interrupted on the compiled fast path (its completed
+    updates kept)."""
+    if not isinstance(exc, KeyboardInterrupt):
+        raise exc
+    raise TrainingInterrupted(
+        f"training interrupted after {epochs} complete epoch(s) and {samples} sample(s) "
+        f"of the next; the network keeps every completed update",
+        history, epochs, samples,
+    ) from exc  # fmt: skip
 
 
 def _divergence(epoch: int, learning_rate: float) -> str:

@@ -44,25 +44,64 @@ def samples(
 ) -> np.ndarray:
     """A 2-D C-contiguous array of ``dtype`` with one row per sample.
 
-    A 1-D ``value`` is one sample.  ``what`` names the layer the columns feed
-    ("input" or "output") for the error message.
+    A 1-D ``value`` of ``n_features`` values is one sample; for a layer of width 1,
+    a 1-D ``value`` of any other length ``n`` is ``n`` samples (shape ``(n, 1)``,
+    as scikit-learn passes one target per sample).  ``what`` names the layer the
+    columns feed ("input" or "output") for the error message.
     """
+    return sample_rows(name, value, n_features, what, dtype)[0]
+
+
+def sample_rows(
+    name: str, value: Any, n_features: int, what: str, dtype: np.dtype = _FLOAT64
+) -> tuple[np.ndarray, bool]:
+    """``samples``, and whether ``value`` was one sample given as a 1-D array (the
+    caller then returns 1-D results).  The rows are a view of the converted array:
+    no copy beyond ``as_float_array``'s one pass."""
     arr = as_float_array(name, value, dtype)
-    if arr.ndim == 1:
-        arr = arr.reshape(1, -1)
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be 1-D (one sample) or 2-D (one row per sample), "
-            f"got {arr.ndim} dimensions"
-        )
+    shape = arr.shape  # as given, for the messages
+    single = arr.ndim == 1 and arr.shape[0] == n_features
+    if single:
+        arr = arr.reshape(1, n_features)
+    elif arr.ndim == 1 and n_features == 1:
+        arr = arr.reshape(-1, 1)
+    elif arr.ndim != 2:
+        if arr.ndim == 1:
+            got = f"shape {shape}"
+        elif arr.ndim == 0:
+            got = "0 dimensions (a single number)"
+        else:
+            got = f"{arr.ndim} dimensions (shape {shape})"
+        raise ValueError(f"{name} must be {_accepted_shapes(n_features)}, got {got}")
     if arr.shape[0] == 0:
-        raise ValueError(f"{name} is empty: it must hold at least one sample")
+        raise ValueError(f"{name} is empty: it must hold at least one sample, got shape {shape}")
     if arr.shape[1] != n_features:
+        hint = ""
+        if n_features == 1 and arr.shape[0] == 1 and arr.shape[1] > 1:
+            hint = (
+                f"; for {arr.shape[1]} samples of one value each, pass a 1-D array "
+                f"or a column: .reshape(-1, 1)"
+            )
+        elif arr.shape[1] == 1 and arr.shape[0] == n_features:
+            hint = "; for one sample, pass a 1-D array or a row: .reshape(1, -1)"
         raise ValueError(
-            f"{name} must have {n_features} values per sample (the network's "
-            f"{what} layer), got {arr.shape[1]}"
+            f"{name} must have {_values(n_features)} per sample (the network's "
+            f"{what} layer), got {arr.shape[1]} (shape {arr.shape}){hint}"
         )
-    return arr
+    return arr, single
+
+
+def _values(n: int) -> str:
+    return f"{n} value" if n == 1 else f"{n} values"
+
+
+def _accepted_shapes(n_features: int) -> str:
+    """The data shapes a layer of ``n_features`` units accepts, in words."""
+    if n_features == 1:
+        return "1-D (one value per sample) or 2-D (one row per sample, 1 column)"
+    return (
+        f"1-D (one sample of {n_features} values) or 2-D (one row per sample, {n_features} columns)"
+    )
 
 
 def paired(X: np.ndarray, T: np.ndarray, x_name: str = "X", t_name: str = "T") -> None:

@@ -1,13 +1,16 @@
 """Saving and loading networks: a documented, safe file format.
 
 ``save(net, path)`` writes a network to ``path``; ``load(path)`` builds it again,
-bit for bit: the loaded network has the same options and the very same parameters
-(float64 or float32, as saved), so it gives the same outputs and trains the same way.
-Loading a file never runs code from it (no pickle), and a file that is damaged, truncated or not
-a backprop network is refused with a ``ValueError`` that names the file and says
-what is wrong; the loader never returns a half-built network.
+bit for bit: the loaded network has the same options, the very same parameters
+(float64 or float32, as saved) and the same training state (the optimizer's state
+and the shuffling stream that ``train`` carries from one call to the next), so it
+gives the same outputs, and training it continues exactly as training the saved
+network would have.  Loading a file never runs code from it (no pickle), and a
+file that is damaged, truncated or not a backprop network is refused with a
+``ValueError`` that names the file and says what is wrong; the loader never
+returns a half-built network.
 
-The format (version 1)
+The format (version 2)
 ----------------------
 A file is a NumPy ``.npz`` archive: a ZIP archive (entries stored or deflated)
 holding one ``.npy`` file per array, which ``numpy.load(path,
@@ -16,19 +19,28 @@ allow_pickle=False)`` reads as well.  ``save`` writes exactly the path it is giv
 holds these arrays, and no others:
 
 ``header``
-    A 1-D ``uint8`` array: the UTF-8 bytes of a JSON object with exactly these
-    keys (``dtype`` may be left out)::
+    A 1-D ``uint8`` array: the UTF-8 bytes of a JSON object with these keys
+    (``dtype``, ``optimizer`` and ``shuffle`` may be left out, and no others may
+    be given)::
 
-        {"format": "backprop-network", "version": 1,
+        {"format": "backprop-network", "version": 2,
          "layers": [2, 2, 2], "bias": "shared", "train_bias": false,
          "activations": ["logistic", "logistic"], "loss": "half_sse",
-         "dtype": "float64"}
+         "dtype": "float64",
+         "optimizer": {"name": "adam",
+                       "settings": {"momentum": 0.9, "beta1": 0.9, "beta2": 0.999,
+                                    "epsilon": 1e-08, "rprop_increase": 1.2,
+                                    "rprop_decrease": 0.5, "rprop_min_step": 1e-06,
+                                    "rprop_max_step": 50.0,
+                                    "rprop_initial_step": 0.1}},
+         "shuffle": {"samples": 4}}
 
     ``format``
         Always ``"backprop-network"``.
     ``version``
-        The format version, an integer: ``1``.  A later version of backprop that
-        changes the format writes a higher number; this one refuses those.
+        The format version, an integer: ``2`` (``save`` writes it) or ``1``
+        (see "Version 1" below).  A later version of backprop that changes the
+        format writes a higher number; this one refuses those.
     ``layers``
         Units per layer, input layer first (``Network.layers``): at least two
         integers >= 1.  There are ``L = len(layers) - 1`` weight layers.
@@ -46,6 +58,21 @@ holds these arrays, and no others:
     ``dtype``
         The floating-point type of the arrays below; ``"float64"`` (the default
         when left out).
+    ``optimizer``
+        Present when the network keeps an optimizer's state (after ``train``;
+        ``Network.reset_optimizer`` forgets it): an object with exactly the keys
+        ``name``, the optimizer (``"sgd"``, ``"momentum"``, ``"nesterov"``,
+        ``"adam"`` or ``"rprop"``), and ``settings``, an object giving a finite
+        number for each of exactly these ``train`` options: ``momentum``,
+        ``beta1``, ``beta2``, ``epsilon``, ``rprop_increase``,
+        ``rprop_decrease``, ``rprop_min_step``, ``rprop_max_step``,
+        ``rprop_initial_step``.  The next ``train`` call continues the state when
+        it uses the same optimizer with the same settings, and starts it afresh
+        otherwise.
+    ``shuffle``
+        Present when the network keeps a shuffling stream (after
+        ``train(shuffle=True)``): an object with exactly the key ``samples``, an
+        integer >= 1, the number of samples of that training set.
 
 ``weights_0`` ... ``weights_{L-1}``
     ``weights_l`` has shape ``(layers[l+1], layers[l])``: ``weights_l[j, i]`` is
@@ -57,22 +84,52 @@ holds these arrays, and no others:
     bias per unit of layer ``l + 1``.  With ``bias="shared"``, shape ``(1,)``: the
     layer's one bias.  With ``bias="none"`` there are no ``biases_*`` arrays.
 
-Every ``weights_*`` and ``biases_*`` array has the header's ``dtype`` (either
-byte order; ``save`` writes little-endian, C order) and holds finite numbers
-only.  ``save`` writes the entries in the order above with fixed timestamps, so
-the same network always gives the same bytes.
+``optimizer_state``
+    Exactly when the header has ``optimizer``: the optimizer's state, a 1-D
+    array of the header's ``dtype``.  With ``P`` parameters (every weight and
+    every bias of the arrays above) it holds, for ``"sgd"``, nothing (shape
+    ``(0,)``); for ``"momentum"`` and ``"nesterov"``, the velocity of each
+    parameter (``P`` values); for ``"adam"``, the first moments, the second
+    moments, then the step count (``2 P + 1``); for ``"rprop"``, the step sizes,
+    then the previous gradients (``2 P``).  Parameters are in the order of
+    ``Network.params``: for each layer its weights (row-major), then its biases.
+
+``shuffle_rng`` and ``shuffle_perm``
+    Exactly when the header has ``shuffle``: ``shuffle_rng``, a ``uint64`` array
+    of shape ``(1,)``, is the state of the shuffling generator (splitmix64);
+    ``shuffle_perm``, an ``int64`` array of shape ``(samples,)``, is the order of
+    the samples in the last shuffled epoch: a permutation of ``0 ...
+    samples - 1``.
+
+Every array but ``header`` has the dtype given above (either byte order; ``save``
+writes little-endian, C order), and the floating-point ones hold finite numbers
+only.  Every array's dtype and shape are checked against the header before its
+data is read.  ``save`` writes the entries in the order above with fixed
+timestamps, so the same network always gives the same bytes.
+
+Version 1
+---------
+Version 1 files (backprop before the training state was saved) have
+``"version": 1``, no ``optimizer`` or ``shuffle`` header entries and no
+``optimizer_state``, ``shuffle_*`` arrays; otherwise they are version 2 files.
+They still load: the network then keeps no training state, as if
+``reset_optimizer`` had been called and it had never been trained with
+``shuffle=True`` (its next ``train`` call starts the optimizer afresh, and
+shuffles from a fresh stream unless ``seed`` is given).
 
 What is not saved: the engine (``load`` uses ``engine=`` or the default engine,
-see ``backprop.default_engine``), and nothing of past training (a network keeps
-none: training continues from the weights alone).
+see ``backprop.default_engine``), and an optimizer state that the next ``train``
+call would not continue (after a plain call of the compiled fast path).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import struct
+import sys
 import zipfile
 import zlib
 from io import BytesIO
@@ -80,7 +137,7 @@ from typing import IO, TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from . import _spec
+from . import _spec, _training
 from . import _validation as check
 from . import network as _network
 
@@ -91,14 +148,23 @@ __all__ = ["FORMAT", "VERSION", "save", "load"]
 
 #: The ``format`` entry of every file's header.
 FORMAT = "backprop-network"
-#: The format version this module writes, and the only one it reads.
-VERSION = 1
+#: The format version this module writes.
+VERSION = 2
+#: The format versions this module reads (version 1 has no training state).
+READ_VERSIONS = (1, 2)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 _HEADER = "header"
 _REQUIRED_KEYS = ("format", "version", "layers", "bias", "train_bias", "activations", "loss")
-_OPTIONAL_KEYS = ("dtype",)
+#: The header's optional keys in each version.
+_OPTIONAL_KEYS = {1: ("dtype",), 2: ("dtype", "optimizer", "shuffle")}
+#: The arrays of the training state, and the header entry each needs.
+_STATE_ARRAYS = {
+    "optimizer_state": "optimizer",
+    "shuffle_rng": "shuffle",
+    "shuffle_perm": "shuffle",
+}
 _DEFAULT_DTYPE = "float64"
 #: Largest header accepted, in bytes (a real one is a few hundred).
 _MAX_HEADER_BYTES = 1 << 20
@@ -160,6 +226,15 @@ def _contents(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "loss": net.loss,
         "dtype": np.dtype(net.dtype).name,
     }
+    optimizer = _kept_optimizer(net)
+    shuffle = getattr(net, "_shuffle", None)
+    if optimizer is not None:
+        header["optimizer"] = {
+            "name": optimizer.name,
+            "settings": {k: float(v) for k, v in zip(_spec.OPTIMIZER_SETTINGS, optimizer.settings)},
+        }
+    if shuffle is not None:
+        header["shuffle"] = {"samples": int(shuffle.perm.shape[0])}
     arrays: dict[str, np.ndarray] = {}
     for l, w in enumerate(net.weights):
         arrays[f"weights_{l}"] = w
@@ -167,22 +242,45 @@ def _contents(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         for l, b in enumerate(net.biases):
             # A shared bias is repeated over the layer's units: keep its one value.
             arrays[f"biases_{l}"] = b[:1] if net.bias == "shared" else b
+    if optimizer is not None:
+        arrays["optimizer_state"] = np.asarray(optimizer.state, dtype=net.dtype)
+    if shuffle is not None:
+        arrays["shuffle_rng"] = np.asarray(shuffle.rng, dtype=np.uint64)
+        arrays["shuffle_perm"] = np.asarray(shuffle.perm, dtype=np.int64)
     return header, arrays
+
+
+def _kept_optimizer(net: Network) -> _training.OptimizerState | None:
+    """The network's optimizer state, if its next ``train`` call would continue it.
+
+    A plain call of the compiled fast path since the state was kept makes ``train``
+    start it afresh; such a state is not saved (a loaded network would continue it).
+    """
+    kept = getattr(net, "_optimizer", None)
+    if kept is None or kept.fast_calls != _training._fast_calls(net):
+        return None
+    return kept
 
 
 def _archive_bytes(net: Network) -> bytes:
     """The complete file for ``net``: a ZIP archive of ``.npy`` entries."""
     header, named = _contents(net)
-    dtype = np.dtype(header["dtype"])
+    entries = _entries(header)
     text = json.dumps(header, allow_nan=False)
     arrays = {_HEADER: np.frombuffer(text.encode("utf-8"), np.uint8), **named}
     buffer = BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
         for name, array in arrays.items():
             if name != _HEADER:
+                # a Network never holds a wrong array; be sure
+                dtype, shape = entries[name]
                 array = np.ascontiguousarray(array, dtype=dtype.newbyteorder("<"))
-                if not np.isfinite(array).all():  # a Network never holds one; be sure
+                if array.shape != shape:
+                    raise ValueError(f"cannot save: {name} has shape {array.shape}, not {shape}")
+                if not np.isfinite(array).all():
                     raise ValueError(f"cannot save: {name} contains NaN or infinity")
+                if name == "shuffle_perm" and not _is_permutation(array):
+                    raise ValueError(f"cannot save: {name} is not a permutation")
             entry = BytesIO()
             np.lib.format.write_array(entry, array, allow_pickle=False)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE)
@@ -236,14 +334,15 @@ def load(path: PathLike, engine: str | None = None) -> Network:
     archive, truncated or damaged, a header that is not JSON or has a wrong
     ``format``, an unsupported ``version``, unknown or missing keys or option
     values, missing or unexpected arrays, arrays of the wrong shape or dtype,
-    arrays holding Python objects (never unpickled), or NaN or infinity.
+    arrays holding Python objects (never unpickled), NaN or infinity, or a
+    ``shuffle_perm`` that is not a permutation.
     """
     if engine is not None:
         check.choice("engine", engine, _spec.ENGINES)
     name = os.fsdecode(os.fspath(path))
     with open(name, "rb") as fh:
         try:
-            header, weights, biases = _read(fh)
+            header, parts = _read(fh)
         except _Invalid as exc:
             raise ValueError(f"cannot load a network from {name!r}: {exc}") from None
         except _READ_ERRORS as exc:
@@ -252,25 +351,35 @@ def load(path: PathLike, engine: str | None = None) -> Network:
                 f"or not a backprop network file ({_describe(exc)})"
             ) from exc
     try:
-        return _build(header, weights, biases, engine)
+        return _build(header, parts, engine)
     except (ValueError, TypeError) as exc:
         raise ValueError(
             f"cannot load a network from {name!r}: its contents do not make a valid network: {exc}"
         ) from exc
 
 
+#: A network's parts read from a file or pickle: weights, biases (None with
+#: bias="none"), the optimizer's state and the shuffling stream (None if absent).
+_Parts = tuple[
+    list[np.ndarray],
+    list[np.ndarray] | None,
+    _training.OptimizerState | None,
+    _training.ShuffleState | None,
+]
+
+
 def _build(
     header: dict[str, Any],
-    weights: list[np.ndarray],
-    biases: list[np.ndarray] | None,
+    parts: _Parts,
     engine: str | None,
     cls: type[Network] | None = None,
 ) -> Network:
-    """A network from a checked header and its arrays (the constructor checks the rest)."""
+    """A network from a checked header and its parts (the constructor checks the rest)."""
+    weights, biases, optimizer, shuffle = parts
     kwargs: dict[str, Any] = {}
     if header["dtype"] != _DEFAULT_DTYPE:
         kwargs["dtype"] = header["dtype"]
-    return (cls or _network.Network)(
+    net = (cls or _network.Network)(
         header["layers"],
         weights=weights,
         biases=biases,
@@ -281,36 +390,76 @@ def _build(
         engine=engine,
         **kwargs,
     )
+    net._optimizer = optimizer
+    net._shuffle = shuffle
+    return net
 
 
-def _shapes(header: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-    """The arrays a network with this (checked) header holds, and their shapes."""
-    layers = header["layers"]
-    shapes = {
-        f"weights_{l}": (n_out, n_in) for l, (n_in, n_out) in enumerate(zip(layers, layers[1:]))
+def _entries(header: dict[str, Any]) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
+    """The arrays a network with this (checked) header holds: dtype and shape of each."""
+    layers, bias = header["layers"], header["bias"]
+    dtype = np.dtype(header["dtype"])
+    entries = {
+        f"weights_{l}": (dtype, (n_out, n_in))
+        for l, (n_in, n_out) in enumerate(zip(layers, layers[1:]))
     }
-    if header["bias"] != "none":
+    if bias != "none":
         for l, n_out in enumerate(layers[1:]):
-            shapes[f"biases_{l}"] = (_spec.bias_count(n_out, header["bias"]),)
-    return shapes
+            entries[f"biases_{l}"] = (dtype, (_spec.bias_count(n_out, bias),))
+    if "optimizer" in header:
+        # Python integers: a huge (hostile) header cannot overflow
+        n_params = sum(
+            n_in * n_out + _spec.bias_count(n_out, bias) for n_in, n_out in zip(layers, layers[1:])
+        )
+        size = _spec.state_size(header["optimizer"]["name"], n_params)
+        entries["optimizer_state"] = (dtype, (size,))
+    if "shuffle" in header:
+        entries["shuffle_rng"] = (np.dtype(np.uint64), (1,))
+        entries["shuffle_perm"] = (np.dtype(np.int64), (header["shuffle"]["samples"],))
+    return entries
 
 
-def _split(
-    header: dict[str, Any], arrays: dict[str, np.ndarray]
-) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
-    """Weights and biases (None with bias="none") from checked, finite arrays."""
+def _split(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> _Parts:
+    """A network's parts from checked arrays: refused if not finite, or if the
+    shuffling order is not a permutation.  The training state is copied."""
     for n, array in arrays.items():
         if not np.isfinite(array).all():
             raise _Invalid(f"array {n!r} contains NaN or infinity")
     n_layers = len(header["layers"]) - 1
     weights = [arrays[f"weights_{l}"] for l in range(n_layers)]
     biases = None if header["bias"] == "none" else [arrays[f"biases_{l}"] for l in range(n_layers)]
-    return weights, biases
+    optimizer = shuffle = None
+    if "optimizer" in header:
+        name, settings = header["optimizer"]["name"], header["optimizer"]["settings"]
+        optimizer = _training.OptimizerState(
+            name,
+            tuple(settings[k] for k in _spec.OPTIMIZER_SETTINGS),
+            np.array(arrays["optimizer_state"], dtype=np.dtype(header["dtype"]), order="C"),
+            0,
+        )
+    if "shuffle" in header:
+        perm = arrays["shuffle_perm"]
+        if not _is_permutation(perm):
+            raise _Invalid(
+                f"array 'shuffle_perm' must be a permutation of 0 ... {perm.shape[0] - 1} "
+                f"(each sample index once)"
+            )
+        shuffle = _training.ShuffleState(
+            np.array(arrays["shuffle_rng"], dtype=np.uint64, order="C"),
+            np.array(perm, dtype=np.intp, order="C"),
+        )
+    return weights, biases, optimizer, shuffle
+
+
+def _is_permutation(perm: np.ndarray) -> bool:
+    """Whether the 1-D integer array ``perm`` holds each of ``0 ... len - 1`` once."""
+    return bool(np.array_equal(np.sort(perm), np.arange(perm.shape[0], dtype=perm.dtype)))
 
 
 # ---------------------------------------------------------------------- pickles
 def pickle_state(net: Network) -> dict[str, Any]:
-    """What a pickle of ``net`` holds: the file's header and arrays, and the engine."""
+    """What a pickle of ``net`` holds: the file's header and arrays (the training
+    state included), and the engine."""
     header, arrays = _contents(net)
     return {"header": header, "arrays": arrays, "engine": net.engine}
 
@@ -322,24 +471,23 @@ def from_pickle_state(state: Any, cls: type[Network] | None = None) -> Network:
         if not isinstance(state, dict) or set(state) != {"header", "arrays", "engine"}:
             raise _Invalid("it is not the state of a backprop Network of this version")
         header = _parse_header(json.dumps(state["header"], allow_nan=False).encode("utf-8"))
-        shapes, arrays = _shapes(header), state["arrays"]
-        if not isinstance(arrays, dict) or set(arrays) != set(shapes):
-            raise _Invalid(f"its arrays must be {_listing(shapes)}")
-        dtype = np.dtype(header["dtype"])
-        for n, shape in shapes.items():
+        entries, arrays = _entries(header), state["arrays"]
+        if not isinstance(arrays, dict) or set(arrays) != set(entries):
+            raise _Invalid(f"its arrays must be {_listing(entries)}")
+        for n, (dtype, shape) in entries.items():
             a = arrays[n]
             if not isinstance(a, np.ndarray) or a.dtype != dtype or a.shape != shape:
                 raise _Invalid(f"array {n!r} must be a {dtype.name} array of shape {shape}")
         engine = state["engine"]
         if engine is not None:
             check.choice("engine", engine, _spec.ENGINES)
-        return _build(header, *_split(header, arrays), engine, cls)
+        return _build(header, _split(header, arrays), engine, cls)
     except (_Invalid, TypeError, ValueError) as exc:
         raise ValueError(f"cannot unpickle a backprop Network: {exc}") from None
 
 
-def _read(fh: IO[bytes]) -> tuple[dict[str, Any], list[np.ndarray], list[np.ndarray] | None]:
-    """Header, weights and biases (None with bias="none") of an open file, checked."""
+def _read(fh: IO[bytes]) -> tuple[dict[str, Any], _Parts]:
+    """Header and parts of the network in an open file, checked."""
     try:
         archive = zipfile.ZipFile(fh)
     except zipfile.BadZipFile:
@@ -365,26 +513,37 @@ def _read(fh: IO[bytes]) -> tuple[dict[str, Any], list[np.ndarray], list[np.ndar
             archive, members[_HEADER], _HEADER, np.dtype(np.uint8), None, _MAX_HEADER_BYTES
         )
         header = _parse_header(raw.tobytes())
-        layers = header["layers"]
-        dtype = np.dtype(header["dtype"])
-        shapes = _shapes(header)
-        missing = [n for n in shapes if n not in members]
+        entries = _entries(header)
+        missing = [n for n in entries if n not in members]
         if missing:
             raise _Invalid(
-                f"array {missing[0]!r} is missing (a network with layers {layers} "
-                f"and bias={header['bias']!r} needs {_listing(shapes)})"
+                f"array {missing[0]!r} is missing ({_why(header, missing[0], entries, 'needs')})"
             )
-        extra = [n for n in members if n != _HEADER and n not in shapes]
+        extra = [n for n in members if n != _HEADER and n not in entries]
         if extra:
             raise _Invalid(
-                f"unexpected array {extra[0]!r} (a network with layers {layers} "
-                f"and bias={header['bias']!r} holds only {_listing(shapes)})"
+                f"unexpected array {extra[0]!r} ({_why(header, extra[0], entries, 'holds only')})"
             )
+        # every declared dtype and shape is checked before the array's data is read
         arrays = {
             n: _read_array(archive, members[n], n, dtype, shape, None)
-            for n, shape in shapes.items()
+            for n, (dtype, shape) in entries.items()
         }
-    return (header, *_split(header, arrays))
+    return header, _split(header, arrays)
+
+
+def _why(header: dict[str, Any], name: str, entries: Any, verb: str) -> str:
+    """Why array ``name`` belongs in the file, or not: the header entry that needs it
+    (training state), or what the network's layers and bias mode need."""
+    key = _STATE_ARRAYS.get(name)
+    if key is not None:
+        if key in header:
+            return f"the header's {key!r} entry needs it"
+        return f"the header has no {key!r} entry"
+    return (
+        f"a network with layers {header['layers']} and bias={header['bias']!r} "
+        f"{verb} {_listing(n for n in entries if n not in _STATE_ARRAYS)}"
+    )
 
 
 def _describe(exc: BaseException) -> str:
@@ -489,16 +648,17 @@ def _parse_header(raw: bytes) -> dict[str, Any]:
     version = header.get("version")
     if type(version) is not int:
         raise _Invalid(f"the header's version must be an integer, got {version!r}")
-    if version != VERSION:
+    if version not in READ_VERSIONS:
         newer = " (written by a newer backprop: upgrade to read it)" if version > VERSION else ""
         raise _Invalid(
-            f"unsupported format version {version}{newer}; this backprop reads version {VERSION}"
+            f"unsupported format version {version}{newer}; this backprop reads "
+            f"versions {' and '.join(map(str, READ_VERSIONS))}"
         )
-    unknown = sorted(set(header) - set(_REQUIRED_KEYS) - set(_OPTIONAL_KEYS))
+    known = _REQUIRED_KEYS + _OPTIONAL_KEYS[version]
+    unknown = sorted(set(header) - set(known))
     if unknown:
         raise _Invalid(
-            f"unknown key {unknown[0]!r} in the header (version {VERSION} has "
-            f"{_listing(_REQUIRED_KEYS + _OPTIONAL_KEYS)})"
+            f"unknown key {unknown[0]!r} in the header (version {version} has {_listing(known)})"
         )
     missing = [k for k in _REQUIRED_KEYS if k not in header]
     if missing:
@@ -536,7 +696,55 @@ def _parse_header(raw: bytes) -> dict[str, Any]:
             f"the header's dtype must name a floating-point type such as "
             f"'float64', got {dtype_name!r}"
         )
+    if "optimizer" in header:
+        _check_optimizer(header["optimizer"])
+    if "shuffle" in header:
+        shuffle = header["shuffle"]
+        if not isinstance(shuffle, dict) or set(shuffle) != {"samples"}:
+            raise _Invalid(
+                f"the header's shuffle must be an object with the one key 'samples', "
+                f"got {shuffle!r}"
+            )
+        samples = shuffle["samples"]
+        if type(samples) is not int or not 1 <= samples <= sys.maxsize:
+            raise _Invalid(f"the header's shuffle samples must be an integer >= 1, got {samples!r}")
     return header
+
+
+def _check_optimizer(entry: Any) -> None:
+    """Check the header's ``optimizer`` entry; its settings become floats."""
+    if not isinstance(entry, dict) or set(entry) != {"name", "settings"}:
+        raise _Invalid(
+            f"the header's optimizer must be an object with the keys 'name' and "
+            f"'settings', got {entry!r}"
+        )
+    name = entry["name"]
+    if not isinstance(name, str) or name not in _spec.OPTIMIZERS:
+        raise _Invalid(
+            f"unknown optimizer {name!r} in the header (known: {_listing(_spec.OPTIMIZERS)})"
+        )
+    settings = entry["settings"]
+    if not isinstance(settings, dict):
+        raise _Invalid(f"the header's optimizer settings must be an object, got {settings!r}")
+    missing = [k for k in _spec.OPTIMIZER_SETTINGS if k not in settings]
+    if missing:
+        raise _Invalid(f"the header's optimizer settings have no {missing[0]!r} entry")
+    unknown = sorted(set(settings) - set(_spec.OPTIMIZER_SETTINGS))
+    if unknown:
+        raise _Invalid(
+            f"unknown optimizer setting {unknown[0]!r} in the header "
+            f"(known: {_listing(_spec.OPTIMIZER_SETTINGS)})"
+        )
+    for key, value in settings.items():
+        try:
+            finite = type(value) in (int, float) and math.isfinite(float(value))
+        except OverflowError:
+            finite = False
+        if not finite:
+            raise _Invalid(
+                f"the header's optimizer setting {key} must be a finite number, got {value!r}"
+            )
+        settings[key] = float(value)
 
 
 def _option(header: dict[str, Any], key: str, options: tuple[str, ...]) -> None:

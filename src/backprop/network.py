@@ -142,6 +142,8 @@ class Network:
             np.array([_spec.code("activation", a) for a in self._activations], dtype=np.intc),
         )
         self._loss_code = _spec.code("loss", self._loss)
+        self._optimizer: _training.OptimizerState | None = None
+        self._shuffle: _training.ShuffleState | None = None
         self._params = start_params(
             weights, biases, seed, init, self._sizes, self._shape[1], self._bias, self._dtype
         )
@@ -177,8 +179,14 @@ class Network:
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new._params = self._params.copy()
+        new._optimizer = self._optimizer and self._optimizer.copy()
+        new._shuffle = self._shuffle and self._shuffle.copy()
         new._bind()
         return new
+
+    def reset_optimizer(self) -> None:
+        """Forget the optimizer's state: the next ``train`` call starts it afresh."""
+        self._optimizer = None
 
     # ------------------------------------------------------------ properties
     @property
@@ -242,11 +250,13 @@ class Network:
 
     # ------------------------------------------------------------ maths
     def forward(self, x: Any) -> np.ndarray:
-        """Outputs of the network: a 1-D ``x`` (one sample) gives a 1-D result,
-        a 2-D ``x`` (one row per sample) gives one row per sample."""
-        X = check.samples("x", x, self._sizes[0], "input", self._dtype)
+        """Outputs of the network: a 1-D ``x`` of one value per input (one sample)
+        gives a 1-D result; a 2-D ``x`` (one row per sample) gives one row per
+        sample, and so does a 1-D ``x`` of ``n`` values for a one-input network
+        (``n`` samples: an ``(n, outputs)`` result)."""
+        X, single = check.sample_rows("x", x, self._sizes[0], "input", self._dtype)
         out = self._engine.forward(self._params, *self._shape, X)
-        return out[0] if np.ndim(x) == 1 else out
+        return out[0] if single else out
 
     def total_error(self, X: Any, T: Any) -> float:
         """Sum over samples of the loss (``half_sse``: sum of 1/2 (t - o)^2 over
@@ -293,8 +303,12 @@ class Network:
         rprop_max_step: float = TRAIN.rprop_max_step,
         validation: tuple[Any, Any] | None = TRAIN.validation,
         patience: int | None = TRAIN.patience,
-        callback: Callable[[int, float], Any] | None = TRAIN.callback,
+        callback: Callable[..., Any] | None = TRAIN.callback,
         report_every: int = TRAIN.report_every,
+        progress: bool = TRAIN.progress,
+        record_every: int = TRAIN.record_every,
+        checkpoint: str | os.PathLike[str] | None = TRAIN.checkpoint,
+        checkpoint_every: int | None = TRAIN.checkpoint_every,
     ) -> np.ndarray:
         """Train on the rows of ``X`` (inputs) and ``T`` (targets).
 
@@ -311,27 +325,38 @@ class Network:
         batch_size
             Samples per update (their mean gradient); ``None``: the whole data set.
         shuffle, seed
-            Visit the samples in a new random order every epoch, reproducibly for
-            a given ``seed``.
+            Visit the samples in a new random order every epoch.  The stream
+            continues from call to call; a ``seed`` restarts it reproducibly.
         optimizer
             ``"sgd"``, ``"momentum"``, ``"nesterov"`` (``momentum``), ``"adam"``
             (``beta1``, ``beta2``, ``epsilon``) or ``"rprop"`` (iRPROP-, FANN's
-            default; ``rprop_*`` settings, ``learning_rate`` unused).  Optimizer
-            state starts afresh on every call.
+            default; ``rprop_*`` settings, ``learning_rate`` unused).  Its state
+            carries over to the next call while the optimizer and its settings
+            stay the same (so calls of ``a`` and ``b`` epochs equal one of
+            ``a + b``); ``reset_optimizer()`` starts it afresh.
         validation, patience
-            Held-out ``(X, T)``, measured every ``report_every`` epochs; with
-            ``patience``, training stops after that many measurements without a
-            new best, and the network keeps the weights of the best one.
+            Held-out ``(X, T)``, measured every ``report_every`` epochs (the
+            result is then a ``History`` with ``.validation``); with ``patience``,
+            training stops after that many measurements without a new best, and
+            the network keeps the weights of the best one.
         callback
-            Called as ``callback(epoch, error)`` after every ``report_every``
-            epochs, and after the last epoch (``epoch`` counts from 0); returning
-            ``False`` (Python's or NumPy's) stops training.  If it raises, the
-            exception propagates and the network is left as before the call.
+            Called as ``callback(epoch, error)`` (or, if it takes three
+            arguments, with the validation error too) after every
+            ``report_every`` epochs and after the last (``epoch`` counts from 0);
+            returning ``False`` stops training.
+        progress
+            Show a progress bar on stderr (``tqdm`` if installed, else one line).
+        record_every
+            Keep every k-th epoch's error in the result (and the last's).
+        checkpoint, checkpoint_every
+            Save the network with its training state to this file every
+            ``checkpoint_every`` epochs, at the end and at an interrupt.
 
-        Returns one float64 per epoch run: the total error of that epoch's samples,
-        each measured in the forward pass before its own update.  If an error or a
-        weight becomes non-finite, raises ``TrainingError`` naming the epoch and
-        leaves the network as it was before the call.
+        Returns the recorded epochs' errors: each the sum of the epoch's sample
+        errors, measured before each sample's own update.  A call that raises
+        leaves the network (and its training state) as it was, except Ctrl-C:
+        ``TrainingInterrupted`` (a ``KeyboardInterrupt``) keeps every completed
+        update and carries ``history`` and ``epochs_completed``.
         """
         options = {
             name: value
@@ -351,13 +376,16 @@ class Network:
 
     # ------------------------------------------------------------ classifiers
     def predict(self, X: Any) -> np.ndarray:
-        """Class index of each sample: the largest output (one output: output >= 0.5)."""
-        out = np.atleast_2d(self.forward(X))
+        """Class index of each sample: the largest output (one output: output >= 0.5).
+        One sample (as ``forward`` reads ``X``) gives a scalar, else a 1-D array."""
+        out = self.forward(X)
+        single = out.ndim == 1
+        out = out.reshape(1, -1) if single else out
         if out.shape[1] == 1:
             labels = (out[:, 0] >= 0.5).astype(np.intp)
         else:
             labels = np.argmax(out, axis=1)
-        return labels[0] if np.ndim(X) == 1 else labels
+        return labels[0] if single else labels
 
     def accuracy(self, X: Any, labels: Any) -> float:
         """Fraction of samples whose ``predict`` equals ``labels`` (class indices,
@@ -419,6 +447,7 @@ if _core is not None:
         _core.train_method(
             _training.train_checked,
             _training.diverged,
+            _training.interrupted,
             "_trainer",
             TRAIN.epochs,
             TRAIN.learning_rate,

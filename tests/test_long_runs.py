@@ -1,0 +1,280 @@
+"""Long runs: Ctrl-C, resumable training, checkpoints, record_every, progress.
+
+The interrupt tests send SIGINT to this process from a timer thread while a long
+``train`` call runs, and check that ``TrainingInterrupted`` comes promptly, with
+the network holding exactly the completed updates: a run of ``epochs_completed``
+epochs plus the ``samples_completed`` samples of the next.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import backprop as bp
+from backprop import _reference
+
+pytestmark = pytest.mark.skipif(
+    sys.platform == "win32", reason="os.kill(SIGINT) interrupts the whole console on Windows"
+)
+
+#: How long after the signal the exception must arrive.
+PROMPT = 0.2
+
+
+def _problem(n_samples=24, sizes=(4, 16, 3), seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (n_samples, sizes[0]))
+    T = rng.uniform(0.1, 0.9, (n_samples, sizes[-1]))
+    return X, T
+
+
+def _interrupt(net, X, T, after=0.5, **options):
+    """Train until SIGINT arrives ``after`` seconds in; (exception, delay)."""
+    sent = []
+
+    def kill():
+        sent.append(time.perf_counter())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(after, kill)
+    timer.start()
+    try:
+        with pytest.raises(bp.TrainingInterrupted) as info:
+            net.train(X, T, **options)
+            time.sleep(5)  # training ended before the signal: let it arrive, fail
+    finally:
+        timer.cancel()
+    return info.value, time.perf_counter() - sent[0]
+
+
+def _replay(net0, X, T, stop, options):
+    """``net0`` trained for the interrupted run's completed epochs, then for the
+    completed samples of the next epoch (in the order that epoch visited them)."""
+    ref = net0.copy()
+    options = {k: v for k, v in options.items() if k not in ("epochs", "callback")}
+    shuffle_seed = options.pop("seed", None)
+    if stop.epochs_completed:
+        ref.train(X, T, epochs=stop.epochs_completed, seed=shuffle_seed, **options)
+    if stop.samples_completed:
+        order = np.arange(len(X))
+        if options.get("shuffle"):
+            if ref._shuffle is None:  # no epoch completed: the stream starts from the seed
+                state = [int(np.random.SeedSequence(shuffle_seed).generate_state(1, np.uint64)[0])]
+                order = list(range(len(X)))
+            else:
+                state, order = [int(ref._shuffle.rng[0])], ref._shuffle.perm.tolist()
+            _reference.shuffle(order, state)
+            order = np.array(order)
+        part = order[: stop.samples_completed]
+        rest = {k: v for k, v in options.items() if k != "shuffle"}
+        ref.train(X[part], T[part], epochs=1, **rest)
+    return ref
+
+
+PATHS = {
+    "fast-path": dict(),
+    "shuffled": dict(shuffle=True, seed=4),
+    "mini-batches": dict(batch_size=5),
+    "adam": dict(batch_size=4, optimizer="adam", learning_rate=0.01),
+    "rprop-shuffled": dict(batch_size=None, optimizer="rprop", shuffle=True, seed=2),
+    "callback": dict(callback=lambda epoch, error: None, report_every=50),
+    "progress": dict(progress=True),
+}
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_interrupt_keeps_completed_updates(engine, path, capsys):
+    X, T = _problem()
+    options = dict(PATHS[path])
+    options.setdefault("learning_rate", 0.3)
+    net = bp.Network([4, 16, 3], seed=1, engine=engine)
+    net0 = net.copy()
+    # long enough to outlast the signal on either engine; one history value per 1000
+    # epochs on the checked paths, where record_every is an option like any other
+    options["epochs"] = 10**7 if path == "fast-path" else 10**8
+    if path != "fast-path":
+        options["record_every"] = 1000
+    stop, delay = _interrupt(net, X, T, **options)
+    assert delay < PROMPT, f"{delay:.3f} s after the signal"
+    assert isinstance(stop, KeyboardInterrupt)
+    assert stop.epochs_completed > 0
+    assert np.isfinite(net.params).all()
+    k = options.get("record_every", 1)
+    assert len(stop.history) == stop.epochs_completed // k
+    ref = _replay(net0, X, T, stop, options)
+    np.testing.assert_array_equal(net.params, ref.params)
+    capsys.readouterr()
+
+
+def test_interrupt_of_the_seed_loop():
+    """The seed's register loop, a billion epochs asked for: stops within 0.2 s."""
+    net = bp.Network.tutorial()
+    x, t = np.array([0.05, 0.10]), np.array([0.01, 0.99])
+    stop, delay = _interrupt(net, x, t, epochs=10**8)
+    assert delay < PROMPT
+    assert stop.epochs_completed > 0 and stop.samples_completed in (0, 1)
+    ref = bp.Network.tutorial()
+    ref.train(x, t, epochs=stop.epochs_completed + stop.samples_completed)
+    np.testing.assert_array_equal(net.params, ref.params)
+    assert stop.history.shape == (stop.epochs_completed,)
+
+
+def test_other_errors_still_restore_the_network(engine):
+    X, T = _problem()
+    net = bp.Network([4, 16, 3], seed=1, engine=engine)
+    before = net.params
+
+    def fail(epoch, error):
+        if epoch == 3:
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        net.train(X, T, epochs=10, callback=fail, optimizer="adam")
+    np.testing.assert_array_equal(net.params, before)
+    assert net._optimizer is None
+
+
+# ------------------------------------------------------------ resumable state
+OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "rprop"]
+
+
+@pytest.mark.parametrize("shuffle", [False, True], ids=["in-order", "shuffled"])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_chunked_training_equals_one_call(engine, optimizer, shuffle):
+    X, T = _problem(n_samples=10)
+    options = dict(optimizer=optimizer, batch_size=3, learning_rate=0.05, shuffle=shuffle)
+    one = bp.Network([4, 16, 3], seed=2, engine=engine)
+    chunked = one.copy()
+    seed = dict(seed=7) if shuffle else {}
+    h_one = one.train(X, T, epochs=7, **options, **seed)
+    h_chunks = [chunked.train(X, T, epochs=3, **options, **seed)]
+    h_chunks += [chunked.train(X, T, epochs=e, **options) for e in (1, 3)]
+    np.testing.assert_array_equal(chunked.params, one.params)
+    np.testing.assert_array_equal(np.concatenate(h_chunks), h_one)
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_checkpoint_then_load_continues_exactly(engine, optimizer, tmp_path):
+    X, T = _problem(n_samples=10)
+    options = dict(optimizer=optimizer, batch_size=4, learning_rate=0.05, shuffle=True)
+    whole = bp.Network([4, 16, 3], seed=3, engine=engine)
+    path = tmp_path / "run.npz"
+    part = whole.copy()
+    h_whole = whole.train(X, T, epochs=9, seed=5, **options)
+    # a run stopped after 6 of 9 epochs, its checkpoint saved every 3
+    part.train(X, T, epochs=6, seed=5, checkpoint=path, checkpoint_every=3, **options)
+    resumed = bp.load(path, engine=engine)
+    h_rest = resumed.train(X, T, epochs=3, **options)
+    np.testing.assert_array_equal(resumed.params, whole.params)
+    np.testing.assert_array_equal(h_rest, h_whole[6:])
+
+
+def test_a_plain_call_between_restarts_the_optimizer():
+    X, T = _problem(n_samples=6)
+    a = bp.Network([4, 16, 3], seed=4)
+    b = a.copy()
+    a.train(X, T, epochs=2, optimizer="adam", batch_size=3)
+    b.train(X, T, epochs=2, optimizer="adam", batch_size=3)
+    a.train(X, T)  # plain SGD
+    b.train(X, T)
+    b.reset_optimizer()
+    a.train(X, T, epochs=2, optimizer="adam", batch_size=3)
+    b.train(X, T, epochs=2, optimizer="adam", batch_size=3)
+    np.testing.assert_array_equal(a.params, b.params)
+
+
+def test_changed_settings_restart_the_optimizer(engine):
+    X, T = _problem(n_samples=6)
+    a = bp.Network([4, 16, 3], seed=4, engine=engine)
+    b = a.copy()
+    for net in (a, b):
+        net.train(X, T, epochs=2, optimizer="momentum", momentum=0.9, batch_size=3)
+    b.reset_optimizer()
+    a.train(X, T, epochs=2, optimizer="momentum", momentum=0.5, batch_size=3)
+    b.train(X, T, epochs=2, optimizer="momentum", momentum=0.5, batch_size=3)
+    np.testing.assert_array_equal(a.params, b.params)
+
+
+# ------------------------------------------------------------ history and memory
+@pytest.mark.parametrize("every", [1, 3, 4, 10, 11])
+def test_record_every_keeps_every_kth_epoch_and_the_last(engine, every):
+    X, T = _problem(n_samples=5)
+    full = bp.Network([4, 16, 3], seed=5, engine=engine)
+    sparse = full.copy()
+    h_full = full.train(X, T, epochs=10, shuffle=True, seed=1)
+    h_sparse = sparse.train(X, T, epochs=10, shuffle=True, seed=1, record_every=every)
+    kept = sorted({e for e in range(10) if (e + 1) % every == 0} | {9})
+    np.testing.assert_array_equal(h_sparse, h_full[kept])
+    np.testing.assert_array_equal(sparse.params, full.params)
+
+
+def test_record_every_with_reports_in_chunks(engine):
+    X, T = _problem(n_samples=5)
+    full = bp.Network([4, 16, 3], seed=5, engine=engine)
+    sparse = full.copy()
+    h_full = full.train(X, T, epochs=20)
+    h_sparse = sparse.train(
+        X, T, epochs=20, record_every=6, callback=lambda e, err: None, report_every=7
+    )
+    np.testing.assert_array_equal(h_sparse, h_full[[5, 11, 17, 19]])
+
+
+def test_a_history_that_cannot_fit_is_refused_before_training():
+    net = bp.Network([2, 1], seed=0)
+    before = net.params
+    with pytest.raises(ValueError, match="record_every"):
+        net.train([[0.0, 1.0]], [[1.0]], epochs=10**13)
+    with pytest.raises(ValueError, match="epochs must be at most"):
+        net.train([[0.0, 1.0]], [[1.0]], epochs=2**63)
+    np.testing.assert_array_equal(net.params, before)
+
+
+# ------------------------------------------------------------ validation, progress
+def test_validation_errors_are_returned(engine):
+    X, T = _problem(n_samples=12)
+    net = bp.Network([4, 16, 3], seed=6, engine=engine)
+    seen = []
+    history = net.train(
+        X[:8], T[:8], epochs=6, validation=(X[8:], T[8:]), report_every=2,
+        callback=lambda epoch, error, val: seen.append((epoch, val)),
+    )  # fmt: skip
+    assert isinstance(history, bp.History) and history.shape == (6,)
+    assert history.validation_epochs.tolist() == [1, 3, 5]
+    assert [e for e, _ in seen] == [1, 3, 5]
+    np.testing.assert_array_equal(history.validation, [v for _, v in seen])
+    assert history.validation[-1] == net.total_error(X[8:], T[8:])
+
+
+def test_progress_writes_to_stderr_and_changes_nothing(engine, capsys):
+    X, T = _problem(n_samples=50)
+    quiet = bp.Network([4, 16, 3], seed=7, engine=engine)
+    shown = quiet.copy()
+    epochs = 3000 if engine == "cython" else 6
+    h_quiet = quiet.train(X, T, epochs=epochs)
+    started = time.perf_counter()
+    h_shown = shown.train(X, T, epochs=epochs, progress=True)
+    elapsed = time.perf_counter() - started
+    np.testing.assert_array_equal(h_shown, h_quiet)
+    np.testing.assert_array_equal(shown.params, quiet.params)
+    err = capsys.readouterr().err
+    if elapsed > 0.2:  # the display shows up after a tenth of a second
+        assert f"{epochs}/{epochs}" in err
+
+
+def test_bad_progress_and_checkpoint_arguments():
+    net = bp.Network([2, 1], seed=0)
+    with pytest.raises(TypeError, match="progress"):
+        net.train([0.0, 1.0], [1.0], progress="yes")
+    with pytest.raises(ValueError, match="checkpoint_every needs"):
+        net.train([0.0, 1.0], [1.0], checkpoint_every=2)
+    with pytest.raises(TypeError, match="checkpoint must be a file path"):
+        net.train([0.0, 1.0], [1.0], checkpoint=3)
+    with pytest.raises(ValueError, match="record_every"):
+        net.train([0.0, 1.0], [1.0], record_every=0)
