@@ -25,7 +25,6 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop import _training
 
 EPS32 = float(np.finfo(np.float32).eps)  # 2**-23 = 1.19e-7
 U32 = EPS32 / 2  # the largest relative error of one rounding
@@ -531,14 +530,14 @@ def test_float32_arrays_take_the_compiled_fast_path(monkeypatch):
     checked Python path (float64 converted in C) and give the same bits; a
     non-contiguous array goes through the checked path, with the same result."""
     calls = []
-    make_plan = _training.make_plan
+    data = bp.Network._data
 
-    def spy(net, n_samples, *args):
-        calls.append(n_samples)
-        return make_plan(net, n_samples, *args)
+    def spy(net, X, T, *args):
+        calls.append(np.shape(X)[0])
+        return data(net, X, T, *args)
 
-    # only the checked path plans a call
-    monkeypatch.setattr(_training, "make_plan", spy)
+    # only the checked path checks and converts the data in Python
+    monkeypatch.setattr(bp.Network, "_data", spy)
     nets = [bp.Network([3, 5, 2], seed=8, dtype=np.float32, engine="cython") for _ in range(3)]
     x, t = np.array([0.5, -0.25, 0.75]), np.array([0.125, 0.875])
     for _ in range(5):
@@ -549,7 +548,7 @@ def test_float32_arrays_take_the_compiled_fast_path(monkeypatch):
     strided_x = np.repeat(x, 2)[::2]
     for _ in range(5):
         nets[2].train(strided_x, t)
-    assert calls == [1] * 5
+    assert calls == [3] * 5
     assert bits(nets[0].params) == bits(nets[2].params)
     assert bits(nets[0].params) == bits(nets[1].params)
 

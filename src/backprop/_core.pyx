@@ -30,6 +30,7 @@ import numpy as np
 
 cimport numpy as cnp
 cimport cpython.float
+from cpython.number cimport PyNumber_Index
 from cpython.object cimport PyObject_TypeCheck, PyTypeObject
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 
@@ -1599,23 +1600,21 @@ cdef class Trainer:
         diverged (the weights restored); or ``("interrupted", history, epochs,
         samples, exception)`` when a signal handler raised (the completed updates
         kept)."""
-        cdef Py_ssize_t rows_x = 0, rows_t = 0, n_epochs, failed
+        cdef Py_ssize_t rows_x = 0, rows_t = 0, n_epochs
         cdef double lr
         cdef bint seq
         cdef void* x_data
         cdef void* t_data
-        cdef cnp.npy_intp dim
-        cdef Run r
-        cdef long long counts[2]
         cdef Net* n = &self.n
         if type(epochs) is int:
             if not 0 < epochs <= FAST_MAX_EPOCHS:
                 return None
             n_epochs = epochs
         elif PyObject_TypeCheck(epochs, &PyIntegerArrType_Type):
+            epochs = PyNumber_Index(epochs)
             if not 0 < epochs <= FAST_MAX_EPOCHS:
                 return None
-            n_epochs = int(epochs)
+            n_epochs = epochs
         else:
             return None
         if not as_real(learning_rate, &lr):
@@ -1639,6 +1638,27 @@ cdef class Trainer:
         t_data = self.rows_of(T, n.sizes[n.n_layers], True, &rows_t)
         if t_data == NULL or rows_x != rows_t:
             return None
+        return self.train_rows(x_data, t_data, rows_x, n_epochs, lr, seq)
+
+    def train_plain(self, X, T, Py_ssize_t epochs, double learning_rate, bint sequential):
+        """Plain online SGD on checked data (2-D C-contiguous arrays of the
+        network's dtype, ``epochs`` >= 1, a valid rate): ``fast_train``'s results,
+        for the checked path once it has converted the caller's arguments."""
+        cdef Py_ssize_t rows_x = 0, rows_t = 0
+        cdef void* x_data = self.rows_of(X, self.n.sizes[0], False, &rows_x)
+        cdef void* t_data = self.rows_of(T, self.n.sizes[self.n.n_layers], True, &rows_t)
+        if x_data == NULL or t_data == NULL or rows_x != rows_t or epochs < 1:
+            raise ValueError("train_plain needs checked data and epochs >= 1")
+        return self.train_rows(x_data, t_data, rows_x, epochs, learning_rate, sequential)
+
+    cdef object train_rows(self, void* x_data, void* t_data, Py_ssize_t rows_x,
+                           Py_ssize_t n_epochs, double lr, bint seq):
+        """Run plain online SGD on rows in the network's dtype (see ``fast_train``)."""
+        cdef Py_ssize_t failed
+        cdef cnp.npy_intp dim
+        cdef Run r
+        cdef long long counts[2]
+        cdef Net* n = &self.n
         dim = n_epochs
         history = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_DOUBLE, 0)
         counts[0] = 0

@@ -299,6 +299,11 @@ def _available_memory() -> int:
 
 
 # ------------------------------------------------------------------ the call
+#: Plain calls of up to this many epochs take the fast path's loop (a history of
+#: at most 1 GiB); longer ones are planned, and their memory checked, in full.
+_PLAIN_MAX_EPOCHS = 1 << 27
+
+
 class _Stop(Exception):
     """Training stopped at an interrupt: the exception a signal handler raised,
     in the engine or in the code between its calls."""
@@ -350,6 +355,20 @@ def train_checked(
     completed update, as a checkpoint does.
     """
     X, T = net._data(X, T)
+    if not options and net._trainer is not None:
+        # plain online SGD in an argument form the fast path did not take (strided
+        # or integer arrays, 1-D data of many samples ...): checked here, then
+        # trained by the fast path's loop
+        epochs = check.non_negative_int("epochs", epochs)
+        lr = check.learning_rate(learning_rate, net.dtype)
+        sequential = check.choice("update", update, _spec.UPDATES) == "sequential"
+        if 0 < epochs <= _PLAIN_MAX_EPOCHS:
+            result = net._trainer.train_plain(X, T, epochs, lr, sequential)
+            if type(result) is not tuple:
+                return result
+            if result[0] == "diverged":
+                raise TrainingError(_divergence(result[1], lr))
+            return interrupted(net, *result[1:])
     plan = make_plan(net, X.shape[0], epochs, learning_rate, update, options)
     start = (net._params.copy(), net._optimizer, net._shuffle)
     record = _Record(plan)

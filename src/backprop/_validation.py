@@ -22,21 +22,38 @@ def as_float_array(name: str, value: Any, dtype: np.dtype = _FLOAT64) -> np.ndar
     converted in one pass and scanned once for NaN and infinity; else a
     TypeError/ValueError naming ``name``.  An array already in that form is used
     as it is, without a copy."""
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError) as exc:  # ragged nested lists, odd objects
-        raise ValueError(f"{name} must be a rectangular array of numbers ({exc})") from None
+    if type(value) is np.ndarray:
+        arr = value
+    else:
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError) as exc:  # ragged nested lists, odd objects
+            raise ValueError(f"{name} must be a rectangular array of numbers ({exc})") from None
     if arr.dtype.kind not in _NUMERIC_KINDS:
         raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
-    with np.errstate(over="ignore"):
-        converted = arr.astype(dtype, order="C", copy=False)  # keeps 0-d input 0-d
-    if not converted.flags.aligned:
-        converted = converted.copy()
-    if not np.isfinite(converted).all():
+    if arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.aligned:
+        converted = arr
+    else:
+        if arr.dtype.kind == "f" and arr.dtype.itemsize > np.dtype(dtype).itemsize:
+            with np.errstate(over="ignore"):  # too large for float32: inf, refused below
+                converted = arr.astype(dtype, order="C", copy=False)
+        else:
+            converted = arr.astype(dtype, order="C", copy=False)  # keeps 0-d input 0-d
+        if not converted.flags.aligned:
+            converted = converted.copy()
+    if not _all_finite(converted):
         if converted.dtype != arr.dtype and np.isfinite(arr).all():
             raise ValueError(f"{name} has values too large for {np.dtype(dtype).name}")
         raise ValueError(f"{name} contains NaN or infinity")
     return converted
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    """Whether every value is finite (one pass; in Python for a handful of values,
+    where a NumPy reduction costs more than the loop)."""
+    if arr.size <= 16:
+        return all(map(math.isfinite, arr.reshape(-1).tolist()))
+    return bool(np.isfinite(arr).all())
 
 
 def samples(
@@ -113,7 +130,9 @@ def paired(X: np.ndarray, T: np.ndarray, x_name: str = "X", t_name: str = "T") -
 
 
 def positive_real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if type(value) is not float and (
+        isinstance(value, bool) or not isinstance(value, numbers.Real)
+    ):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)
     if not math.isfinite(value) or value <= 0.0:
@@ -126,7 +145,7 @@ def learning_rate(value: Any, dtype: np.dtype) -> float:
     a real number, finite and > 0, that stays finite and non-zero when rounded to
     the network's ``dtype``."""
     lr = positive_real("learning_rate", value)
-    if np.dtype(dtype) != _FLOAT64:
+    if dtype != _FLOAT64:
         with np.errstate(over="ignore", under="ignore"):
             rounded = float(np.asarray(lr, dtype=dtype))
         if not math.isfinite(rounded):
@@ -144,7 +163,9 @@ def learning_rate(value: Any, dtype: np.dtype) -> float:
 
 
 def real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if type(value) is not float and (
+        isinstance(value, bool) or not isinstance(value, numbers.Real)
+    ):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)
     if not math.isfinite(value):
@@ -160,7 +181,9 @@ def positive_int(name: str, value: Any) -> int:
 
 
 def non_negative_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if type(value) is not int and (
+        isinstance(value, bool) or not isinstance(value, numbers.Integral)
+    ):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     value = int(value)
     if value < 0:
