@@ -23,6 +23,7 @@ CODES: dict[str, Any]
 BLAS_MIN_WEIGHTS: int
 
 def blas_available() -> bool: ...
+def watch_signals(on: bool) -> bool: ...
 def forward(params: _Real, sizes: _Sizes, layout: _Layout, acts: _Acts, X: _Real) -> _Real: ...
 def sample_errors(
     params: _Real, sizes: _Sizes, layout: _Layout, acts: _Acts, loss: int, X: _Real, T: _Real
@@ -51,6 +52,10 @@ def train(
     epochs: int,
     lr: float,
     sequential: bool,
+    history: npt.NDArray[np.float64],
+    counts: npt.NDArray[np.longlong],
+    total: int = -1,
+    record_every: int = 1,
     batch_size: int = 1,
     optimizer: int = 0,
     hyper: npt.NDArray[np.float64] | None = None,
@@ -58,10 +63,12 @@ def train(
     perm: npt.NDArray[np.intp] | None = None,
     rng: npt.NDArray[np.uint64] | None = None,
     check_params: bool = True,
-) -> tuple[npt.NDArray[np.float64], int]: ...
+) -> tuple[int, float, tuple[BaseException, int, int] | None]: ...
 
 class Trainer:
     """A network's training loop with its workspace allocated once."""
+
+    calls: int
 
     def __init__(
         self,
@@ -72,10 +79,14 @@ class Trainer:
         train_bias: bool,
         loss: int,
     ) -> None: ...
+    def train_plain(
+        self, X: _Real, T: _Real, epochs: int, learning_rate: float, sequential: bool
+    ) -> npt.NDArray[np.float64] | tuple[Any, ...]: ...
 
 def train_method(
     checked: Callable[..., npt.NDArray[np.float64]],
     diverged: Callable[..., npt.NDArray[np.float64]],
+    interrupted: Callable[..., npt.NDArray[np.float64]],
     trainer_attribute: str,
     epochs: int,
     learning_rate: float,

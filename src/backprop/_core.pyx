@@ -30,7 +30,6 @@ import numpy as np
 
 cimport numpy as cnp
 cimport cpython.float
-from cpython.number cimport PyNumber_Index
 from cpython.object cimport PyObject_TypeCheck, PyTypeObject
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 
@@ -215,6 +214,18 @@ cdef extern from "Python.h":
 #: Parameter updates between two looks for pending signals: a few milliseconds of
 #: work, so that Ctrl-C stops training within a fraction of a second.
 cdef Py_ssize_t SIGNAL_WORK = 1 << 21
+#: Whether training looks for signals at all (``watch_signals``; benchmarks only).
+cdef bint WATCH_SIGNALS = True
+
+
+def watch_signals(bint on):
+    """Turn training's looks for pending signals on or off; returns the previous
+    setting.  Only for measuring what the looks cost (``backprop bench``): with
+    them off, Ctrl-C waits for the end of a compiled ``train`` call."""
+    global WATCH_SIGNALS
+    previous = WATCH_SIGNALS
+    WATCH_SIGNALS = on
+    return previous
 
 
 cdef struct Run:
@@ -226,7 +237,8 @@ cdef struct Run:
     Py_ssize_t total            # epochs of the whole run (its last is always recorded)
     Py_ssize_t record_every     # keep every k-th epoch's error (``_spec.recorded``)
     double* history             # the whole run's recorded errors, written in place
-    long long* counts           # epochs of the run complete, samples of the next
+    Py_ssize_t slot             # where the next recorded error goes in ``history``
+    Py_ssize_t until_record     # epochs until the next k-th one (no division per epoch)
     double last_error           # the error of the last epoch run
     # interrupts: a look for pending signals every SIGNAL_WORK parameter updates
     bint watch                  # look at all
@@ -238,7 +250,7 @@ cdef struct Run:
 
 cdef void run_init(Run* r, double lr, bint sequential, bint check_params, Py_ssize_t first,
                    Py_ssize_t total, Py_ssize_t record_every, double* history,
-                   long long* counts, bint watch) noexcept nogil:
+                   bint watch) noexcept nogil:
     r.lr = lr
     r.sequential = sequential
     r.check_params = check_params
@@ -246,9 +258,15 @@ cdef void run_init(Run* r, double lr, bint sequential, bint check_params, Py_ssi
     r.total = total
     r.record_every = record_every
     r.history = history
-    r.counts = counts
-    r.last_error = 0.0
     r.watch = watch
+    run_rewind(r)
+
+
+cdef void run_rewind(Run* r) noexcept nogil:
+    """Back to the start of the call (a replay): the history fills from its start."""
+    r.slot = r.first // r.record_every
+    r.until_record = r.record_every - r.first % r.record_every
+    r.last_error = 0.0
     r.budget = SIGNAL_WORK
     r.interrupted = False
     r.epochs_done = 0
@@ -257,14 +275,18 @@ cdef void run_init(Run* r, double lr, bint sequential, bint check_params, Py_ssi
 
 cdef inline void record(Run* r, Py_ssize_t e, double total) noexcept nogil:
     """Keep epoch ``e``'s error if the run records it (every ``record_every``-th
-    epoch of the whole run, and its last) and count the epoch complete."""
-    cdef Py_ssize_t g = r.first + e, k = r.record_every
+    epoch of the whole run, and its last) and count the epoch complete (the
+    ``def`` wrapper copies the counts out when the loop ends)."""
+    cdef Py_ssize_t g = r.first + e
     r.last_error = total
     r.epochs_done = e + 1
-    if (g + 1) % k == 0 or g + 1 == r.total:
-        r.history[g // k] = total
-    r.counts[0] = g + 1
-    r.counts[1] = 0
+    r.until_record -= 1
+    if r.until_record == 0:
+        r.history[r.slot] = total
+        r.slot += 1
+        r.until_record = r.record_every
+    elif g + 1 == r.total:
+        r.history[r.slot] = total
 
 
 cdef bint look_for_signals(Run* r) noexcept with gil:
@@ -283,11 +305,15 @@ cdef inline bint interrupted(Run* r, Py_ssize_t work, Py_ssize_t e,
     r.budget -= work
     if r.budget > 0:
         return False
+    return look(r, e, done)
+
+
+cdef inline bint look(Run* r, Py_ssize_t e, Py_ssize_t done) noexcept nogil:
+    """``interrupted``'s look for signals, for a loop that counts its own budget."""
     r.budget = SIGNAL_WORK
     if r.watch and look_for_signals(r):
         r.epochs_done = e
         r.samples_done = done
-        r.counts[1] = done
         return True
     return False
 
@@ -697,7 +723,8 @@ cdef Py_ssize_t train_loop_seed(Net* n, Run* r, const real* X, const real* T,
     cdef real* bh = p + n.b_off[0]
     cdef real* bo = p + n.b_off[1]
     cdef Py_ssize_t nb = n.n_bias[0], e, s
-    cdef bint tb = n.train_bias and nb > 0, seq = r.sequential
+    cdef bint tb = n.train_bias and nb > 0, seq = r.sequential, check = r.check_params
+    cdef Py_ssize_t budget = r.budget       # updates until the next look for signals
     cdef real lr = <real> r.lr
     cdef real w1 = w[0], w2 = w[1], w3 = w[2], w4 = w[3]
     cdef real w5 = v[0], w6 = v[1], w7 = v[2], w8 = v[3]
@@ -781,18 +808,21 @@ cdef Py_ssize_t train_loop_seed(Net* n, Run* r, const real* X, const real* T,
             q = lr * e2
             w3 = w3 - q * x1
             w4 = w4 - q * x2
-            if interrupted(r, 12, e, s + 1):
-                break
+            budget -= 12
+            if budget <= 0:
+                budget = SIGNAL_WORK
+                if look(r, e, s + 1):
+                    break
         if r.interrupted:
             break
         record(r, e, total)
         if not isfinite(total):
             failed = e
             break
-        if r.check_params and not (isfinite(w1) and isfinite(w2) and isfinite(w3)
-                                   and isfinite(w4) and isfinite(w5) and isfinite(w6)
-                                   and isfinite(w7) and isfinite(w8) and isfinite(b1)
-                                   and isfinite(b2) and isfinite(b3) and isfinite(b4)):
+        if check and not (isfinite(w1) and isfinite(w2) and isfinite(w3)
+                          and isfinite(w4) and isfinite(w5) and isfinite(w6)
+                          and isfinite(w7) and isfinite(w8) and isfinite(b1)
+                          and isfinite(b2) and isfinite(b3) and isfinite(b4)):
             failed = e
             break
     w[0], w[1], w[2], w[3] = w1, w2, w3, w4
@@ -1251,7 +1281,7 @@ def train(real[::1] params, const Py_ssize_t[::1] sizes, const Py_ssize_t[:, ::1
     n.train_bias = train_bias
     cdef Py_ssize_t first = counts[0]
     run_init(&r, lr, sequential, check_params, first, first + epochs if total < 0 else total,
-             record_every, &history[0] if history.shape[0] > 0 else NULL, &counts[0], True)
+             record_every, &history[0] if history.shape[0] > 0 else NULL, WATCH_SIGNALS)
     p.batch = batch_size
     p.optimizer = optimizer
     p.hyper = &hyper[0] if hyper is not None else NULL
@@ -1294,6 +1324,8 @@ def train(real[::1] params, const Py_ssize_t[::1] sizes, const Py_ssize_t[:, ::1
             if (failed < 0 and not r.interrupted and not check_params
                     and not params_finite(&n, &params[0])):
                 failed = epochs - 1
+    counts[0] = first + r.epochs_done
+    counts[1] = r.samples_done if r.interrupted else 0
     net_free(&n)
     return failed, r.last_error, interrupt_of(&r)
 
@@ -1415,6 +1447,7 @@ cdef Py_ssize_t train_or_restore(Net* n, Run* r, real* backup, const real* X, co
     if r.interrupted or (failed < 0 and params_finite(n, <const real*> n.params)):
         return -1
     memcpy(n.params, backup, n.n_params * sizeof(real))
+    run_rewind(r)
     r.check_params = True
     r.watch = False
     failed = train_loop(n, r, X, T, n_samples, epochs)
@@ -1606,16 +1639,13 @@ cdef class Trainer:
         cdef void* x_data
         cdef void* t_data
         cdef Net* n = &self.n
-        if type(epochs) is int:
-            if not 0 < epochs <= FAST_MAX_EPOCHS:
-                return None
-            n_epochs = epochs
-        elif PyObject_TypeCheck(epochs, &PyIntegerArrType_Type):
-            epochs = PyNumber_Index(epochs)
-            if not 0 < epochs <= FAST_MAX_EPOCHS:
-                return None
-            n_epochs = epochs
-        else:
+        if type(epochs) is not int and not PyObject_TypeCheck(epochs, &PyIntegerArrType_Type):
+            return None
+        try:
+            n_epochs = epochs                 # a C integer (NumPy's through __index__)
+        except OverflowError:
+            return None
+        if not 0 < n_epochs <= FAST_MAX_EPOCHS:
             return None
         if not as_real(learning_rate, &lr):
             return None
@@ -1657,14 +1687,11 @@ cdef class Trainer:
         cdef Py_ssize_t failed
         cdef cnp.npy_intp dim
         cdef Run r
-        cdef long long counts[2]
         cdef Net* n = &self.n
         dim = n_epochs
         history = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_DOUBLE, 0)
-        counts[0] = 0
-        counts[1] = 0
         run_init(&r, lr, seq, False, 0, n_epochs, 1, <double*> cnp.PyArray_DATA(history),
-                 counts, True)
+                 WATCH_SIGNALS)
         self.calls += 1
         # releasing the GIL costs about as much as one small step: only for real work
         if n_epochs * rows_x * n.n_params > 4096:

@@ -87,9 +87,23 @@ LIBRARY_ENGINES: tuple[str, ...] = ("cython", "python")
 REFERENCE_ENGINE = "cython"
 #: The compiled engine on a float32 network (width sweep only: data in float32 too).
 FLOAT32_ENGINE = "cython-float32"
+#: The compiled engine on the same network and work, called another way: the
+#: argument forms of a Python loop's calls (seed-python-loop) and the cost of a
+#: long run's features (seed-library-loop, digits).
+VARIANTS: dict[str, str] = {
+    "cython-lists": "net.train(x, t) with Python lists (the fast path converts them)",
+    "cython-numpy-scalars": "net.train(x, t, np.int64(1), np.float64(0.5))",
+    "cython-checked": "net.train(x, t) with strided arrays (the checked path)",
+    "cython-progress": "train(..., progress=True)",
+    "cython-nosignals": "train() with the looks for Ctrl-C turned off (watch_signals)",
+}
+CALL_VARIANTS = ("cython-lists", "cython-numpy-scalars", "cython-checked")
+RUN_VARIANTS = ("cython-progress", "cython-nosignals")
 #: Every engine, in table order (``numpy-matvec`` and ``cython-float32`` only run in
-#: the width sweep).
-ENGINES: tuple[str, ...] = (*LIBRARY_ENGINES, FLOAT32_ENGINE, *_peers.PEERS, "numpy-matvec")
+#: the width sweep, the variants in their workloads).
+ENGINES: tuple[str, ...] = (
+    *LIBRARY_ENGINES, *VARIANTS, FLOAT32_ENGINE, *_peers.PEERS, "numpy-matvec",
+)  # fmt: skip
 #: Workload families; the width sweep expands to one workload per width.
 WORKLOADS: tuple[str, ...] = (
     "seed-library-loop", "seed-python-loop", "digits", "width-sweep", "minibatch-784",
@@ -120,6 +134,11 @@ MINIBATCH_PYTHON_SAMPLES = (4, 16)
 #: used in quick mode, to decide how much of a long workload a slow engine runs.
 _COST_MODEL: dict[str, tuple[float, float]] = {
     "cython": (2e-7, 1e-9),
+    "cython-lists": (1e-6, 1e-9),
+    "cython-numpy-scalars": (1e-6, 1e-9),
+    "cython-checked": (1e-5, 1e-9),
+    "cython-progress": (2e-7, 1e-9),
+    "cython-nosignals": (2e-7, 1e-9),
     "cython-float32": (2e-7, 1e-9),
     "numba": (2e-7, 1e-9),
     "numba_222": (2e-7, 1e-9),
@@ -170,7 +189,7 @@ def engine_available(engine: str) -> bool:
         return True
     if engine in _peers.PEERS:
         return _peers.available(engine)
-    if engine == FLOAT32_ENGINE:
+    if engine == FLOAT32_ENGINE or engine in VARIANTS:
         return engine_available(REFERENCE_ENGINE)
     if engine not in LIBRARY_ENGINES:
         raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
@@ -211,6 +230,8 @@ def _trainer(engine: str, problem: _Problem, single: bool) -> Callable[[int], ob
     ``single`` passes the (one) sample to the library as 1-D ``x, t`` arrays.
     """
     tutorial = problem.weights is None
+    if engine in RUN_VARIANTS:
+        return _variant_trainer(engine, problem, single)
     if engine in (*LIBRARY_ENGINES, FLOAT32_ENGINE):
         from . import Network
 
@@ -243,6 +264,29 @@ def _trainer(engine: str, problem: _Problem, single: bool) -> Callable[[int], ob
     return peer.train
 
 
+def _variant_trainer(engine: str, problem: _Problem, single: bool) -> Callable[[int], object]:
+    """``train(epochs)`` of a run variant (:data:`RUN_VARIANTS`) of the compiled engine."""
+    from . import Network, _core
+
+    if problem.weights is None:
+        net = Network.tutorial(engine=REFERENCE_ENGINE)
+    else:
+        net = Network(list(problem.sizes), weights=problem.weights, biases=problem.biases)
+    X, T = (problem.X[0], problem.T[0]) if single else (problem.X, problem.T)
+    lr = problem.learning_rate
+    if engine == "cython-progress":
+        return lambda epochs: net.train(X, T, epochs=epochs, learning_rate=lr, progress=True)
+
+    def train_unwatched(epochs: int) -> object:
+        previous = _core.watch_signals(False)
+        try:
+            return net.train(X, T, epochs=epochs, learning_rate=lr)
+        finally:
+            _core.watch_signals(previous)
+
+    return train_unwatched
+
+
 def _epochs_run(engine: str, problem: _Problem, epochs: int, single: bool = False) -> Run:
     """``run()`` = one ``train(epochs)`` call."""
     train = _trainer(engine, problem, single)
@@ -256,12 +300,24 @@ def _calls_run(engine: str, problem: _Problem, calls: int) -> Run:
     ``net.train(x, t)`` with 1-D arrays and the default learning rate (the
     tutorial's 0.5); the peers through their ``train(1)``.
     """
-    if engine in LIBRARY_ENGINES and problem.weights is None:
+    if engine in (*LIBRARY_ENGINES, *CALL_VARIANTS) and problem.weights is None:
         from . import Network
 
-        net = Network.tutorial(engine=engine)
+        net = Network.tutorial(engine=REFERENCE_ENGINE if engine in CALL_VARIANTS else engine)
         x, t = problem.X[0], problem.T[0]
         assert problem.learning_rate == 0.5  # train()'s default
+        if engine == "cython-numpy-scalars":
+            epochs, lr = np.int64(1), np.float64(0.5)
+
+            def run_scalars() -> None:
+                for _ in range(calls):
+                    net.train(x, t, epochs, lr)
+
+            return run_scalars
+        if engine == "cython-lists":
+            x, t = x.tolist(), t.tolist()
+        elif engine == "cython-checked":
+            x, t = np.repeat(x, 2)[::2], np.repeat(t, 2)[::2]
 
         def run_library() -> None:
             for _ in range(calls):
@@ -429,12 +485,12 @@ def _workloads(family: str) -> list[_Workload]:
     """The workloads of a family (the width sweep has one per width)."""
     model_engines = (*LIBRARY_ENGINES, "numpy", "numba", "torch")
     if family in ("seed-library-loop", "seed-python-loop"):
-        engines = (*model_engines, "numba_222", "python_loop")
+        variants = RUN_VARIANTS if family == "seed-library-loop" else CALL_VARIANTS
+        engines = (*model_engines[:2], *variants, *model_engines[2:], "numba_222", "python_loop")
         return [_Workload(family, family, engines, SEED_STEPS, tutorial.SIZES)]
     if family == "digits":
-        return [
-            _Workload(family, family, model_engines, DIGITS_SAMPLES, DIGITS_SIZES, ("sklearn",))
-        ]
+        engines = (*model_engines[:2], *RUN_VARIANTS, *model_engines[2:])
+        return [_Workload(family, family, engines, DIGITS_SAMPLES, DIGITS_SIZES, ("sklearn",))]
     if family == "width-sweep":
         return [
             _Workload(f"width-sweep-{n}", family,
@@ -733,6 +789,9 @@ def format_table(results: list[dict[str, Any]]) -> str:
         notes.insert(
             0, f"minibatch-784: one step = one sample (batches of {MINIBATCH_BATCH}, plain SGD)"
         )
+    for engine, meaning in VARIANTS.items():
+        if any(row["engine"] == engine for row in ran):
+            notes.insert(0, f"{engine}: {meaning}")
     if ran:
         notes.append(_blas_note(ran))
     widths = [max(len(r[i]) for r in (header, *lines)) for i in range(len(header))]
