@@ -160,16 +160,18 @@ def test_chunked_training_equals_one_call(engine, optimizer, shuffle):
     np.testing.assert_array_equal(np.concatenate(h_chunks), h_one)
 
 
+@pytest.mark.parametrize("shuffle", [False, True], ids=["in-order", "shuffled"])
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
-def test_checkpoint_then_load_continues_exactly(engine, optimizer, tmp_path):
+def test_checkpoint_then_load_continues_exactly(engine, optimizer, shuffle, tmp_path):
     X, T = _problem(n_samples=10)
-    options = dict(optimizer=optimizer, batch_size=4, learning_rate=0.05, shuffle=True)
+    options = dict(optimizer=optimizer, batch_size=4, learning_rate=0.05, shuffle=shuffle)
+    seed = dict(seed=5) if shuffle else {}
     whole = bp.Network([4, 16, 3], seed=3, engine=engine)
     path = tmp_path / "run.npz"
     part = whole.copy()
-    h_whole = whole.train(X, T, epochs=9, seed=5, **options)
+    h_whole = whole.train(X, T, epochs=9, **seed, **options)
     # a run stopped after 6 of 9 epochs, its checkpoint saved every 3
-    part.train(X, T, epochs=6, seed=5, checkpoint=path, checkpoint_every=3, **options)
+    part.train(X, T, epochs=6, checkpoint=path, checkpoint_every=3, **seed, **options)
     resumed = bp.load(path, engine=engine)
     h_rest = resumed.train(X, T, epochs=3, **options)
     np.testing.assert_array_equal(resumed.params, whole.params)

@@ -355,14 +355,18 @@ def train_checked(
     completed update, as a checkpoint does.
     """
     X, T = net._data(X, T)
-    if not options and net._trainer is not None:
+    if net._trainer is not None and (not options or set(options) == {"progress"}):
         # plain online SGD in an argument form the fast path did not take (strided
-        # or integer arrays, 1-D data of many samples ...): checked here, then
-        # trained by the fast path's loop
+        # or integer arrays, 1-D data of many samples, a progress display for a
+        # run too short to show one ...): checked here, then trained by the fast
+        # path's loop
         epochs = check.non_negative_int("epochs", epochs)
         lr = check.learning_rate(learning_rate, net.dtype)
         sequential = check.choice("update", update, _spec.UPDATES) == "sequential"
-        if 0 < epochs <= _PLAIN_MAX_EPOCHS:
+        short = not options or not check.flag("progress", options["progress"]) or (
+            epochs * X.shape[0] * net._params.size < _FIRST_CHUNK_WORK
+        )
+        if 0 < epochs <= _PLAIN_MAX_EPOCHS and short:
             result = net._trainer.train_plain(X, T, epochs, lr, sequential)
             if type(result) is not tuple:
                 return result
@@ -410,7 +414,8 @@ def _save_checkpoint(net: Network, path: str) -> None:
 
 
 #: Work (parameter updates) the first chunk of a run with a progress display
-#: does before it shows anything: about a tenth of a second.
+#: does before it shows anything: about a tenth of a second.  (A shorter run
+#: shows none.)
 _FIRST_CHUNK_WORK = 50_000_000
 
 
@@ -434,7 +439,7 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
                 chunk = min(chunk, plan.checkpoint_every - done % plan.checkpoint_every)
             if timed:
                 elapsed = time.perf_counter() - started
-                per_epoch = elapsed / done if done else 2e-9 * work
+                per_epoch = elapsed / done if done else 0.1 * work / _FIRST_CHUNK_WORK
                 chunk = min(chunk, max(1, int(0.1 / max(per_epoch, 1e-12))))
             failed, last_error, interrupt = engine.train(
                 net._params, sizes, layout, acts, net.train_bias, net._loss_code, X, T, chunk,

@@ -52,7 +52,7 @@ def _all_finite(arr: np.ndarray) -> bool:
     """Whether every value is finite (one pass; in Python for a handful of values,
     where a NumPy reduction costs more than the loop)."""
     if arr.size <= 16:
-        return all(map(math.isfinite, arr.reshape(-1).tolist()))
+        return all(map(math.isfinite, arr.tolist() if arr.ndim == 1 else arr.ravel().tolist()))
     return bool(np.isfinite(arr).all())
 
 
