@@ -363,8 +363,10 @@ def train_checked(
         epochs = check.non_negative_int("epochs", epochs)
         lr = check.learning_rate(learning_rate, net.dtype)
         sequential = check.choice("update", update, _spec.UPDATES) == "sequential"
-        short = not options or not check.flag("progress", options["progress"]) or (
-            epochs * X.shape[0] * net._params.size < _FIRST_CHUNK_WORK
+        short = (
+            not options
+            or not check.flag("progress", options["progress"])
+            or (epochs * X.shape[0] * net._params.size < _FIRST_CHUNK_WORK)
         )
         if 0 < epochs <= _PLAIN_MAX_EPOCHS and short:
             result = net._trainer.train_plain(X, T, epochs, lr, sequential)
