@@ -537,3 +537,52 @@ def test_two_networks_train_in_two_threads_as_alone(engine, plain):
         th.join()
     for k in range(2):
         np.testing.assert_array_equal(together[k].params, alone[k])
+
+
+# ------------------------------------------------------------ fast-path argument forms
+def _forms(x):
+    """The same values as arrays the compiled fast path converts in C."""
+    swapped = x.astype(x.dtype.newbyteorder())
+    misaligned = np.frombuffer(b"\0" + x.tobytes(), dtype=x.dtype, offset=1)
+    return {
+        "strided": np.repeat(x, 2)[::2],
+        "swapped": swapped,
+        "misaligned": misaligned,
+        "float32": x.astype(np.float32),
+        "tuple": tuple(x.tolist()),
+        "numpy-scalars": [np.float64(v) for v in x],
+    }
+
+
+@pytest.mark.parametrize("form", list(_forms(np.zeros(1))))
+def test_argument_forms_train_as_plain_arrays(engine, form):
+    x, t = np.array([0.5, -0.25]), np.array([0.125])
+    plain = bp.Network([2, 3, 1], seed=3, engine=engine)
+    other = plain.copy()
+    expected = plain.train(
+        x.astype(np.float32).astype(np.float64) if form == "float32" else x, t, epochs=3
+    )
+    got = other.train(_forms(x)[form], _forms(t)[form], epochs=np.int64(3))
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(other.params, plain.params)
+
+
+def test_integer_data_and_one_wide_layers_take_any_form(engine):
+    X, T = np.array([[1, 0], [0, 1]]), np.array([0.2, 0.8])
+    a = bp.Network([2, 2, 1], seed=2, engine=engine)
+    b = a.copy()
+    a.train(X.astype(float), T.reshape(-1, 1), epochs=2)
+    b.train(X, T.tolist(), epochs=2)
+    np.testing.assert_array_equal(a.params, b.params)
+
+
+def test_bad_values_in_converted_forms_are_named(engine):
+    net = bp.Network([2, 1], seed=0, engine=engine)
+    before = net.params
+    with pytest.raises(ValueError, match="^X contains NaN"):
+        net.train(np.repeat([np.nan, 1.0], 2)[::2], [0.5])
+    with pytest.raises(ValueError, match="too large for float32"):
+        bp.Network([2, 1], seed=0, dtype=np.float32, engine=engine).train(
+            np.repeat([1e300, 1.0], 2)[::2], [0.5]
+        )
+    np.testing.assert_array_equal(net.params, before)

@@ -1570,44 +1570,60 @@ cdef class Trainer:
         cdef Py_ssize_t r, i, count
         cdef void* out
         cdef double v
-        cdef bint flat
-        cdef object row
+        cdef bint flat, plain
+        cdef object row, first, dst
         if cnp.PyArray_CheckExact(arr):
             a = <cnp.ndarray> arr
             nd = cnp.PyArray_NDIM(a)
-            if nd == 1 and cnp.PyArray_DIMS(a)[0] == width:
-                rows[0] = 1
-            elif nd == 2 and cnp.PyArray_DIMS(a)[1] == width and cnp.PyArray_DIMS(a)[0] > 0:
+            if nd == 1 and (cnp.PyArray_DIMS(a)[0] == width or width == 1):
+                # one sample, or (a one-wide layer) one value per sample
+                rows[0] = cnp.PyArray_DIMS(a)[0] // width
+            elif nd == 2 and cnp.PyArray_DIMS(a)[1] == width:
                 rows[0] = cnp.PyArray_DIMS(a)[0]
             else:
                 return NULL
-            kind = cnp.PyArray_TYPE(a)
-            if (kind not in (cnp.NPY_DOUBLE, cnp.NPY_FLOAT) or not cnp.PyArray_IS_C_CONTIGUOUS(a)
-                    or not cnp.PyArray_ISALIGNED(a) or not cnp.PyArray_ISNOTSWAPPED(a)):
+            if rows[0] == 0:
                 return NULL
-            if kind == self.type_num:
+            kind = cnp.PyArray_TYPE(a)
+            plain = (cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a)
+                     and cnp.PyArray_ISNOTSWAPPED(a))
+            if plain and kind == self.type_num:
                 return cnp.PyArray_DATA(a)
             count = rows[0] * width
+            if not (cnp.PyArray_ISBOOL(a) or cnp.PyArray_ISINTEGER(a)
+                    or cnp.PyArray_ISFLOAT(a)):    # numbers only, as the full checks
+                return NULL
             out = self.buffer(targets, count)
             if out == NULL:
                 return NULL
-            with nogil:
-                if kind == cnp.NPY_FLOAT:          # float32 data, float64 network
-                    for i in range(count):
-                        (<double*> out)[i] = (<float*> cnp.PyArray_DATA(a))[i]
-                else:                              # float64 data, float32 network
-                    for i in range(count):
-                        (<float*> out)[i] = <float> (<double*> cnp.PyArray_DATA(a))[i]
+            if plain and kind in (cnp.NPY_DOUBLE, cnp.NPY_FLOAT):
+                with nogil:
+                    if kind == cnp.NPY_FLOAT:          # float32 data, float64 network
+                        for i in range(count):
+                            (<double*> out)[i] = (<float*> cnp.PyArray_DATA(a))[i]
+                    else:                              # float64 data, float32 network
+                        for i in range(count):
+                            (<float*> out)[i] = <float> (<double*> cnp.PyArray_DATA(a))[i]
+                return out
+            try:  # strided, misaligned, swapped or integer data: NumPy casts and copies
+                dst = cnp.PyArray_SimpleNewFromData(nd, cnp.PyArray_DIMS(a), self.type_num, out)
+                cnp.PyArray_CopyInto(dst, a)
+            except Exception:  # an overflow warning made an error: the full checks say it
+                return NULL
             return out
         if type(arr) is not list and type(arr) is not tuple:
             return NULL
         count = len(arr)
         if count == 0:
             return NULL
-        flat = count == width and as_real(arr[0], &v)   # one sample, else one list per row
-        if not flat and type(arr[0]) is not list and type(arr[0]) is not tuple:
+        first = arr[0]
+        flat = type(first) is not list and type(first) is not tuple
+        if not flat:
+            rows[0] = count                          # one list per sample
+        elif count == width or width == 1:
+            rows[0] = count // width                 # one sample, or one value per sample
+        else:
             return NULL
-        rows[0] = 1 if flat else count
         out = self.buffer(targets, rows[0] * width)
         if out == NULL:
             return NULL
@@ -1617,7 +1633,7 @@ cdef class Trainer:
                              or len(row) != width):
                 return NULL
             for i in range(width):
-                if not as_real(row[i], &v):
+                if not as_real(row[r * width + i] if flat else row[i], &v):
                     return NULL
                 if self.type_num == cnp.NPY_FLOAT:
                     if not (-FLOAT32_RATE_LIMIT < v < FLOAT32_RATE_LIMIT):

@@ -24,6 +24,10 @@ def as_float_array(name: str, value: Any, dtype: np.dtype = _FLOAT64) -> np.ndar
     as it is, without a copy."""
     if type(value) is np.ndarray:
         arr = value
+        if arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.aligned:
+            if _all_finite(arr):  # ready as it is: no conversion, no copy
+                return arr
+            raise ValueError(f"{name} contains NaN or infinity")
     else:
         try:
             arr = np.asarray(value)
@@ -77,12 +81,15 @@ def sample_rows(
     no copy beyond ``as_float_array``'s one pass."""
     arr = as_float_array(name, value, dtype)
     shape = arr.shape  # as given, for the messages
-    single = arr.ndim == 1 and arr.shape[0] == n_features
+    ndim = len(shape)
+    if ndim == 2 and shape[0] > 0 and shape[1] == n_features:
+        return arr, False  # the common case, checked in one go
+    single = ndim == 1 and shape[0] == n_features
     if single:
         arr = arr.reshape(1, n_features)
-    elif arr.ndim == 1 and n_features == 1:
+    elif ndim == 1 and n_features == 1:
         arr = arr.reshape(-1, 1)
-    elif arr.ndim != 2:
+    elif ndim != 2:
         if arr.ndim == 1:
             got = f"shape {shape}"
         elif arr.ndim == 0:

@@ -175,7 +175,7 @@ class Network:
         )
 
     def copy(self) -> Network:
-        """An independent network with the same options and weights."""
+        """An independent network with the same options, weights and training state."""
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new._params = self._params.copy()
@@ -409,9 +409,10 @@ class Network:
     # ------------------------------------------------------------ helpers
     def _data(self, X: Any, T: Any, x_name: str = "X", t_name: str = "T"):
         """Inputs and targets checked and converted to the network's dtype."""
-        X = check.samples(x_name, X, self._sizes[0], "input", self._dtype)
-        T = check.samples(t_name, T, self._sizes[-1], "output", self._dtype)
-        check.paired(X, T, x_name, t_name)
+        X = check.sample_rows(x_name, X, self._sizes[0], "input", self._dtype)[0]
+        T = check.sample_rows(t_name, T, self._sizes[-1], "output", self._dtype)[0]
+        if X.shape[0] != T.shape[0]:
+            check.paired(X, T, x_name, t_name)
         return X, T
 
     def __repr__(self) -> str:
