@@ -280,3 +280,94 @@ def test_bad_progress_and_checkpoint_arguments():
         net.train([0.0, 1.0], [1.0], checkpoint=3)
     with pytest.raises(ValueError, match="record_every"):
         net.train([0.0, 1.0], [1.0], record_every=0)
+
+
+# ------------------------------------------------------------ found in review
+def test_interrupt_of_a_tiny_network(engine):
+    """A network of one weight looks for signals as often as a large one (the
+    per-sample cost counts, not only the parameters)."""
+    X = np.array([[0.5]])
+    net = bp.Network([1, 1], bias="none", seed=0, engine=engine)
+    stop, delay = _interrupt(
+        net, X, X, epochs=10**8, optimizer="adam", learning_rate=1e-3, record_every=1000
+    )
+    assert delay < PROMPT
+    assert stop.samples_completed == 0  # one sample per epoch: epochs end on a boundary
+
+
+def test_interrupt_during_a_long_validation(core):
+    rng = np.random.default_rng(3)
+    Xv = rng.uniform(-1, 1, (1_500_000, 4))
+    Tv = rng.uniform(0.1, 0.9, (1_500_000, 3))
+    X, T = _problem()
+    net = bp.Network([4, 16, 3], seed=1)
+    stop, delay = _interrupt(net, X, T, epochs=10**6, validation=(Xv, Tv), record_every=100)
+    assert delay < PROMPT
+
+
+def test_another_exception_from_a_signal_handler_restores_the_network(engine):
+    def handler(signum, frame):
+        raise RuntimeError("from the handler")
+
+    X, T = _problem()
+    for options in ({}, {"validation": (X, T), "report_every": 10, "record_every": 100}):
+        net = bp.Network([4, 16, 3], seed=1, engine=engine)
+        before = net.params
+        previous = signal.signal(signal.SIGINT, handler)
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        try:
+            with pytest.raises(RuntimeError, match="from the handler"):
+                net.train(X, T, epochs=10**7, **options)
+                time.sleep(5)
+        finally:
+            timer.cancel()
+            signal.signal(signal.SIGINT, previous)
+        np.testing.assert_array_equal(net.params, before)
+        assert net._optimizer is None
+
+
+def test_a_bad_checkpoint_path_is_refused_before_training(engine, tmp_path):
+    net = bp.Network([2, 1], seed=0, engine=engine)
+    before = net.params
+    for path in (tmp_path / "missing" / "run.npz", tmp_path):
+        with pytest.raises(ValueError, match="checkpoint"):
+            net.train([0.0, 1.0], [1.0], epochs=10**6, checkpoint=path)
+    np.testing.assert_array_equal(net.params, before)
+
+
+def test_history_pickles_with_its_validation(engine):
+    import pickle
+
+    X, T = _problem(n_samples=6)
+    net = bp.Network([4, 16, 3], seed=6, engine=engine)
+    history = net.train(X, T, epochs=4, validation=(X, T))
+    clone = pickle.loads(pickle.dumps(history))
+    assert isinstance(clone, bp.History)
+    np.testing.assert_array_equal(clone, history)
+    np.testing.assert_array_equal(clone.validation, history.validation)
+    np.testing.assert_array_equal(clone.validation_epochs, history.validation_epochs)
+
+
+def test_validation_errors_count_in_the_memory_check():
+    net = bp.Network([2, 1], seed=0)
+    x, t = [0.0, 1.0], [1.0]
+    with pytest.raises(ValueError, match="report_every"):
+        net.train(x, t, epochs=10**12, record_every=10**12, validation=(x, t))
+
+
+def test_a_huge_record_every_keeps_the_last_epoch(engine):
+    net = bp.Network([2, 1], seed=0, engine=engine)
+    history = net.train([0.0, 1.0], [1.0], epochs=5, record_every=10**30, shuffle=True)
+    assert history.shape == (1,)
+
+
+def test_the_shuffle_stream_stays_seeded_when_the_data_change(engine):
+    X, T = _problem(n_samples=12)
+    runs = []
+    for _ in range(2):
+        net = bp.Network([4, 16, 3], seed=2, engine=engine)
+        net.train(X, T, epochs=2, shuffle=True, seed=1)
+        net.train(X[:7], T[:7], epochs=2, shuffle=True)
+        runs.append(net.params)
+    np.testing.assert_array_equal(runs[0], runs[1])

@@ -214,6 +214,9 @@ cdef extern from "Python.h":
 #: Parameter updates between two looks for pending signals: a few milliseconds of
 #: work, so that Ctrl-C stops training within a fraction of a second.
 cdef Py_ssize_t SIGNAL_WORK = 1 << 21
+#: The fixed cost of a sample beyond its parameter updates, in updates' worth
+#: (so that a network of a handful of weights still looks every few ms).
+cdef Py_ssize_t STEP_COST = 64
 #: Whether training looks for signals at all (``watch_signals``; benchmarks only).
 cdef bint WATCH_SIGNALS = True
 
@@ -808,8 +811,8 @@ cdef Py_ssize_t train_loop_seed(Net* n, Run* r, const real* X, const real* T,
             q = lr * e2
             w3 = w3 - q * x1
             w4 = w4 - q * x2
-            budget -= 12
-            if budget <= 0:
+            budget -= 12 + STEP_COST
+            if budget <= 0 and s + 1 < n_samples:
                 budget = SIGNAL_WORK
                 if look(r, e, s + 1):
                     break
@@ -825,6 +828,10 @@ cdef Py_ssize_t train_loop_seed(Net* n, Run* r, const real* X, const real* T,
                           and isfinite(b2) and isfinite(b3) and isfinite(b4)):
             failed = e
             break
+        if budget <= 0:  # at the epoch's end: the epoch counts as complete
+            budget = SIGNAL_WORK
+            if look(r, e + 1, 0):
+                break
     w[0], w[1], w[2], w[3] = w1, w2, w3, w4
     v[0], v[1], v[2], v[3] = w5, w6, w7, w8
     if nb > 0:
@@ -863,8 +870,11 @@ cdef Py_ssize_t train_loop(Net* n, Run* r, const real* X, const real* T,
             else:
                 nxt = NULL
             backward_update(n, x, nxt, r.lr, r.sequential)
-            if interrupted(r, n.n_params, e, s + 1):
-                return -1
+            if s + 1 < n_samples:
+                if interrupted(r, n.n_params + STEP_COST, e, s + 1):
+                    return -1
+            else:
+                r.budget -= n.n_params + STEP_COST
             if nxt != NULL:
                 forward_layers(n, nxt, 1)
             primed = nxt != NULL
@@ -873,6 +883,8 @@ cdef Py_ssize_t train_loop(Net* n, Run* r, const real* X, const real* T,
             return e
         if r.check_params and not params_finite(n, <const real*> n.params):
             return e
+        if interrupted(r, 0, e + 1, 0):  # the epoch counts as complete
+            return -1
     return -1
 
 
@@ -1164,8 +1176,11 @@ cdef Py_ssize_t train_plan(Net* n, Run* run, Plan* p, Batch* bt, const real* X,
             for s in range(n_samples):
                 r = p.perm[s] if p.perm != NULL else s
                 total += train_sample(n, X + r * n_in, T + r * n_out, run.lr, run.sequential)
-                if interrupted(run, n.n_params, e, s + 1):
-                    return -1
+                if s + 1 < n_samples:
+                    if interrupted(run, n.n_params + STEP_COST, e, s + 1):
+                        return -1
+                else:
+                    run.budget -= n.n_params + STEP_COST
         else:
             start = 0
             while start < n_samples:
@@ -1188,13 +1203,18 @@ cdef Py_ssize_t train_plan(Net* n, Run* run, Plan* p, Batch* bt, const real* X,
                     done += rows
                 optimizer_step(n, p, <real*> p.grad, <double> done, run.lr)
                 start += done
-                if interrupted(run, n.n_params * done, e, start):
-                    return -1
+                if start < n_samples:
+                    if interrupted(run, (n.n_params + STEP_COST) * done, e, start):
+                        return -1
+                else:
+                    run.budget -= (n.n_params + STEP_COST) * done
         record(run, e, total)
         if not isfinite(total):
             return e
         if run.check_params and not params_finite(n, <const real*> n.params):
             return e
+        if interrupted(run, 0, e + 1, 0):  # the epoch counts as complete
+            return -1
     return -1
 
 
@@ -1716,8 +1736,14 @@ cdef class Trainer:
         else:
             failed = self.run(&r, x_data, t_data, rows_x, n_epochs)
         if r.interrupted:
+            exc = pending_exception()
+            if not isinstance(exc, KeyboardInterrupt):
+                # only Ctrl-C keeps the completed updates; any other exception a
+                # signal handler raises is an error: the weights go back
+                memcpy(n.params, self.backup, n.n_params * self.item)
+                raise exc
             return ("interrupted", history[:r.epochs_done], r.epochs_done, r.samples_done,
-                    pending_exception())
+                    exc)
         return history if failed < 0 else ("diverged", failed)
 
     cdef Py_ssize_t run(self, Run* r, void* X, void* T, Py_ssize_t rows,

@@ -445,7 +445,7 @@ def train(
                             flat, st[:] = _f32(flat), _f32(st)
                         weights, biases = unpack(flat, layout, sizes)
                         grad, count = None, 0
-                if count == 0:  # a sample or batch boundary
+                if count == 0 and s + 1 < len(rows_x):  # a boundary inside the epoch
                     exc = held.raised()
                     if exc is not None:
                         interrupt = (exc, epoch, s + 1)
@@ -460,6 +460,10 @@ def train(
             if not (math.isfinite(total_error) and params_finite(weights, biases)):
                 return epoch, total_error, None
             counts[0], counts[1] = g_epoch + 1, 0
+            exc = held.raised()  # at the epoch's end: the epoch counts as complete
+            if exc is not None:
+                interrupt = (exc, epoch + 1, 0)
+                break
         # inside the held signal, so that the buffers match ``counts``
         params[:] = flatten(weights, biases)
         if state is not None:

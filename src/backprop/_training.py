@@ -73,6 +73,10 @@ class History(np.ndarray):
         self.validation = getattr(obj, "validation", np.zeros(0))
         self.validation_epochs = getattr(obj, "validation_epochs", np.zeros(0, np.intp))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return History, (np.asarray(self), self.validation.tolist(),
+                         self.validation_epochs.tolist())  # fmt: skip
+
 
 @dataclass(frozen=True)
 class OptimizerState:
@@ -190,14 +194,22 @@ def make_plan(
     callback = o["callback"]
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
-    record_every = check.positive_int("record_every", o["record_every"])
-    _check_history_fits(epochs, record_every)
+    record_every = min(check.positive_int("record_every", o["record_every"]), max(1, epochs))
+    report_every = min(check.positive_int("report_every", o["report_every"]), max(1, epochs))
+    _check_history_fits(epochs, record_every, report_every if validation is not None else 0)
     progress = check.flag("progress", o["progress"])
     checkpoint, checkpoint_every = o["checkpoint"], o["checkpoint_every"]
     if checkpoint is not None:
         if not isinstance(checkpoint, (str, os.PathLike)):
             raise TypeError(f"checkpoint must be a file path, got {type(checkpoint).__name__}")
         checkpoint = os.fsdecode(os.fspath(checkpoint))
+        folder = os.path.dirname(checkpoint) or "."
+        if os.path.isdir(checkpoint) or not os.path.isdir(folder):
+            raise ValueError(
+                f"checkpoint must be a file in an existing directory, got {checkpoint!r}"
+            )
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ValueError(f"checkpoint {checkpoint!r}: cannot write to {folder!r}")
     if checkpoint_every is not None:
         if checkpoint is None:
             raise ValueError("checkpoint_every needs a checkpoint file (checkpoint=...)")
@@ -216,7 +228,7 @@ def make_plan(
         patience=patience,
         callback=callback,
         callback_gets_validation=callback is not None and _takes_three(callback),
-        report_every=check.positive_int("report_every", o["report_every"]),
+        report_every=report_every,
         record_every=record_every,
         progress=progress,
         checkpoint=checkpoint,
@@ -252,8 +264,10 @@ def _shuffle_state(net: Network, n_samples: int, shuffle: Any, seed: Any) -> Shu
             raise ValueError("seed only applies with shuffle=True")
         return None
     kept = net._shuffle
-    if seed is None and kept is not None and kept.perm.shape == (n_samples,):
-        return ShuffleState(kept.rng.copy(), kept.perm.copy())
+    if seed is None and kept is not None:
+        # the stream goes on; for data of another size, from the identity order
+        perm = kept.perm.copy() if kept.perm.shape == (n_samples,) else np.arange(n_samples)
+        return ShuffleState(kept.rng.copy(), perm.astype(np.intp, copy=False))
     rng = np.array(np.random.SeedSequence(seed).generate_state(1, np.uint64), dtype=np.uint64)
     return ShuffleState(rng, np.arange(n_samples, dtype=np.intp))
 
@@ -278,15 +292,20 @@ def _takes_three(callback: Callable[..., Any]) -> bool:
     return positional >= 3
 
 
-def _check_history_fits(epochs: int, record_every: int) -> None:
-    """Refuse a run whose history would not fit in memory, before allocating it."""
+def _check_history_fits(epochs: int, record_every: int, report_every: int) -> None:
+    """Refuse a run whose history would not fit in memory, before allocating it
+    (8 bytes per recorded error, about 40 per validation error, measured every
+    ``report_every`` epochs; 0: none)."""
     needed = 8 * _spec.recorded(0, epochs, epochs, record_every)
+    if report_every:
+        needed += 40 * (-(-epochs // report_every))
     available = _available_memory()
     if needed > available // 2:
         raise ValueError(
             f"epochs={epochs} would record {needed / 2**30:.3g} GiB of history (one float64 "
             f"per recorded epoch), more than half of the {available / 2**30:.3g} GiB of "
-            f"memory available: keep every k-th epoch's error with record_every=k"
+            f"memory available: keep every k-th epoch's error with record_every=k (and, "
+            f"with validation, measure it every k epochs with report_every=k)"
         )
 
 
@@ -381,12 +400,15 @@ def train_checked(
     try:
         _run(net, X, T, plan, record)
     except _Stop as stop:
+        if not isinstance(stop.exc, KeyboardInterrupt):
+            # another exception from a signal handler is an error like any other
+            net._params[:] = start[0]
+            net._optimizer, net._shuffle = start[1], start[2]
+            raise stop.exc from None
         _commit(net, plan)
         if plan.checkpoint is not None:
             _save_checkpoint(net, plan.checkpoint)
         history = record.history(plan.validation is not None)
-        if not isinstance(stop.exc, KeyboardInterrupt):
-            raise stop.exc from None
         raise TrainingInterrupted(
             f"training interrupted after {record.done} complete epoch(s) and "
             f"{record.samples} sample(s) of the next; the network keeps every completed update",
@@ -458,11 +480,7 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
             stop = False
             validation_error = None
             if plan.validation is not None:
-                validation_error = float(
-                    engine.sample_errors(
-                        net._params, sizes, layout, acts, net._loss_code, *plan.validation
-                    ).sum()
-                )
+                validation_error = _validation_error(net, plan.validation)
                 record.validation.append(validation_error)
                 record.validation_epochs.append(record.done - 1)
                 if validation_error < best_error:
@@ -499,6 +517,21 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
     if plan.checkpoint is not None:
         _commit(net, plan)
         _save_checkpoint(net, plan.checkpoint)
+
+
+def _validation_error(net: Network, data: tuple[np.ndarray, np.ndarray]) -> float:
+    """The total error on held-out data, in blocks of a few milliseconds of work so
+    that Ctrl-C is seen between them."""
+    engine, (sizes, layout, acts) = net._engine, net._shape
+    X, T = data
+    block = max(1, (1 << 21) // net._params.size)
+    errors = [
+        engine.sample_errors(
+            net._params, sizes, layout, acts, net._loss_code, X[i : i + block], T[i : i + block]
+        )
+        for i in range(0, X.shape[0], block)
+    ]
+    return float(np.concatenate(errors).sum())
 
 
 def diverged(
