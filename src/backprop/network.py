@@ -20,7 +20,7 @@ from . import _reference, _spec, _training
 from . import _validation as check
 from . import tutorial as _tutorial
 from ._params import start_params
-from ._spec import ACTIVATIONS, BIAS_MODES, ENGINES, INITS, LOSSES, TRAIN, UPDATES
+from ._spec import ACTIVATIONS, BIAS_MODES, ENGINES, INITS, LOSSES, TRAIN, TRAIN_OPTIONS, UPDATES
 from ._training import TrainingError
 from .trace import Trace
 
@@ -50,6 +50,13 @@ def default_engine() -> str:
     if name:
         return check.choice("BACKPROP_ENGINE (environment variable)", name, ENGINES)
     return "cython" if _core is not None else "python"
+
+
+def _classes(rows: np.ndarray) -> np.ndarray:
+    """Class index of each row of outputs or one-hot targets (one column: >= 0.5)."""
+    if rows.shape[1] == 1:
+        return (rows[:, 0] >= 0.5).astype(np.intp)
+    return np.argmax(rows, axis=1)
 
 
 def _engine_module(name: str):
@@ -310,10 +317,8 @@ class Network:
         checkpoint: str | os.PathLike[str] | None = TRAIN.checkpoint,
         checkpoint_every: int | None = TRAIN.checkpoint_every,
     ) -> np.ndarray:
-        """Train on the rows of ``X`` (inputs) and ``T`` (targets).
-
-        The defaults are the seed's online SGD: one update per sample, samples in
-        order, for ``epochs`` epochs.
+        """Train on the rows of ``X`` (inputs) and ``T`` (targets); the defaults
+        are the seed's online SGD, one update per sample, samples in order.
 
         Parameters
         ----------
@@ -330,20 +335,17 @@ class Network:
         optimizer
             ``"sgd"``, ``"momentum"``, ``"nesterov"`` (``momentum``), ``"adam"``
             (``beta1``, ``beta2``, ``epsilon``) or ``"rprop"`` (iRPROP-, FANN's
-            default; ``rprop_*`` settings, ``learning_rate`` unused).  Its state
-            carries over to the next call while the optimizer and its settings
-            stay the same (so calls of ``a`` and ``b`` epochs equal one of
-            ``a + b``); ``reset_optimizer()`` starts it afresh.
+            default; ``rprop_*``; ``learning_rate`` unused).  Its state carries
+            over while optimizer and settings stay the same (calls of ``a`` and
+            ``b`` epochs equal one of ``a + b``); ``reset_optimizer()`` resets it.
         validation, patience
             Held-out ``(X, T)``, measured every ``report_every`` epochs (the
             result is then a ``History`` with ``.validation``); with ``patience``,
             training stops after that many measurements without a new best, and
             the network keeps the weights of the best one.
         callback
-            Called as ``callback(epoch, error)`` (or, if it takes three
-            arguments, with the validation error too) after every
-            ``report_every`` epochs and after the last (``epoch`` counts from 0);
-            returning ``False`` stops training.
+            ``callback(epoch, error[, validation_error])`` after every
+            ``report_every`` epochs and the last; returning ``False`` stops.
         progress
             Show a progress bar on stderr (``tqdm`` if installed, else one line).
         record_every
@@ -358,11 +360,7 @@ class Network:
         ``TrainingInterrupted`` (a ``KeyboardInterrupt``) keeps every completed
         update and carries ``history`` and ``epochs_completed``.
         """
-        options = {
-            name: value
-            for name, value in locals().items()
-            if name not in ("self", "X", "T", "epochs", "learning_rate", "update")
-        }
+        options = {name: value for name, value in locals().items() if name in TRAIN_OPTIONS}
         return _training.train_checked(self, X, T, epochs, learning_rate, update, **options)
 
     # ------------------------------------------------------------ files
@@ -379,26 +377,15 @@ class Network:
         """Class index of each sample: the largest output (one output: output >= 0.5).
         One sample (as ``forward`` reads ``X``) gives a scalar, else a 1-D array."""
         out = self.forward(X)
-        single = out.ndim == 1
-        out = out.reshape(1, -1) if single else out
-        if out.shape[1] == 1:
-            labels = (out[:, 0] >= 0.5).astype(np.intp)
-        else:
-            labels = np.argmax(out, axis=1)
-        return labels[0] if single else labels
+        labels = _classes(np.atleast_2d(out))
+        return labels[0] if out.ndim == 1 else labels
 
     def accuracy(self, X: Any, labels: Any) -> float:
         """Fraction of samples whose ``predict`` equals ``labels`` (class indices,
         or one-hot rows)."""
         predicted = np.atleast_1d(self.predict(X))
         labels = np.asarray(labels)
-        if labels.ndim == 2:
-            labels = (
-                (labels[:, 0] >= 0.5).astype(np.intp)
-                if labels.shape[1] == 1
-                else np.argmax(labels, axis=1)
-            )
-        labels = np.atleast_1d(labels)
+        labels = _classes(labels) if labels.ndim == 2 else np.atleast_1d(labels)
         if labels.shape != predicted.shape:
             raise ValueError(
                 f"labels must hold one class per sample ({predicted.shape[0]}), "
