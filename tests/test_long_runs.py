@@ -255,18 +255,18 @@ def test_validation_errors_are_returned(engine):
 
 
 def test_progress_writes_to_stderr_and_changes_nothing(engine, capsys):
+    """A run long enough to show the display (about a second of work, judged
+    before it starts) shows it on stderr, and trains exactly as without it."""
     X, T = _problem(n_samples=50)
     quiet = bp.Network([4, 16, 3], seed=7, engine=engine)
     shown = quiet.copy()
-    epochs = 3000 if engine == "cython" else 6
+    epochs = 20_000 if engine == "cython" else 6
     h_quiet = quiet.train(X, T, epochs=epochs)
-    started = time.perf_counter()
     h_shown = shown.train(X, T, epochs=epochs, progress=True)
-    elapsed = time.perf_counter() - started
     np.testing.assert_array_equal(h_shown, h_quiet)
     np.testing.assert_array_equal(shown.params, quiet.params)
     err = capsys.readouterr().err
-    if elapsed > 0.2:  # the display shows up after a tenth of a second
+    if engine == "cython":  # (the twin's 6 epochs may end before a tenth of a second)
         assert f"{epochs}/{epochs}" in err
 
 
