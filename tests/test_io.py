@@ -13,7 +13,6 @@ import json
 import os
 import pathlib
 import pickle
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,16 @@ import pytest
 
 import backprop as bp
 from backprop import io as bpio
+from npz_edits import (
+    arrays_of,
+    assert_refused,
+    edit_header,
+    json_bytes,
+    remove_array,
+    set_array,
+    with_value,
+    write_npz,
+)
 
 #: Three weight layers, so hidden and output activations can differ.
 SIZES = [3, 5, 4, 2]
@@ -264,144 +273,99 @@ def test_a_file_written_to_the_spec_loads(tmp_path, bias_mode, writer, layout, v
 
 
 # ---------------------------------------------------------------- refused files
-def _assert_refused(path: pathlib.Path, match: str) -> None:
-    """Loading ``path`` raises a ValueError that names the file and matches ``match``."""
-    with pytest.raises(ValueError, match=match) as info:
-        bpio.load(path)
-    assert str(path) in str(info.value)
 
 
 def _valid_arrays(tmp_path: pathlib.Path) -> dict[str, np.ndarray]:
     """The arrays of a saved [3, 4, 2] per-neuron network, as NumPy reads them."""
     bpio.save(bp.Network([3, 4, 2], seed=0), tmp_path / "valid.npz")
-    with np.load(tmp_path / "valid.npz", allow_pickle=False) as archive:
-        return {name: archive[name] for name in archive.files}
-
-
-def _write_npz(path: pathlib.Path, arrays: dict[str, Any]) -> None:
-    with open(path, "wb") as fh:
-        np.savez(fh, **arrays)
-
-
-def _json_bytes(text: str | bytes) -> np.ndarray:
-    return np.frombuffer(text.encode() if isinstance(text, str) else text, dtype=np.uint8)
-
-
-def _edit_header(**changes: Any) -> Callable[[dict], None]:
-    """A mutation setting header entries (``None`` removes the entry)."""
-
-    def mutate(arrays: dict) -> None:
-        header = json.loads(arrays["header"].tobytes())
-        for key, value in changes.items():
-            if value is None:
-                del header[key]
-            else:
-                header[key] = value
-        arrays["header"] = _json_bytes(json.dumps(header))
-
-    return mutate
-
-
-def _set(name: str, value: Any) -> Callable[[dict], None]:
-    def mutate(arrays: dict) -> None:
-        arrays[name] = value(arrays[name]) if callable(value) else value
-
-    return mutate
-
-
-def _remove(name: str) -> Callable[[dict], None]:
-    return lambda arrays: arrays.pop(name)
-
-
-def _with_value(value: float, index: tuple) -> Callable[[np.ndarray], np.ndarray]:
-    def change(array: np.ndarray) -> np.ndarray:
-        array = array.copy()
-        array[index] = value
-        return array
-
-    return change
+    return arrays_of(tmp_path / "valid.npz")
 
 
 #: id: (mutation of the valid file's arrays, pattern of the error message).
 BAD_ARCHIVES = {
-    "no header": (_remove("header"), "no 'header' array"),
-    "missing weights": (_remove("weights_1"), "'weights_1' is missing"),
-    "missing biases": (_remove("biases_0"), "'biases_0' is missing"),
-    "extra array": (_set("notes", np.zeros(2)), "unexpected array 'notes'"),
+    "no header": (remove_array("header"), "no 'header' array"),
+    "missing weights": (remove_array("weights_1"), "'weights_1' is missing"),
+    "missing biases": (remove_array("biases_0"), "'biases_0' is missing"),
+    "extra array": (set_array("notes", np.zeros(2)), "unexpected array 'notes'"),
     "weights transposed": (
-        _set("weights_0", np.transpose),
+        set_array("weights_0", np.transpose),
         r"'weights_0' must have shape \(4, 3\), got \(3, 4\)",
     ),
-    "weights 1-D": (_set("weights_1", np.ravel), r"'weights_1' must have shape \(2, 4\)"),
-    "biases too long": (_set("biases_1", np.zeros(3)), r"'biases_1' must have shape \(2,\)"),
+    "weights 1-D": (set_array("weights_1", np.ravel), r"'weights_1' must have shape \(2, 4\)"),
+    "biases too long": (set_array("biases_1", np.zeros(3)), r"'biases_1' must have shape \(2,\)"),
     "weights float32": (
-        _set("weights_0", lambda w: w.astype(np.float32)),
+        set_array("weights_0", lambda w: w.astype(np.float32)),
         "'weights_0' must have dtype float64",
     ),
     "weights int": (
-        _set("weights_1", lambda w: w.astype(np.int64)),
+        set_array("weights_1", lambda w: w.astype(np.int64)),
         "'weights_1' must have dtype float64",
     ),
     "weights complex": (
-        _set("weights_1", lambda w: w.astype(np.complex128)),
+        set_array("weights_1", lambda w: w.astype(np.complex128)),
         "'weights_1' must have dtype float64",
     ),
     "NaN weight": (
-        _set("weights_1", _with_value(np.nan, (1, 2))),
+        set_array("weights_1", with_value((1, 2), np.nan)),
         "'weights_1' contains NaN or infinity",
     ),
     "infinite bias": (
-        _set("biases_0", _with_value(-np.inf, (3,))),
+        set_array("biases_0", with_value((3,), -np.inf)),
         "'biases_0' contains NaN or infinity",
     ),
     "header not JSON": (
-        _set("header", _json_bytes('{"format": backprop')),
+        set_array("header", json_bytes('{"format": backprop')),
         "header is not valid JSON",
     ),
-    "header not UTF-8": (_set("header", _json_bytes(b"\xff\xfe{}")), "header is not UTF-8"),
-    "header a list": (_set("header", _json_bytes("[1, 2]")), "must be a JSON object"),
+    "header not UTF-8": (set_array("header", json_bytes(b"\xff\xfe{}")), "header is not UTF-8"),
+    "header a list": (set_array("header", json_bytes("[1, 2]")), "must be a JSON object"),
     "header key twice": (
-        _set("header", _json_bytes('{"format": "backprop-network", "format": "backprop-network"}')),
+        set_array(
+            "header", json_bytes('{"format": "backprop-network", "format": "backprop-network"}')
+        ),
         "'format' twice",
     ),
-    "header a string array": (_set("header", np.array("{}")), "'header' must have dtype uint8"),
-    "header 2-D": (_set("header", lambda h: h.reshape(1, -1)), "'header' must be 1-D"),
-    "wrong format": (_edit_header(format="pickle"), "format is 'pickle'"),
-    "no format": (_edit_header(format=None), "format is None"),
-    "newer version": (_edit_header(version=3), "unsupported format version 3.*newer"),
-    "version 0": (_edit_header(version=0), "unsupported format version 0"),
-    "version text": (_edit_header(version="1"), "version must be an integer"),
-    "unknown key": (_edit_header(comment="hi"), "unknown key 'comment'"),
-    "missing key": (_edit_header(loss=None), "no 'loss' entry"),
-    "bad layers": (_edit_header(layers=[3, 0, 2]), "layers must be a list"),
-    "one layer": (_edit_header(layers=[3]), "layers must be a list"),
-    "unknown bias": (_edit_header(bias="sometimes"), "unknown bias 'sometimes'"),
-    "train_bias text": (_edit_header(train_bias="yes"), "train_bias must be true or false"),
+    "header a string array": (
+        set_array("header", np.array("{}")),
+        "'header' must have dtype uint8",
+    ),
+    "header 2-D": (set_array("header", lambda h: h.reshape(1, -1)), "'header' must be 1-D"),
+    "wrong format": (edit_header(format="pickle"), "format is 'pickle'"),
+    "no format": (edit_header(format=None), "format is None"),
+    "newer version": (edit_header(version=3), "unsupported format version 3.*newer"),
+    "version 0": (edit_header(version=0), "unsupported format version 0"),
+    "version text": (edit_header(version="1"), "version must be an integer"),
+    "unknown key": (edit_header(comment="hi"), "unknown key 'comment'"),
+    "missing key": (edit_header(loss=None), "no 'loss' entry"),
+    "bad layers": (edit_header(layers=[3, 0, 2]), "layers must be a list"),
+    "one layer": (edit_header(layers=[3]), "layers must be a list"),
+    "unknown bias": (edit_header(bias="sometimes"), "unknown bias 'sometimes'"),
+    "train_bias text": (edit_header(train_bias="yes"), "train_bias must be true or false"),
     "unknown activation": (
-        _edit_header(activations=["logistic", "gelu"]),
+        edit_header(activations=["logistic", "gelu"]),
         "unknown activation 'gelu'",
     ),
     "too few activations": (
-        _edit_header(activations=["logistic"]),
+        edit_header(activations=["logistic"]),
         "activations must be a list of 2",
     ),
-    "unknown loss": (_edit_header(loss="hinge"), "unknown loss 'hinge'"),
-    "integer dtype": (_edit_header(dtype="int32"), "dtype must name a floating-point"),
+    "unknown loss": (edit_header(loss="hinge"), "unknown loss 'hinge'"),
+    "integer dtype": (edit_header(dtype="int32"), "dtype must name a floating-point"),
     "header layers disagree": (
-        _edit_header(layers=[3, 5, 2]),
+        edit_header(layers=[3, 5, 2]),
         r"'weights_0' must have shape \(5, 3\), got \(4, 3\)",
     ),
-    "biases with bias none": (_edit_header(bias="none"), "unexpected array 'biases_0'"),
+    "biases with bias none": (edit_header(bias="none"), "unexpected array 'biases_0'"),
     "per-unit biases when shared": (
-        _edit_header(bias="shared"),
+        edit_header(bias="shared"),
         r"'biases_0' must have shape \(1,\), got \(4,\)",
     ),
     "softmax hidden layer": (
-        _edit_header(activations=["softmax", "logistic"]),
+        edit_header(activations=["softmax", "logistic"]),
         "softmax.*only allowed on the output layer",
     ),
     "cross_entropy after linear": (
-        _edit_header(activations=["tanh", "linear"], loss="cross_entropy"),
+        edit_header(activations=["tanh", "linear"], loss="cross_entropy"),
         "cross_entropy.*'linear'",
     ),
 }
@@ -412,8 +376,8 @@ def test_invalid_archive_is_refused(tmp_path, mutate, match):
     arrays = _valid_arrays(tmp_path)
     mutate(arrays)
     path = tmp_path / "bad.npz"
-    _write_npz(path, arrays)
-    _assert_refused(path, match)
+    write_npz(path, arrays)
+    assert_refused(path, match)
 
 
 def _truncate(data: bytes) -> bytes:
@@ -450,7 +414,7 @@ def test_damaged_or_foreign_file_is_refused(tmp_path, corrupt):
     bpio.save(bp.Network([3, 4, 2], seed=0), tmp_path / "valid.npz")
     path = tmp_path / "bad.npz"
     path.write_bytes(corrupt((tmp_path / "valid.npz").read_bytes()))
-    _assert_refused(path, "truncated, damaged")
+    assert_refused(path, "truncated, damaged")
 
 
 class _Payload:
@@ -470,8 +434,8 @@ def test_loading_runs_no_code(tmp_path, member):
     arrays = _valid_arrays(tmp_path)
     arrays[member] = np.array([_Payload(str(marker))], dtype=object)
     path = tmp_path / "hostile.npz"
-    _write_npz(path, arrays)
-    _assert_refused(path, f"'{member}' holds Python objects")
+    write_npz(path, arrays)
+    assert_refused(path, f"'{member}' holds Python objects")
     assert not marker.exists()
     # The payload is live: NumPy with pickling allowed would run it.
     with np.load(path, allow_pickle=True) as archive:

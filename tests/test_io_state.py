@@ -25,6 +25,15 @@ import backprop as bp
 from backprop import _spec
 from backprop import io as bpio
 from backprop._training import OptimizerState, ShuffleState
+from npz_edits import (
+    arrays_of,
+    assert_refused,
+    edit_header,
+    remove_array,
+    set_array,
+    with_value,
+    write_npz,
+)
 
 SIZES = [3, 4, 2]
 #: Parameters of a per-neuron SIZES network: 3*4 + 4 + 4*2 + 2.
@@ -230,45 +239,15 @@ def test_an_optimizer_state_that_train_would_restart_is_not_saved(tmp_path, engi
 
 
 # ---------------------------------------------------------------- version 1
-def _arrays(path: pathlib.Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as archive:
-        return {name: archive[name] for name in archive.files}
-
-
-def _write_npz(path: pathlib.Path, arrays: dict[str, Any]) -> None:
-    with open(path, "wb") as fh:
-        np.savez(fh, **arrays)
-
-
-def _json_bytes(header: dict[str, Any]) -> np.ndarray:
-    return np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-
-
-def _edit_header(**changes: Any) -> Callable[[dict], None]:
-    """A mutation setting header entries (``None`` removes the entry); a callable
-    value changes the entry in place."""
-
-    def mutate(arrays: dict) -> None:
-        header = json.loads(arrays["header"].tobytes())
-        for key, value in changes.items():
-            if value is None:
-                del header[key]
-            elif callable(value):
-                value(header[key])
-            else:
-                header[key] = value
-        arrays["header"] = _json_bytes(header)
-
-    return mutate
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_a_version_1_file_still_loads(tmp_path, engine, dtype):
     net = bp.Network(SIZES, seed=2, engine=engine, dtype=dtype, bias="shared")
     bpio.save(net, tmp_path / "v2.npz")
-    arrays = _arrays(tmp_path / "v2.npz")
-    _edit_header(version=1)(arrays)
-    _write_npz(tmp_path / "v1.npz", arrays)
+    arrays = arrays_of(tmp_path / "v2.npz")
+    edit_header(version=1)(arrays)
+    write_npz(tmp_path / "v1.npz", arrays)
     loaded = bpio.load(tmp_path / "v1.npz", engine=engine)
     assert _bits(loaded.params) == _bits(net.params)
     assert loaded._optimizer is None and loaded._shuffle is None
@@ -278,30 +257,6 @@ def test_a_version_1_file_still_loads(tmp_path, engine, dtype):
 
 
 # ---------------------------------------------------------------- refused state
-def _assert_refused(path: pathlib.Path, match: str) -> None:
-    with pytest.raises(ValueError, match=match) as info:
-        bpio.load(path)
-    assert str(path) in str(info.value)
-
-
-def _set(name: str, value: Any) -> Callable[[dict], None]:
-    def mutate(arrays: dict) -> None:
-        arrays[name] = value(arrays[name]) if callable(value) else value
-
-    return mutate
-
-
-def _remove(name: str) -> Callable[[dict], None]:
-    return lambda arrays: arrays.pop(name)
-
-
-def _with(index: int, value: Any) -> Callable[[np.ndarray], np.ndarray]:
-    def change(array: np.ndarray) -> np.ndarray:
-        array = array.copy()
-        array[index] = value
-        return array
-
-    return change
 
 
 def _settings(change: Callable[[dict], None]) -> Callable[[dict], None]:
@@ -321,195 +276,195 @@ def _put(key: str, value: Any) -> Callable[[dict], None]:
 BAD_STATE = {
     # optimizer_state
     "state float32": (
-        _set("optimizer_state", lambda a: a.astype(np.float32)),
+        set_array("optimizer_state", lambda a: a.astype(np.float32)),
         "'optimizer_state' must have dtype float64, got float32",
     ),
     "state int": (
-        _set("optimizer_state", lambda a: a.astype(np.int64)),
+        set_array("optimizer_state", lambda a: a.astype(np.int64)),
         "'optimizer_state' must have dtype float64",
     ),
     "state too short": (
-        _set("optimizer_state", lambda a: a[:-1]),
+        set_array("optimizer_state", lambda a: a[:-1]),
         r"'optimizer_state' must have shape \(53,\), got \(52,\)",
     ),
     "state too long": (
-        _set("optimizer_state", lambda a: np.append(a, 0.0)),
+        set_array("optimizer_state", lambda a: np.append(a, 0.0)),
         r"'optimizer_state' must have shape \(53,\), got \(54,\)",
     ),
     "state 2-D": (
-        _set("optimizer_state", lambda a: a.reshape(1, -1)),
+        set_array("optimizer_state", lambda a: a.reshape(1, -1)),
         r"'optimizer_state' must have shape \(53,\), got \(1, 53\)",
     ),
     "state NaN": (
-        _set("optimizer_state", _with(7, np.nan)),
+        set_array("optimizer_state", with_value(7, np.nan)),
         "'optimizer_state' contains NaN or infinity",
     ),
     "state infinite": (
-        _set("optimizer_state", _with(-1, np.inf)),
+        set_array("optimizer_state", with_value(-1, np.inf)),
         "'optimizer_state' contains NaN or infinity",
     ),
     "state without header entry": (
-        _edit_header(optimizer=None),
+        edit_header(optimizer=None),
         "unexpected array 'optimizer_state' .the header has no 'optimizer' entry",
     ),
     "header entry without state": (
-        _remove("optimizer_state"),
+        remove_array("optimizer_state"),
         "'optimizer_state' is missing .the header's 'optimizer' entry needs it",
     ),
     "state of another optimizer": (
-        _edit_header(optimizer=_put("name", "momentum")),
+        edit_header(optimizer=_put("name", "momentum")),
         r"'optimizer_state' must have shape \(26,\), got \(53,\)",
     ),
     # the header's optimizer entry
     "unknown optimizer": (
-        _edit_header(optimizer=_put("name", "adagrad")),
+        edit_header(optimizer=_put("name", "adagrad")),
         "unknown optimizer 'adagrad'",
     ),
     "optimizer name not text": (
-        _edit_header(optimizer=_put("name", 3)),
+        edit_header(optimizer=_put("name", 3)),
         "unknown optimizer 3",
     ),
     "optimizer a string": (
-        _edit_header(optimizer="adam"),
+        edit_header(optimizer="adam"),
         "optimizer must be an object with the keys 'name' and 'settings'",
     ),
     "optimizer without settings": (
-        _edit_header(optimizer=_pop("settings")),
+        edit_header(optimizer=_pop("settings")),
         "optimizer must be an object with the keys 'name' and 'settings'",
     ),
     "optimizer extra key": (
-        _edit_header(optimizer=_put("steps", 3)),
+        edit_header(optimizer=_put("steps", 3)),
         "optimizer must be an object with the keys 'name' and 'settings'",
     ),
     "settings a list": (
-        _edit_header(optimizer=_put("settings", [0.9] * 9)),
+        edit_header(optimizer=_put("settings", [0.9] * 9)),
         "optimizer settings must be an object",
     ),
     "missing setting": (
-        _edit_header(optimizer=_settings(_pop("epsilon"))),
+        edit_header(optimizer=_settings(_pop("epsilon"))),
         "optimizer settings have no 'epsilon' entry",
     ),
     "extra setting": (
-        _edit_header(optimizer=_settings(_put("gamma", 0.5))),
+        edit_header(optimizer=_settings(_put("gamma", 0.5))),
         "unknown optimizer setting 'gamma'",
     ),
     "setting text": (
-        _edit_header(optimizer=_settings(_put("beta1", "0.9"))),
+        edit_header(optimizer=_settings(_put("beta1", "0.9"))),
         "optimizer setting beta1 must be a finite number, got '0.9'",
     ),
     "setting bool": (
-        _edit_header(optimizer=_settings(_put("momentum", True))),
+        edit_header(optimizer=_settings(_put("momentum", True))),
         "optimizer setting momentum must be a finite number, got True",
     ),
     "setting null": (
-        _edit_header(optimizer=_settings(_put("momentum", None))),
+        edit_header(optimizer=_settings(_put("momentum", None))),
         "optimizer setting momentum must be a finite number, got None",
     ),
     "setting NaN": (
-        _edit_header(optimizer=_settings(_put("beta2", float("nan")))),
+        edit_header(optimizer=_settings(_put("beta2", float("nan")))),
         "optimizer setting beta2 must be a finite number, got nan",
     ),
     "setting infinite": (
-        _edit_header(optimizer=_settings(_put("rprop_max_step", float("inf")))),
+        edit_header(optimizer=_settings(_put("rprop_max_step", float("inf")))),
         "optimizer setting rprop_max_step must be a finite number, got inf",
     ),
     "setting beyond float": (
-        _edit_header(optimizer=_settings(_put("epsilon", 10**400))),
+        edit_header(optimizer=_settings(_put("epsilon", 10**400))),
         "optimizer setting epsilon must be a finite number",
     ),
     # shuffle_rng and shuffle_perm
     "rng shape (2,)": (
-        _set("shuffle_rng", lambda a: np.append(a, a)),
+        set_array("shuffle_rng", lambda a: np.append(a, a)),
         r"'shuffle_rng' must have shape \(1,\), got \(2,\)",
     ),
     "rng a scalar": (
-        _set("shuffle_rng", lambda a: a.reshape(())),
+        set_array("shuffle_rng", lambda a: a.reshape(())),
         r"'shuffle_rng' must have shape \(1,\), got \(\)",
     ),
     "rng int64": (
-        _set("shuffle_rng", lambda a: a.view(np.int64)),
+        set_array("shuffle_rng", lambda a: a.view(np.int64)),
         "'shuffle_rng' must have dtype uint64, got int64",
     ),
     "rng float": (
-        _set("shuffle_rng", np.array([1.0])),
+        set_array("shuffle_rng", np.array([1.0])),
         "'shuffle_rng' must have dtype uint64, got float64",
     ),
     "perm repeats a sample": (
-        _set("shuffle_perm", _with(0, 3)),  # perm[3] is not 3: see _state_file
+        set_array("shuffle_perm", with_value(0, 3)),  # perm[3] is not 3: see _state_file
         r"'shuffle_perm' must be a permutation of 0 \.\.\. 6",
     ),
     "perm out of range": (
-        _set("shuffle_perm", lambda a: np.where(a == 0, 7, a)),
+        set_array("shuffle_perm", lambda a: np.where(a == 0, 7, a)),
         "'shuffle_perm' must be a permutation",
     ),
     "perm negative": (
-        _set("shuffle_perm", lambda a: a - 1),
+        set_array("shuffle_perm", lambda a: a - 1),
         "'shuffle_perm' must be a permutation",
     ),
     "perm too short": (
-        _set("shuffle_perm", lambda a: a[:-1]),
+        set_array("shuffle_perm", lambda a: a[:-1]),
         r"'shuffle_perm' must have shape \(7,\), got \(6,\)",
     ),
     "perm int32": (
-        _set("shuffle_perm", lambda a: a.astype(np.int32)),
+        set_array("shuffle_perm", lambda a: a.astype(np.int32)),
         "'shuffle_perm' must have dtype int64, got int32",
     ),
     "perm uint64": (
-        _set("shuffle_perm", lambda a: a.astype(np.uint64)),
+        set_array("shuffle_perm", lambda a: a.astype(np.uint64)),
         "'shuffle_perm' must have dtype int64, got uint64",
     ),
     "perm float": (
-        _set("shuffle_perm", lambda a: a.astype(np.float64)),
+        set_array("shuffle_perm", lambda a: a.astype(np.float64)),
         "'shuffle_perm' must have dtype int64, got float64",
     ),
     "shuffle arrays without header entry": (
-        _edit_header(shuffle=None),
+        edit_header(shuffle=None),
         "unexpected array 'shuffle_(rng|perm)' .the header has no 'shuffle' entry",
     ),
     "header entry without rng": (
-        _remove("shuffle_rng"),
+        remove_array("shuffle_rng"),
         "'shuffle_rng' is missing .the header's 'shuffle' entry needs it",
     ),
     "header entry without perm": (
-        _remove("shuffle_perm"),
+        remove_array("shuffle_perm"),
         "'shuffle_perm' is missing .the header's 'shuffle' entry needs it",
     ),
     # the header's shuffle entry
     "samples disagree": (
-        _edit_header(shuffle={"samples": 8}),
+        edit_header(shuffle={"samples": 8}),
         r"'shuffle_perm' must have shape \(8,\), got \(7,\)",
     ),
-    "samples 0": (_edit_header(shuffle={"samples": 0}), "shuffle samples must be an integer >= 1"),
+    "samples 0": (edit_header(shuffle={"samples": 0}), "shuffle samples must be an integer >= 1"),
     "samples text": (
-        _edit_header(shuffle={"samples": "7"}),
+        edit_header(shuffle={"samples": "7"}),
         "shuffle samples must be an integer >= 1",
     ),
     "samples float": (
-        _edit_header(shuffle={"samples": 7.0}),
+        edit_header(shuffle={"samples": 7.0}),
         "shuffle samples must be an integer >= 1",
     ),
     "samples bool": (
-        _edit_header(shuffle={"samples": True}),
+        edit_header(shuffle={"samples": True}),
         "shuffle samples must be an integer >= 1",
     ),
     "samples beyond int64": (
-        _edit_header(shuffle={"samples": 1 << 63}),
+        edit_header(shuffle={"samples": 1 << 63}),
         "shuffle samples must be an integer >= 1",
     ),
     "shuffle a number": (
-        _edit_header(shuffle=7),
+        edit_header(shuffle=7),
         "shuffle must be an object with the one key 'samples'",
     ),
     "shuffle extra key": (
-        _edit_header(shuffle={"samples": 7, "seed": 1}),
+        edit_header(shuffle={"samples": 7, "seed": 1}),
         "shuffle must be an object with the one key 'samples'",
     ),
     # version 1 has no training state
-    "version 1 with state": (_edit_header(version=1), "unknown key 'optimizer'.*version 1"),
+    "version 1 with state": (edit_header(version=1), "unknown key 'optimizer'.*version 1"),
     "version 1 with shuffle": (
         lambda arrays: (
-            _edit_header(optimizer=None, version=1)(arrays),
-            _remove("optimizer_state")(arrays),
+            edit_header(optimizer=None, version=1)(arrays),
+            remove_array("optimizer_state")(arrays),
         ),
         "unknown key 'shuffle'.*version 1",
     ),
@@ -525,18 +480,18 @@ def _state_file(tmp_path: pathlib.Path) -> pathlib.Path:
 
 @pytest.mark.parametrize("mutate, match", list(BAD_STATE.values()), ids=list(BAD_STATE))
 def test_invalid_state_is_refused(tmp_path, mutate, match):
-    arrays = _arrays(_state_file(tmp_path))
+    arrays = arrays_of(_state_file(tmp_path))
     bpio.load(tmp_path / "valid.npz")  # the unchanged file loads
     mutate(arrays)
-    _write_npz(tmp_path / "bad.npz", arrays)
-    _assert_refused(tmp_path / "bad.npz", match)
+    write_npz(tmp_path / "bad.npz", arrays)
+    assert_refused(tmp_path / "bad.npz", match)
 
 
 def test_a_huge_declared_shuffle_is_refused_before_reading(tmp_path):
     """A header and .npy header that agree on 10**15 samples, with 7 samples of
     data: refused from the sizes, before any allocation or read."""
-    arrays = _arrays(_state_file(tmp_path))
-    _edit_header(shuffle={"samples": 10**15})(arrays)
+    arrays = arrays_of(_state_file(tmp_path))
+    edit_header(shuffle={"samples": 10**15})(arrays)
     path = tmp_path / "huge.npz"
     with zipfile.ZipFile(path, "w") as archive:
         for name, array in arrays.items():
@@ -548,7 +503,7 @@ def test_a_huge_declared_shuffle_is_refused_before_reading(tmp_path):
             else:
                 np.lib.format.write_array(buffer, array, allow_pickle=False)
             archive.writestr(f"{name}.npy", buffer.getvalue())
-    _assert_refused(path, "'shuffle_perm' is truncated: its shape needs 8000000000000000 bytes")
+    assert_refused(path, "'shuffle_perm' is truncated: its shape needs 8000000000000000 bytes")
 
 
 class _Payload:
@@ -566,10 +521,10 @@ class _Payload:
 @pytest.mark.parametrize("member", ["optimizer_state", "shuffle_rng", "shuffle_perm"])
 def test_loading_state_runs_no_code(tmp_path, member):
     marker = tmp_path / "code-ran"
-    arrays = _arrays(_state_file(tmp_path))
+    arrays = arrays_of(_state_file(tmp_path))
     arrays[member] = np.array([_Payload(str(marker))], dtype=object)
-    _write_npz(tmp_path / "hostile.npz", arrays)
-    _assert_refused(tmp_path / "hostile.npz", f"'{member}' holds Python objects")
+    write_npz(tmp_path / "hostile.npz", arrays)
+    assert_refused(tmp_path / "hostile.npz", f"'{member}' holds Python objects")
     assert not marker.exists()
 
 
