@@ -64,12 +64,8 @@ def _replay(net0, X, T, stop, options):
         ref.train(X, T, epochs=stop.epochs_completed, seed=shuffle_seed, **options)
     if stop.samples_completed:
         order = np.arange(len(X))
-        if options.get("shuffle"):
-            if ref._shuffle is None:  # no epoch completed: the stream starts from the seed
-                state = [int(np.random.SeedSequence(shuffle_seed).generate_state(1, np.uint64)[0])]
-                order = list(range(len(X)))
-            else:
-                state, order = [int(ref._shuffle.rng[0])], ref._shuffle.perm.tolist()
+        if options.get("shuffle"):  # (the callers check that an epoch completed)
+            state, order = [int(ref._shuffle.rng[0])], ref._shuffle.perm.tolist()
             _reference.shuffle(order, state)
             order = np.array(order)
         part = order[: stop.samples_completed]

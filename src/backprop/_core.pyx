@@ -1475,9 +1475,9 @@ cdef Py_ssize_t train_or_restore(Net* n, Run* r, real* backup, const real* X, co
     return failed if failed >= 0 else epochs - 1
 
 
-#: Above this, a float32 network's learning rate rounds to infinity
-#: (half an ulp past FLT_MAX; ``_validation.learning_rate`` says the same).
-cdef double FLOAT32_RATE_LIMIT = 3.4028235677973366e38
+#: Above this, a double rounds to infinity in float32 (half an ulp past FLT_MAX):
+#: a learning rate (``_validation.learning_rate`` says the same) or a data value.
+cdef double FLOAT32_LIMIT = 3.4028235677973366e38
 #: The fast path leaves longer calls (a history of more than 1 GiB) to the
 #: checked path, which says how much memory they need.
 cdef Py_ssize_t FAST_MAX_EPOCHS = 1 << 27
@@ -1656,7 +1656,7 @@ cdef class Trainer:
                 if not as_real(row[r * width + i] if flat else row[i], &v):
                     return NULL
                 if self.type_num == cnp.NPY_FLOAT:
-                    if not (-FLOAT32_RATE_LIMIT < v < FLOAT32_RATE_LIMIT):
+                    if not (-FLOAT32_LIMIT < v < FLOAT32_LIMIT):
                         return NULL                  # too large for float32: full checks
                     (<float*> out)[r * width + i] = <float> v
                 else:
@@ -1689,7 +1689,7 @@ cdef class Trainer:
         # network's precision neither infinite nor zero
         if not (lr > 0.0 and isfinite(lr)):
             return None
-        if self.type_num == cnp.NPY_FLOAT and not (lr < FLOAT32_RATE_LIMIT
+        if self.type_num == cnp.NPY_FLOAT and not (lr < FLOAT32_LIMIT
                                                    and <float> lr > 0.0):
             return None
         if update == "simultaneous":

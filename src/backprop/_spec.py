@@ -34,7 +34,6 @@ BIAS_MODES = ("per-neuron", "shared", "none")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rprop")
 UPDATES = ("simultaneous", "sequential")
 INITS = ("uniform", "xavier", "he", "nguyen_widrow")
-DTYPES = ("float64", "float32")
 
 #: The option tables whose names the engines see as integer codes.  (The bias
 #: mode reaches them through the layout table instead: its third column.)

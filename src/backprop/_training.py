@@ -409,11 +409,7 @@ def train_checked(
         if plan.checkpoint is not None:
             _save_checkpoint(net, plan.checkpoint)
         history = record.history(plan.validation is not None)
-        raise TrainingInterrupted(
-            f"training interrupted after {record.done} complete epoch(s) and "
-            f"{record.samples} sample(s) of the next; the network keeps every completed update",
-            history, record.done, record.samples,
-        ) from stop.exc  # fmt: skip
+        interrupted(net, history, record.done, record.samples, stop.exc)
     except BaseException:
         # a failed epoch, a callback that raised: the network is left exactly as it
         # was before the call
@@ -500,9 +496,8 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
                 _save_checkpoint(net, plan.checkpoint)
             if timed:
                 now = time.perf_counter()
-                if display is None and (now - started >= 0.1 or record.done == total):
-                    if now - started >= 0.1:
-                        display = make_progress(True, total, X.shape[0])
+                if display is None and now - started >= 0.1:
+                    display = make_progress(True, total, X.shape[0])
                 if display is not None:
                     display.update(record.done, float(last_error), validation_error)
             if stop:
@@ -540,18 +535,16 @@ def diverged(
     """Report a plain call that diverged on the compiled fast path (the weights are
     already restored): bad data is named as such, anything else is a
     ``TrainingError`` for ``epoch``."""
-    X, T = net._data(X, T)
-    make_plan(net, X.shape[0], epochs, learning_rate, update, {})
+    net._data(X, T)  # the fast path took the other arguments by the same rules
     raise TrainingError(_divergence(epoch, float(learning_rate)))
 
 
 def interrupted(
     net: Network, history: np.ndarray, epochs: int, samples: int, exc: BaseException
 ) -> np.ndarray:
-    """Report a plain call interrupted on the compiled fast path (its completed
-    updates kept)."""
-    if not isinstance(exc, KeyboardInterrupt):
-        raise exc
+    """Raise ``TrainingInterrupted`` for a call stopped by Ctrl-C (``exc``) after
+    ``epochs`` epochs and ``samples`` samples of the next, its updates kept (the
+    fast path calls it too)."""
     raise TrainingInterrupted(
         f"training interrupted after {epochs} complete epoch(s) and {samples} sample(s) "
         f"of the next; the network keeps every completed update",

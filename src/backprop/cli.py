@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import __version__, tutorial
-from .network import ENGINES, Network, default_engine
+from ._spec import ENGINES
+from .network import Network, default_engine
 
 
 def _row(name: str, value: float, seed: str | None = None) -> str:

@@ -21,7 +21,6 @@ from . import _validation as check
 from . import tutorial as _tutorial
 from ._params import start_params
 from ._spec import ACTIVATIONS, BIAS_MODES, ENGINES, INITS, LOSSES, TRAIN, TRAIN_OPTIONS, UPDATES
-from ._training import TrainingError
 from .trace import Trace
 
 try:
@@ -32,16 +31,7 @@ except ImportError as exc:  # pragma: no cover - only without a compiled build
 else:
     _CORE_ERROR = None
 
-__all__ = [
-    "ACTIVATIONS",
-    "BIAS_MODES",
-    "ENGINES",
-    "LOSSES",
-    "UPDATES",
-    "Network",
-    "TrainingError",
-    "default_engine",
-]
+__all__ = ["Network", "default_engine"]
 
 
 def default_engine() -> str:
