@@ -1706,15 +1706,18 @@ cdef class Trainer:
             return None
         return self.train_rows(x_data, t_data, rows_x, n_epochs, lr, seq)
 
-    def train_plain(self, X, T, Py_ssize_t epochs, double learning_rate, bint sequential):
+    def train_plain(self, X, T, epochs, double learning_rate, bint sequential):
         """Plain online SGD on checked data (2-D C-contiguous arrays of the
-        network's dtype, ``epochs`` >= 1, a valid rate): ``fast_train``'s results,
-        for the checked path once it has converted the caller's arguments."""
+        network's dtype, an int ``epochs`` >= 1, a valid rate): ``fast_train``'s
+        results, for the checked path once it has converted the caller's
+        arguments (``None`` too: a run too long for the fast path)."""
         cdef Py_ssize_t rows_x = 0, rows_t = 0
         cdef void* x_data = self.rows_of(X, self.n.sizes[0], False, &rows_x)
         cdef void* t_data = self.rows_of(T, self.n.sizes[self.n.n_layers], True, &rows_t)
         if x_data == NULL or t_data == NULL or rows_x != rows_t or epochs < 1:
             raise ValueError("train_plain needs checked data and epochs >= 1")
+        if epochs > FAST_MAX_EPOCHS:
+            return None
         return self.train_rows(x_data, t_data, rows_x, epochs, learning_rate, sequential)
 
     cdef object train_rows(self, void* x_data, void* t_data, Py_ssize_t rows_x,

@@ -318,11 +318,6 @@ def _available_memory() -> int:
 
 
 # ------------------------------------------------------------------ the call
-#: Plain calls of up to this many epochs take the fast path's loop (a history of
-#: at most 1 GiB); longer ones are planned, and their memory checked, in full.
-_PLAIN_MAX_EPOCHS = 1 << 27
-
-
 class _Stop(Exception):
     """Training stopped at an interrupt: the exception a signal handler raised,
     in the engine or in the code between its calls."""
@@ -387,8 +382,11 @@ def train_checked(
             or not check.flag("progress", options["progress"])
             or (epochs * X.shape[0] * net._params.size < _FIRST_CHUNK_WORK)
         )
-        if 0 < epochs <= _PLAIN_MAX_EPOCHS and short:
-            result = net._trainer.train_plain(X, T, epochs, lr, sequential)
+        # (a run too long for the fast path's history gets None: planned in full)
+        result = (
+            net._trainer.train_plain(X, T, epochs, lr, sequential) if epochs and short else None
+        )
+        if result is not None:
             if type(result) is not tuple:
                 return result
             if result[0] == "diverged":
