@@ -128,10 +128,12 @@ import json
 import math
 import os
 import secrets
+import stat
 import struct
 import sys
 import zipfile
 import zlib
+from collections import Counter
 from io import BytesIO
 from typing import IO, TYPE_CHECKING, Any, Union
 
@@ -173,7 +175,8 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 #: What reading a damaged archive can raise (beyond our own checks): zipfile's
 #: errors, a deflate stream's, a short read, a seek before the start of the file,
-#: a bad ``.npy`` header or ``uint8`` text that is not UTF-8 or JSON (ValueError).
+#: a bad ``.npy`` header or ``uint8`` text that is not UTF-8 or JSON (ValueError),
+#: memory running out (MemoryError).
 _READ_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
@@ -186,6 +189,7 @@ _READ_ERRORS = (
     NotImplementedError,
     OverflowError,
     RecursionError,
+    MemoryError,
 )
 
 
@@ -209,6 +213,7 @@ def save(net: Network, path: PathLike) -> None:
     """
     if not isinstance(net, _network.Network):
         raise TypeError(f"net must be a backprop Network, got {type(net).__name__}")
+    _training.guard(net, "save it")
     target = os.fsdecode(os.fspath(path))
     data = _archive_bytes(net)
     _write_atomically(target, data)
@@ -293,13 +298,20 @@ def _archive_bytes(net: Network) -> bytes:
 def _write_atomically(target: str, data: bytes) -> None:
     """Write ``data`` to a new file beside ``target``, then rename it to ``target``.
 
-    The temporary file is created with mode 0o666 less the umask, as ``open``
-    would create ``target``; it is removed if anything fails.
+    The temporary file, ``.<name>.backprop-tmp-<random>`` in the same directory,
+    is removed if anything fails (one left by a killed process says what it is).
+    An existing ``target`` keeps its permission bits; a new one gets mode 0o666
+    less the umask, as ``open`` would give it.  The data, and then the directory
+    holding the new name, are flushed to disk before ``save`` returns.
     """
     directory, base = os.path.split(target)
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:  # no such file (or a dangling link, replaced): the umask decides
+        mode = None
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        temp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+        temp = os.path.join(directory, f".{base}{_TEMP_MARK}{secrets.token_hex(6)}")
         try:
             fd = os.open(temp, flags, 0o666)
         except FileExistsError:
@@ -309,6 +321,8 @@ def _write_atomically(target: str, data: bytes) -> None:
         raise FileExistsError(f"cannot create a temporary file beside {target!r}")
     try:
         with os.fdopen(fd, "wb") as fh:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), mode)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -319,6 +333,26 @@ def _write_atomically(target: str, data: bytes) -> None:
         except OSError:
             pass
         raise
+    _sync_directory(directory or ".")
+
+
+#: What names a temporary file of ``save``: ``.<name>.backprop-tmp-<random>``.
+_TEMP_MARK = ".backprop-tmp-"
+
+
+def _sync_directory(directory: str) -> None:
+    """Flush a directory's entries to disk (the rename of a new file), where the
+    system allows it (not on Windows, nor on some network file systems)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------------- loading
@@ -330,19 +364,29 @@ def load(path: PathLike, engine: str | None = None) -> Network:
 
     Raises ``FileNotFoundError`` if ``path`` does not exist (and what ``open``
     raises for other unreadable paths), and ``ValueError``, naming the file and
-    the problem, if the file is not a valid network file: not a ZIP/``.npz``
-    archive, truncated or damaged, a header that is not JSON or has a wrong
-    ``format``, an unsupported ``version``, unknown or missing keys or option
-    values, missing or unexpected arrays, arrays of the wrong shape or dtype,
-    arrays holding Python objects (never unpickled), NaN or infinity, or a
-    ``shuffle_perm`` that is not a permutation.
+    the problem, if the file is not a valid network file: not a regular file (a
+    directory, device, FIFO or socket: refused before anything is read), not a
+    ZIP/``.npz`` archive, truncated or damaged, a header that is not JSON or has
+    a wrong ``format``, an unsupported ``version``, unknown or missing keys or
+    option values, missing or unexpected arrays, arrays of the wrong shape or
+    dtype (checked against the header before any of their data is read or
+    inflated), arrays holding Python objects (never unpickled), NaN or infinity,
+    a ``shuffle_perm`` that is not a permutation, or a network larger than the
+    memory available (checked before its buffers are allocated).
+
+    Each array is read, in blocks, straight into the new network's buffers:
+    loading takes little more memory than the network itself.
     """
     if engine is not None:
         check.choice("engine", engine, _spec.ENGINES)
     name = os.fsdecode(os.fspath(path))
-    with open(name, "rb") as fh:
+    try:
+        fh = _open_regular(name)
+    except _Invalid as exc:
+        raise ValueError(f"cannot load a network from {name!r}: {exc}") from None
+    with fh:
         try:
-            header, parts = _read(fh)
+            return _read(fh, engine)
         except _Invalid as exc:
             raise ValueError(f"cannot load a network from {name!r}: {exc}") from None
         except _READ_ERRORS as exc:
@@ -350,49 +394,128 @@ def load(path: PathLike, engine: str | None = None) -> Network:
                 f"cannot load a network from {name!r}: the file is truncated, damaged "
                 f"or not a backprop network file ({_describe(exc)})"
             ) from exc
+
+
+def _open_regular(name: str) -> IO[bytes]:
+    """``name`` opened for reading, if it is a regular file.
+
+    It is opened without blocking (a FIFO with no writer would block ``open``
+    forever) and checked with ``fstat`` before anything is read: a directory,
+    device (``/dev/zero`` behind a link), FIFO or socket is refused.  Errors of
+    ``open`` itself (no such file, no permission) are raised as they are.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(name, flags | getattr(os, "O_NONBLOCK", 0))
     try:
-        return _build(header, parts, engine)
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = (
+                "a directory"
+                if stat.S_ISDIR(mode)
+                else "a FIFO"
+                if stat.S_ISFIFO(mode)
+                else "a socket"
+                if stat.S_ISSOCK(mode)
+                else "a device"
+                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "not a regular file"
+            )
+            raise _Invalid(f"it is {kind}, not a regular file; network files are regular files")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)  # a regular file: plain reads from here on
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+#: Bytes read at a time from an archive member into an array's buffer.
+_BLOCK = 1 << 18
+#: Values checked for NaN and infinity at a time (a small temporary each).
+_FINITE_BLOCK = 1 << 17
+#: Most bytes a deflate stream inflates to per compressed byte (1032, and a margin).
+_DEFLATE_RATIO = 1040
+
+
+def _shell(header: dict[str, Any], engine: str | None, cls: type[Network] | None) -> Network:
+    """A network configured from a checked header, without its parameter buffer
+    yet (the constructor's checks, the memory check included)."""
+    net = (cls or _network.Network).__new__(cls or _network.Network)
+    try:
+        net._configure(
+            header["layers"],
+            header["bias"],
+            header["train_bias"],
+            list(header["activations"]),
+            None,
+            header["loss"],
+            header["dtype"],
+            engine,
+        )
     except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"cannot load a network from {name!r}: its contents do not make a valid network: {exc}"
-        ) from exc
-
-
-#: A network's parts read from a file or pickle: weights, biases (None with
-#: bias="none"), the optimizer's state and the shuffling stream (None if absent).
-_Parts = tuple[
-    list[np.ndarray],
-    list[np.ndarray] | None,
-    _training.OptimizerState | None,
-    _training.ShuffleState | None,
-]
-
-
-def _build(
-    header: dict[str, Any],
-    parts: _Parts,
-    engine: str | None,
-    cls: type[Network] | None = None,
-) -> Network:
-    """A network from a checked header and its parts (the constructor checks the rest)."""
-    weights, biases, optimizer, shuffle = parts
-    kwargs: dict[str, Any] = {}
-    if header["dtype"] != _DEFAULT_DTYPE:
-        kwargs["dtype"] = header["dtype"]
-    net = (cls or _network.Network)(
-        header["layers"],
-        weights=weights,
-        biases=biases,
-        bias=header["bias"],
-        train_bias=header["train_bias"],
-        activation=list(header["activations"]),
-        loss=header["loss"],
-        engine=engine,
-        **kwargs,
-    )
-    net._optimizer = optimizer
-    net._shuffle = shuffle
+        raise _Invalid(f"its contents do not make a valid network: {exc}") from None
     return net
+
+
+def _buffers(net: Network, header: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The new network's parameter buffer, and a buffer per array of the file:
+    each weight and bias array is its slice of the parameter buffer."""
+    entries = _entries(header)
+    n_params = _spec.param_count(net.layers, net.bias)
+    total = sum(int(np.prod(shape)) * dtype.itemsize for dtype, shape in entries.values())
+    try:
+        check.fits_in_memory("the file", total, "the network and its training state")
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
+    params = np.empty(n_params, dtype=net.dtype)
+    buffers: dict[str, np.ndarray] = {}
+    for l, (w0, b0, nb) in enumerate(net._shape[1].tolist()):
+        buffers[f"weights_{l}"] = params[w0:b0]
+        if net.bias != "none":
+            buffers[f"biases_{l}"] = params[b0 : b0 + nb]
+    for n, (dtype, shape) in entries.items():
+        if n not in buffers:
+            buffers[n] = np.empty(shape, dtype=dtype.newbyteorder("="))
+    return params, buffers
+
+
+def _attach(
+    net: Network, header: dict[str, Any], params: np.ndarray, buffers: dict[str, np.ndarray]
+) -> Network:
+    """Finish a network from its filled buffers: refused if a value is not finite
+    or the shuffling order is not a permutation."""
+    for n, array in buffers.items():
+        if array.dtype.kind == "f" and not _all_finite(array):
+            raise _Invalid(f"array {n!r} contains NaN or infinity")
+    net._params = params
+    if "optimizer" in header:
+        name, settings = header["optimizer"]["name"], header["optimizer"]["settings"]
+        net._optimizer = _training.OptimizerState(
+            name,
+            tuple(settings[k] for k in _spec.OPTIMIZER_SETTINGS),
+            buffers["optimizer_state"],
+            0,
+        )
+    if "shuffle" in header:
+        perm = buffers["shuffle_perm"]
+        if not _is_permutation(perm):
+            raise _Invalid(
+                f"array 'shuffle_perm' must be a permutation of 0 ... {perm.shape[0] - 1} "
+                f"(each sample index once)"
+            )
+        net._shuffle = _training.ShuffleState(
+            buffers["shuffle_rng"], perm.astype(np.intp, copy=False)
+        )
+    net._bind()
+    return net
+
+
+def _all_finite(array: np.ndarray) -> bool:
+    """Whether every value is finite, checked in blocks (no full-size temporary)."""
+    flat = array.reshape(-1)
+    return all(
+        np.isfinite(flat[i : i + _FINITE_BLOCK]).all() for i in range(0, flat.size, _FINITE_BLOCK)
+    )
 
 
 def _entries(header: dict[str, Any]) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
@@ -408,47 +531,12 @@ def _entries(header: dict[str, Any]) -> dict[str, tuple[np.dtype, tuple[int, ...
             entries[f"biases_{l}"] = (dtype, (_spec.bias_count(n_out, bias),))
     if "optimizer" in header:
         # Python integers: a huge (hostile) header cannot overflow
-        n_params = sum(
-            n_in * n_out + _spec.bias_count(n_out, bias) for n_in, n_out in zip(layers, layers[1:])
-        )
-        size = _spec.state_size(header["optimizer"]["name"], n_params)
+        size = _spec.state_size(header["optimizer"]["name"], _spec.param_count(layers, bias))
         entries["optimizer_state"] = (dtype, (size,))
     if "shuffle" in header:
         entries["shuffle_rng"] = (np.dtype(np.uint64), (1,))
         entries["shuffle_perm"] = (np.dtype(np.int64), (header["shuffle"]["samples"],))
     return entries
-
-
-def _split(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> _Parts:
-    """A network's parts from checked arrays: refused if not finite, or if the
-    shuffling order is not a permutation.  The training state is copied."""
-    for n, array in arrays.items():
-        if not np.isfinite(array).all():
-            raise _Invalid(f"array {n!r} contains NaN or infinity")
-    n_layers = len(header["layers"]) - 1
-    weights = [arrays[f"weights_{l}"] for l in range(n_layers)]
-    biases = None if header["bias"] == "none" else [arrays[f"biases_{l}"] for l in range(n_layers)]
-    optimizer = shuffle = None
-    if "optimizer" in header:
-        name, settings = header["optimizer"]["name"], header["optimizer"]["settings"]
-        optimizer = _training.OptimizerState(
-            name,
-            tuple(settings[k] for k in _spec.OPTIMIZER_SETTINGS),
-            np.array(arrays["optimizer_state"], dtype=np.dtype(header["dtype"]), order="C"),
-            0,
-        )
-    if "shuffle" in header:
-        perm = arrays["shuffle_perm"]
-        if not _is_permutation(perm):
-            raise _Invalid(
-                f"array 'shuffle_perm' must be a permutation of 0 ... {perm.shape[0] - 1} "
-                f"(each sample index once)"
-            )
-        shuffle = _training.ShuffleState(
-            np.array(arrays["shuffle_rng"], dtype=np.uint64, order="C"),
-            np.array(perm, dtype=np.intp, order="C"),
-        )
-    return weights, biases, optimizer, shuffle
 
 
 def _is_permutation(perm: np.ndarray) -> bool:
@@ -460,6 +548,7 @@ def _is_permutation(perm: np.ndarray) -> bool:
 def pickle_state(net: Network) -> dict[str, Any]:
     """What a pickle of ``net`` holds: the file's header and arrays (the training
     state included), and the engine."""
+    _training.guard(net, "pickle it")
     header, arrays = _contents(net)
     return {"header": header, "arrays": arrays, "engine": net.engine}
 
@@ -481,13 +570,19 @@ def from_pickle_state(state: Any, cls: type[Network] | None = None) -> Network:
         engine = state["engine"]
         if engine is not None:
             check.choice("engine", engine, _spec.ENGINES)
-        return _build(header, _split(header, arrays), engine, cls)
+        net = _shell(header, engine, cls)
+        params, buffers = _buffers(net, header)
+        for n, buffer in buffers.items():
+            buffer[...] = arrays[n].reshape(buffer.shape)
+        return _attach(net, header, params, buffers)
     except (_Invalid, TypeError, ValueError) as exc:
         raise ValueError(f"cannot unpickle a backprop Network: {exc}") from None
 
 
-def _read(fh: IO[bytes]) -> tuple[dict[str, Any], _Parts]:
-    """Header and parts of the network in an open file, checked."""
+def _read(fh: IO[bytes], engine: str | None) -> Network:
+    """The network in an open file, checked: the header first, then every array
+    (its ``.npy`` header against the network's, then its data, straight into the
+    network's buffer)."""
     try:
         archive = zipfile.ZipFile(fh)
     except zipfile.BadZipFile:
@@ -498,7 +593,7 @@ def _read(fh: IO[bytes]) -> tuple[dict[str, Any], _Parts]:
     with archive:
         entries = archive.infolist()
         names = [info.filename for info in entries]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
         if duplicates:
             raise _Invalid(f"the archive holds more than one entry named {duplicates[0]!r}")
         members = {
@@ -524,12 +619,13 @@ def _read(fh: IO[bytes]) -> tuple[dict[str, Any], _Parts]:
             raise _Invalid(
                 f"unexpected array {extra[0]!r} ({_why(header, extra[0], entries, 'holds only')})"
             )
-        # every declared dtype and shape is checked before the array's data is read
-        arrays = {
-            n: _read_array(archive, members[n], n, dtype, shape, None)
-            for n, (dtype, shape) in entries.items()
-        }
-    return header, _split(header, arrays)
+        for n, (dtype, shape) in entries.items():  # every .npy header, before allocating
+            _read_array(archive, members[n], n, dtype, shape, None, check_only=True)
+        net = _shell(header, engine, None)
+        params, buffers = _buffers(net, header)
+        for n, (dtype, shape) in entries.items():
+            _read_array(archive, members[n], n, dtype, shape, None, buffers[n])
+    return _attach(net, header, params, buffers)
 
 
 def _why(header: dict[str, Any], name: str, entries: Any, verb: str) -> str:
@@ -563,12 +659,18 @@ def _read_array(
     dtype: np.dtype,
     shape: tuple[int, ...] | None,
     max_bytes: int | None,
-) -> np.ndarray:
+    out: np.ndarray | None = None,
+    check_only: bool = False,
+) -> np.ndarray | None:
     """One ``.npy`` entry as a native-order C-contiguous array, checked before reading.
 
     ``dtype`` must match (in either byte order); ``shape`` too unless None, in
-    which case the array must be 1-D.  Object arrays are refused from their
-    ``.npy`` header, before any of their data is read: nothing is unpickled.
+    which case the array must be 1-D with at most ``max_bytes`` of data.  The data
+    are read in blocks into ``out`` (a C-contiguous buffer of that shape's size)
+    or a new array.  Object arrays are refused from their ``.npy`` header,
+    before any of their data is read: nothing is unpickled.  An entry that
+    declares more data than its compressed size can hold is refused before it is
+    inflated.  With ``check_only``, only the checks (None).
     """
     if not info.filename.endswith(".npy"):
         raise _Invalid(f"entry {info.filename!r} is not a .npy array")
@@ -578,6 +680,12 @@ def _read_array(
         raise _Invalid(
             f"array {name!r} uses an unsupported ZIP compression method "
             f"({info.compress_type}); use stored or deflated entries"
+        )
+    most = info.compress_size * (_DEFLATE_RATIO if info.compress_type else 1) + 64
+    if info.file_size > most:
+        raise _Invalid(
+            f"array {name!r} declares {info.file_size} bytes, more than its "
+            f"{info.compress_size} stored bytes can hold"
         )
     with archive.open(info) as member:
         try:
@@ -604,12 +712,15 @@ def _read_array(
             or found_dtype.newbyteorder("=") != dtype.newbyteorder("=")
         ):
             raise _Invalid(f"array {name!r} must have dtype {dtype.name}, got {found_dtype}")
+        found_shape = tuple(found_shape)
+        if any(type(d) is not int or d < 0 for d in found_shape):
+            raise _Invalid(f"array {name!r} declares an impossible shape {found_shape}")
         if shape is None:
             if len(found_shape) != 1:
                 raise _Invalid(f"array {name!r} must be 1-D, got shape {found_shape}")
-        elif tuple(found_shape) != shape:
-            raise _Invalid(f"array {name!r} must have shape {shape}, got {tuple(found_shape)}")
-        count = int(np.prod(found_shape, dtype=np.int64)) if found_shape else 1
+        elif found_shape != shape:
+            raise _Invalid(f"array {name!r} must have shape {shape}, got {found_shape}")
+        count = math.prod(found_shape)
         n_bytes = count * found_dtype.itemsize
         if max_bytes is not None and n_bytes > max_bytes:
             raise _Invalid(f"array {name!r} is too large ({n_bytes} bytes, at most {max_bytes})")
@@ -618,14 +729,26 @@ def _read_array(
                 f"array {name!r} is truncated: its shape needs {n_bytes} bytes "
                 f"of data, the entry holds {info.file_size} in all"
             )
-        data = member.read(n_bytes)
-        if len(data) != n_bytes:
-            raise _Invalid(f"array {name!r} is truncated: {len(data)} of {n_bytes} bytes")
+        if check_only:
+            return None
+        if out is None:
+            out = np.empty(count, dtype=dtype.newbyteorder("="))
+        data = memoryview(out.reshape(-1).view(np.uint8))
+        done = 0
+        while done < n_bytes:
+            block = member.read(min(_BLOCK, n_bytes - done))
+            if not block:
+                raise _Invalid(f"array {name!r} is truncated: {done} of {n_bytes} bytes")
+            data[done : done + len(block)] = block
+            done += len(block)
         if member.read(1):
             raise _Invalid(f"array {name!r} has data past its end")
-    array = np.frombuffer(data, dtype=found_dtype)
-    array = array.reshape(found_shape, order="F" if fortran else "C")
-    return np.ascontiguousarray(array, dtype=dtype.newbyteorder("="))
+    if not found_dtype.isnative:
+        out.byteswap(inplace=True)  # the values, in the machine's byte order
+    if fortran and len(found_shape) > 1:
+        # stored column by column: reorder (a temporary of this array's size)
+        out.reshape(-1)[:] = out.reshape(found_shape[::-1]).T.reshape(-1)
+    return out
 
 
 def _parse_header(raw: bytes) -> dict[str, Any]:
