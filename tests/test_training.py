@@ -675,12 +675,13 @@ def test_callback_returning_false_stops_training(report_every, stop_at):
 
 # ============================================================ 5. predict, accuracy
 def classifier():
-    """Linear outputs equal to (x0, x1, (x0 + x1) / 2 + 0.1)."""
+    """Softmax of the scores (x0, x1, (x0 + x1) / 2 + 0.1): the class is the
+    largest score."""
     return bp.Network(
         [2, 3],
         weights=[[[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]]],
         biases=[[0.0, 0.0, 0.1]],
-        activation="linear",
+        activation="softmax",
     )
 
 

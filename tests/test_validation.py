@@ -197,7 +197,11 @@ CONSTRUCTOR_CASES = [
     ("string-size", [2, "3"], {}, TypeError, r"^sizes must hold integers"),
     ("bool-size", [True, 2], {}, TypeError, r"^sizes must hold integers"),
     ("int-sizes", 3, {}, TypeError, r"^sizes must be a sequence"),
-    ("string-sizes", "22", {}, TypeError, r"^sizes must hold integers"),
+    ("string-sizes", "22", {}, TypeError, r"^sizes must be a sequence of integers"),
+    ("dict-sizes", {2: "a", 3: "b"}, {}, TypeError, r"^sizes must be a sequence of integers"),
+    ("set-sizes", {2, 3}, {}, TypeError, r"^sizes must be a sequence of integers"),
+    ("2-D-sizes", np.array([[2, 3]]), {}, ValueError, r"^sizes must be 1-D"),
+    ("huge-size", [2**63, 1], {}, ValueError, r"^sizes: a network of 9223372036854775809 par"),
     ("bias", [2, 2], dict(bias="both"), ValueError, r"^bias must be one of"),
     ("bias-underscore", [2, 2], dict(bias="per_neuron"), ValueError, r"^bias must be one of"),
     ("engine", [2, 2], dict(engine="numba"), ValueError, r"^engine must be one of"),
@@ -445,8 +449,6 @@ DIVERGING_RUNS = [
     # the error of epoch 0 (0.5e20) is finite; the error turns infinite in epoch 1
     ("weight-overflows-in-the-only-epoch", 1e10, 1e300, 1, 0),
     ("weight-overflows-before-the-error", 1e10, 1e300, 3, 0),
-    # x = 1e200: the error 0.5 * 1e400 of the very first sample overflows
-    ("error-overflows-in-first-epoch", 1e200, 1.0, 4, 0),
     ("error-overflows-after-220-good-epochs", 1.0, 6.0, 300, _epoch_the_error_overflows()),
 ]
 
@@ -467,6 +469,23 @@ def test_diverging_training_raises_and_changes_nothing(
     with pytest.raises(bp.TrainingError, match=rf"\bepoch {epoch}\b"):
         net.train(form([x]), form([0.0]), epochs=epochs, learning_rate=learning_rate)
     assert_unchanged(net, before)
+
+
+@pytest.mark.parametrize("form", [list, np.array], ids=["list", "ndarray"])
+def test_a_network_that_overflows_before_training_is_not_blamed_on_the_rate(engine, form):
+    """x = 1e200: the error 0.5 * 1e400 of the very first sample overflows with the
+    starting weights.  The message says so (the network overflowed before this
+    call), not that training diverged or that the learning rate is too large."""
+    net = _linear(engine)
+    before = net.params
+    with pytest.raises(bp.TrainingError) as info:
+        net.train(form([1e200]), form([0.0]), epochs=4, learning_rate=1.0)
+    message = str(info.value)
+    assert "before this call, the error of sample 0 is not finite" in message
+    assert "diverged" not in message and "smaller learning_rate" not in message
+    assert_unchanged(net, before)
+    with pytest.raises(bp.NonFiniteError, match="error of sample 0"):
+        net.total_error(form([1e200]), form([0.0]))
 
 
 def test_overflow_epoch_derivation():

@@ -9,7 +9,7 @@ readably and serves as the oracle in the tests.  Start with::
 """
 
 from ._spec import ACTIVATIONS, BIAS_MODES, ENGINES, LOSSES, UPDATES
-from ._training import History, TrainingError, TrainingInterrupted
+from ._training import History, NonFiniteError, TrainingError, TrainingInterrupted
 from ._version import __version__
 from .io import load
 from .network import Network, default_engine
@@ -24,6 +24,7 @@ __all__ = [
     "Network",
     "Trace",
     "TrainingError",
+    "NonFiniteError",
     "TrainingInterrupted",
     "History",
     "default_engine",

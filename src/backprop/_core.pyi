@@ -65,6 +65,20 @@ def train(
     check_params: bool = True,
 ) -> tuple[int, float, tuple[BaseException, int, int] | None]: ...
 
+#: ``Owner``'s answers: nobody trains the network, this thread does, another does.
+FREE: int
+SELF: int
+OTHER: int
+
+class Owner:
+    """Which thread, if any, is training a network: one trainer at a time."""
+
+    thread: int
+
+    def take(self) -> int: ...
+    def give_back(self) -> None: ...
+    def holder(self) -> int: ...
+
 class Trainer:
     """A network's training loop with its workspace allocated once."""
 
@@ -78,6 +92,7 @@ class Trainer:
         acts: _Acts,
         train_bias: bool,
         loss: int,
+        owner: Owner,
     ) -> None: ...
     def train_plain(
         self, X: _Real, T: _Real, epochs: int, learning_rate: float, sequential: bool

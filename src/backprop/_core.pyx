@@ -1501,6 +1501,44 @@ cdef inline bint as_real(object v, double* out) noexcept:
     return False
 
 
+cdef extern from "pythread.h":
+    unsigned long PyThread_get_thread_ident() noexcept nogil
+
+
+cdef class Owner:
+    """Which thread, if any, is training a network: one trainer at a time.
+
+    ``take()`` claims the network for the calling thread and returns ``FREE``, or
+    leaves it and returns ``SELF`` (this thread already trains it: a callback)
+    or ``OTHER``; ``give_back()`` ends the claim; ``holder()`` says who holds it.
+    Under the GIL each is one indivisible step (no Python code runs between the
+    test and the claim).  ``Trainer`` reads ``thread`` directly: the fast path
+    leaves a claimed network to the checked path, which says why it refuses.
+    (The pure-Python twin, ``_reference.Owner``, does the same with a lock.)
+    """
+
+    cdef readonly unsigned long thread        # 0: no thread is training
+
+    def take(self):
+        cdef unsigned long me = PyThread_get_thread_ident()
+        if self.thread == 0:
+            self.thread = me
+            return FREE
+        return SELF if self.thread == me else OTHER
+
+    def give_back(self):
+        self.thread = 0
+
+    def holder(self):
+        if self.thread == 0:
+            return FREE
+        return SELF if self.thread == PyThread_get_thread_ident() else OTHER
+
+
+#: ``Owner``'s answers: nobody trains the network, this thread does, another does.
+FREE, SELF, OTHER = 0, 1, 2
+
+
 cdef class Trainer:
     """A network's training loop with its workspace allocated once.
 
@@ -1526,10 +1564,11 @@ cdef class Trainer:
     cdef int type_num                                      # NPY_DOUBLE or NPY_FLOAT
     cdef readonly Py_ssize_t calls                         # fast-path calls so far
     cdef object params_ref, sizes_ref, layout_ref, acts_ref  # keep the buffers alive
+    cdef Owner owner                                       # the network's trainer thread
 
     def __cinit__(self, cnp.ndarray params, const Py_ssize_t[::1] sizes,
                   const Py_ssize_t[:, ::1] layout, const int[::1] acts, bint train_bias,
-                  int loss):
+                  int loss, Owner owner not None):
         self.item = params.itemsize
         self.backup = NULL
         self.xbuf = NULL
@@ -1545,6 +1584,7 @@ cdef class Trainer:
             raise TypeError("Trainer needs a contiguous float64 or float32 parameter vector")
         _raise_memory(net_init(&self.n, cnp.PyArray_DATA(params), sizes, layout, acts,
                                self.item))
+        self.owner = owner
         self.params_ref = params
         self.sizes_ref = sizes.base
         self.layout_ref = layout.base
@@ -1675,6 +1715,9 @@ cdef class Trainer:
         cdef void* x_data
         cdef void* t_data
         cdef Net* n = &self.n
+        if self.owner.thread != 0:
+            # being trained (its conversion buffers in use): the checked path says by whom
+            return None
         if type(epochs) is not int and not PyObject_TypeCheck(epochs, &PyIntegerArrType_Type):
             return None
         try:
@@ -1704,7 +1747,11 @@ cdef class Trainer:
         t_data = self.rows_of(T, n.sizes[n.n_layers], True, &rows_t)
         if t_data == NULL or rows_x != rows_t:
             return None
-        return self.train_rows(x_data, t_data, rows_x, n_epochs, lr, seq)
+        self.owner.thread = PyThread_get_thread_ident()
+        try:
+            return self.train_rows(x_data, t_data, rows_x, n_epochs, lr, seq)
+        finally:
+            self.owner.thread = 0
 
     def train_plain(self, X, T, epochs, double learning_rate, bint sequential):
         """Plain online SGD on checked data (2-D C-contiguous arrays of the
@@ -1716,6 +1763,8 @@ cdef class Trainer:
         cdef void* t_data = self.rows_of(T, self.n.sizes[self.n.n_layers], True, &rows_t)
         if x_data == NULL or t_data == NULL or rows_x != rows_t or epochs < 1:
             raise ValueError("train_plain needs checked data and epochs >= 1")
+        if self.owner.thread != PyThread_get_thread_ident():
+            raise RuntimeError("train_plain needs the network claimed by this thread")
         if epochs > FAST_MAX_EPOCHS:
             return None
         return self.train_rows(x_data, t_data, rows_x, epochs, learning_rate, sequential)

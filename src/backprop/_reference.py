@@ -54,10 +54,45 @@ LOGISTIC, TANH, RELU, LEAKY_RELU, LINEAR, SOFTMAX = (code("activation", a) for a
 HALF_SSE, MSE, CROSS_ENTROPY = (code("loss", name) for name in LOSSES)
 SGD, MOMENTUM, NESTEROV, ADAM, RPROP = (code("optimizer", name) for name in OPTIMIZERS)
 
-__all__ = ["forward", "sample_errors", "trace_step", "train"]
+__all__ = ["FREE", "OTHER", "SELF", "Owner", "forward", "sample_errors", "trace_step", "train"]
 
 
 # --------------------------------------------------------------------------- layout
+#: ``Owner``'s answers: nobody trains the network, this thread does, another does.
+FREE, SELF, OTHER = 0, 1, 2
+
+
+class Owner:
+    """Which thread, if any, is training a network: one trainer at a time.
+
+    ``take()`` claims the network for the calling thread and returns ``FREE``, or
+    leaves it and returns ``SELF`` (this thread already trains it: a callback)
+    or ``OTHER``; ``give_back()`` ends the claim; ``holder()`` says who holds it.
+    A lock makes the test and the claim one step.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.thread = 0  # 0: no thread is training
+
+    def take(self) -> int:
+        me = threading.get_ident()
+        if self._lock.acquire(blocking=False):
+            self.thread = me
+            return FREE
+        return SELF if self.thread == me else OTHER
+
+    def give_back(self) -> None:
+        self.thread = 0
+        self._lock.release()
+
+    def holder(self) -> int:
+        thread = self.thread
+        if thread == 0:
+            return FREE
+        return SELF if thread == threading.get_ident() else OTHER
+
+
 def unpack(params, layout, sizes):
     """Split the flat buffer (array or list) into per-layer lists: ``W[l][j][i]``
     and ``b[l][j]``."""
@@ -283,7 +318,10 @@ def forward(params, sizes, layout, acts, X):
     weights, biases = unpack(params, layout, sizes)
     acts = [int(a) for a in acts]
     rows = [forward_layers(weights, biases, acts, x)[1][-1] for x in X.tolist()]
-    return np.array(rows, dtype=params.dtype).reshape(len(rows), sizes[-1])
+    # an output beyond float32's range rounds to infinity, as the compiled engine's
+    # float32 arithmetic gives it (the caller reports it)
+    with np.errstate(over="ignore"):
+        return np.array(rows, dtype=params.dtype).reshape(len(rows), sizes[-1])
 
 
 def sample_errors(params, sizes, layout, acts, loss, X, T):

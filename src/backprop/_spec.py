@@ -148,8 +148,10 @@ def layout_size(table: np.ndarray) -> int:
 
 
 def param_count(sizes: Sequence[int], bias: str) -> int:
-    """Number of values in the parameter buffer of a network."""
-    return layout_size(layout(sizes, bias))
+    """Number of values in the parameter buffer of a network (Python integers:
+    exact for any sizes, so that a hostile or mistaken size is measured before
+    anything is allocated)."""
+    return sum(n_in * n_out + bias_count(n_out, bias) for n_in, n_out in zip(sizes, sizes[1:]))
 
 
 def state_size(optimizer: str, n_params: int) -> int:

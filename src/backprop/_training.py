@@ -35,6 +35,30 @@ class TrainingError(FloatingPointError):
     """Training produced a non-finite error or weight; the network is unchanged."""
 
 
+class NonFiniteError(FloatingPointError):
+    """A computation on finite input gave NaN or infinity (the network overflows
+    on that input); the message names the first sample at fault."""
+
+
+def first_bad_sample(values: np.ndarray) -> int | None:
+    """Index of the first row (sample) of ``values`` holding NaN or infinity, or
+    None when every value is finite (one cheap pass when all are)."""
+    if check.all_finite(values):
+        return None
+    rows = values.reshape(values.shape[0], -1) if values.ndim else values.reshape(1, 1)
+    return int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
+
+
+def overflow_message(net: Network, what: str, sample: int) -> str:
+    """Why ``what`` of finite input gave NaN or infinity at ``sample``."""
+    precision = f" in {net.dtype.name}" if net.dtype != np.float64 else ""
+    return (
+        f"{what} of sample {sample} is not finite (NaN or infinity) although the input "
+        f"is finite: the network overflows on it{precision} (weights too large for "
+        f"inputs of this size; scale the inputs down or train from smaller weights)"
+    )
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """Training was interrupted (Ctrl-C): the network keeps every completed update.
 
@@ -295,26 +319,25 @@ def _takes_three(callback: Callable[..., Any]) -> bool:
 def _check_history_fits(epochs: int, record_every: int, report_every: int) -> None:
     """Refuse a run whose history would not fit in memory, before allocating it
     (8 bytes per recorded error, about 40 per validation error, measured every
-    ``report_every`` epochs; 0: none)."""
+    ``report_every`` epochs; 0: none).  Histories under 64 MiB are not measured
+    against the memory available: asking the system costs more than a small call."""
     needed = 8 * _spec.recorded(0, epochs, epochs, record_every)
     if report_every:
         needed += 40 * (-(-epochs // report_every))
-    available = _available_memory()
-    if needed > available // 2:
-        raise ValueError(
-            f"epochs={epochs} would record {needed / 2**30:.3g} GiB of history (one float64 "
-            f"per recorded epoch), more than half of the {available / 2**30:.3g} GiB of "
-            f"memory available: keep every k-th epoch's error with record_every=k (and, "
-            f"with validation, measure it every k epochs with report_every=k)"
-        )
-
-
-def _available_memory() -> int:
-    """Bytes of physical memory available now (a generous guess where unknown)."""
+    if needed < _SMALL_HISTORY:
+        return
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return 1 << 34
+        check.fits_in_memory(f"epochs={epochs}", needed, "the history", share=0.5)
+    except ValueError as exc:
+        raise ValueError(
+            f"{exc} (one float64 per recorded epoch): keep every k-th epoch's error with "
+            f"record_every=k (and, with validation, measure it every k epochs with "
+            f"report_every=k)"
+        ) from None
+
+
+#: History size below which ``_check_history_fits`` does not ask the system.
+_SMALL_HISTORY = 64 << 20
 
 
 # ------------------------------------------------------------------ the call
@@ -325,6 +348,15 @@ class _Stop(Exception):
     def __init__(self, exc: BaseException) -> None:
         super().__init__()
         self.exc = exc
+
+
+class _Diverged(Exception):
+    """An epoch of the run failed (``epoch``, counting from the call's first);
+    reported as a ``TrainingError`` once the weights are restored."""
+
+    def __init__(self, epoch: int) -> None:
+        super().__init__(epoch)
+        self.epoch = epoch
 
 
 class _Record:
@@ -357,6 +389,16 @@ class _Record:
         return errors
 
 
+def guard(net: Network, what: str) -> None:
+    """Refuse ``what`` with a RuntimeError while another thread trains ``net``
+    (the training thread itself, in a callback, may go on)."""
+    if net._owner.holder() == net._engine.OTHER:
+        raise RuntimeError(
+            f"cannot {what}: this network is being trained in another thread "
+            f"(wait for its train() call to return, or work on a copy)"
+        )
+
+
 def train_checked(
     net: Network, X: Any, T: Any, epochs: Any = _spec.TRAIN.epochs,
     learning_rate: Any = _spec.TRAIN.learning_rate, update: Any = _spec.TRAIN.update,
@@ -366,8 +408,32 @@ def train_checked(
 
     A call succeeds, or raises with the network (weights and training state)
     exactly as it was; an interrupt (``TrainingInterrupted``) instead keeps every
-    completed update, as a checkpoint does.
+    completed update, as a checkpoint does.  One thread trains a network at a
+    time: a second ``train`` call (from another thread, or from a callback of
+    the running one) gets a RuntimeError at once.
     """
+    taken = net._owner.take()
+    if taken != net._engine.FREE:
+        if taken == net._engine.SELF:
+            raise RuntimeError(
+                "cannot train this network from inside its own train() call (a callback "
+                "or a signal handler): train a copy, or stop the call and train again"
+            )
+        raise RuntimeError(
+            "this network is being trained in another thread: one thread trains a "
+            "network at a time (train a copy in each thread to train in parallel)"
+        )
+    try:
+        return _train(net, X, T, epochs, learning_rate, update, options)
+    finally:
+        net._owner.give_back()
+
+
+def _train(
+    net: Network, X: Any, T: Any, epochs: Any, learning_rate: Any, update: Any,
+    options: dict[str, Any],
+) -> np.ndarray:  # fmt: skip
+    """``train_checked`` once the network is claimed by this thread."""
     X, T = net._data(X, T)
     if net._trainer is not None and (not options or set(options) == {"progress"}):
         # plain online SGD in an argument form the fast path did not take (strided
@@ -390,7 +456,7 @@ def train_checked(
             if type(result) is not tuple:
                 return result
             if result[0] == "diverged":
-                raise TrainingError(_divergence(result[1], lr))
+                raise TrainingError(_divergence(net, X, T, result[1], lr))
             return interrupted(net, *result[1:])
     plan = make_plan(net, X.shape[0], epochs, learning_rate, update, options)
     start = (net._params.copy(), net._optimizer, net._shuffle)
@@ -408,11 +474,13 @@ def train_checked(
             _save_checkpoint(net, plan.checkpoint)
         history = record.history(plan.validation is not None)
         interrupted(net, history, record.done, record.samples, stop.exc)
-    except BaseException:
+    except BaseException as exc:
         # a failed epoch, a callback that raised: the network is left exactly as it
         # was before the call
         net._params[:] = start[0]
         net._optimizer, net._shuffle = start[1], start[2]
+        if isinstance(exc, _Diverged):
+            raise TrainingError(_divergence(net, X, T, exc.epoch, plan.learning_rate)) from None
         raise
     _commit(net, plan)
     return record.history(plan.validation is not None)
@@ -468,7 +536,7 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
                 None if plan.shuffle is None else plan.shuffle.rng, True,
             )  # fmt: skip
             if failed >= 0:
-                raise TrainingError(_divergence(done + failed, plan.learning_rate))
+                raise _Diverged(done + failed)
             if interrupt is not None:
                 raise _Stop(interrupt[0])
             stop = False
@@ -533,8 +601,8 @@ def diverged(
     """Report a plain call that diverged on the compiled fast path (the weights are
     already restored): bad data is named as such, anything else is a
     ``TrainingError`` for ``epoch``."""
-    net._data(X, T)  # the fast path took the other arguments by the same rules
-    raise TrainingError(_divergence(epoch, float(learning_rate)))
+    X, T = net._data(X, T)  # the fast path took the other arguments by the same rules
+    raise TrainingError(_divergence(net, X, T, epoch, float(learning_rate)))
 
 
 def interrupted(
@@ -550,7 +618,19 @@ def interrupted(
     ) from exc  # fmt: skip
 
 
-def _divergence(epoch: int, learning_rate: float) -> str:
+def _divergence(net: Network, X: np.ndarray, T: np.ndarray, epoch: int,
+                learning_rate: float) -> str:  # fmt: skip
+    """Why training failed, the weights already restored: the network overflowed
+    on this data before the call, or this call diverged in ``epoch``."""
+    engine, (sizes, layout, acts) = net._engine, net._shape
+    errors = engine.sample_errors(net._params, sizes, layout, acts, net._loss_code, X, T)
+    bad = first_bad_sample(errors)
+    if bad is not None:
+        return (
+            f"{overflow_message(net, 'before this call, the error', bad)}; training "
+            f"cannot start from there (the learning rate is not the cause); the network "
+            f"is unchanged"
+        )
     return (
         f"training diverged in epoch {epoch} (counting from 0): the error or a weight "
         f"became NaN or infinite (try a smaller learning_rate, now {learning_rate!r}); "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,7 +26,7 @@ def as_float_array(name: str, value: Any, dtype: np.dtype = _FLOAT64) -> np.ndar
     if type(value) is np.ndarray:
         arr = value
         if arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.aligned:
-            if _all_finite(arr):  # ready as it is: no conversion, no copy
+            if all_finite(arr):  # ready as it is: no conversion, no copy
                 return arr
             raise ValueError(f"{name} contains NaN or infinity")
     else:
@@ -45,14 +46,14 @@ def as_float_array(name: str, value: Any, dtype: np.dtype = _FLOAT64) -> np.ndar
             converted = arr.astype(dtype, order="C", copy=False)  # keeps 0-d input 0-d
         if not converted.flags.aligned:
             converted = converted.copy()
-    if not _all_finite(converted):
+    if not all_finite(converted):
         if converted.dtype != arr.dtype and np.isfinite(arr).all():
             raise ValueError(f"{name} has values too large for {np.dtype(dtype).name}")
         raise ValueError(f"{name} contains NaN or infinity")
     return converted
 
 
-def _all_finite(arr: np.ndarray) -> bool:
+def all_finite(arr: np.ndarray) -> bool:
     """Whether every value is finite (one pass; in Python for a handful of values,
     where a NumPy reduction costs more than the loop)."""
     if arr.size <= 16:
@@ -206,13 +207,17 @@ def choice(name: str, value: Any, options: Sequence[str]) -> str:
 
 
 def layer_sizes(value: Any) -> tuple[int, ...]:
+    """Units per layer: a sequence (list, tuple, range, 1-D integer array) of at
+    least two integers >= 1; anything else is refused, naming ``sizes``."""
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            raise ValueError(f"sizes must be 1-D (units per layer), got shape {value.shape}")
+        value = value.tolist()
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        try:
-            value = list(value)
-        except TypeError:
-            raise TypeError(
-                f"sizes must be a sequence of layer sizes, got {type(value).__name__}"
-            ) from None
+        raise TypeError(
+            f"sizes must be a sequence of integers (units per layer, input first), "
+            f"got {type(value).__name__}"
+        )
     sizes = []
     for s in value:
         if isinstance(s, bool) or not isinstance(s, numbers.Integral):
@@ -223,6 +228,43 @@ def layer_sizes(value: Any) -> tuple[int, ...]:
     if len(sizes) < 2:
         raise ValueError(f"sizes must name at least an input and an output layer, got {sizes}")
     return tuple(sizes)
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation now: Linux's MemAvailable
+    (free memory plus reclaimable caches), else the free physical pages, else a
+    generous guess (16 GiB) where neither is known."""
+    try:
+        with open("/proc/meminfo", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 1 << 34
+
+
+def gib(n_bytes: int) -> str:
+    """``n_bytes`` in words for a message: "3.2 GiB", "512 MiB", "12 KiB"."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n_bytes >= 1 << shift:
+            return f"{n_bytes / (1 << shift):.3g} {unit}"
+    return f"{n_bytes} bytes"
+
+
+def fits_in_memory(name: str, n_bytes: int, what: str, share: float = 1.0) -> None:
+    """Refuse, before allocating, ``n_bytes`` of ``what`` (a ValueError naming
+    ``name``) when they exceed ``share`` of the memory available now."""
+    available = available_memory()
+    if n_bytes > share * available:
+        limit = "the" if share == 1.0 else f"{share:.0%} of the"
+        raise ValueError(
+            f"{name}: {what} would need {gib(n_bytes)}, more than {limit} "
+            f"{gib(available)} of memory available"
+        )
 
 
 def activations(

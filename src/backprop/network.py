@@ -21,6 +21,7 @@ from . import _validation as check
 from . import tutorial as _tutorial
 from ._params import start_params
 from ._spec import ACTIVATIONS, BIAS_MODES, ENGINES, INITS, LOSSES, TRAIN, TRAIN_OPTIONS, UPDATES
+from ._training import NonFiniteError
 from .trace import Trace
 
 try:
@@ -119,6 +120,28 @@ class Network:
         dtype: Any = np.float64,
         engine: str | None = None,
     ) -> None:
+        self._configure(sizes, bias, train_bias, activation, output_activation, loss, dtype, engine)
+        check.choice("init", init, INITS)
+        self._params = start_params(
+            weights, biases, seed, init, self._sizes, self._shape[1], self._bias, self._dtype
+        )
+        self._bind()
+
+    def _configure(
+        self,
+        sizes: Any,
+        bias: Any,
+        train_bias: Any,
+        activation: Any,
+        output_activation: Any,
+        loss: Any,
+        dtype: Any,
+        engine: Any,
+    ) -> None:
+        """Check and keep every option but the starting parameters (shared by the
+        constructor and ``io``, which fills the parameter buffer itself); a network
+        too large for the memory available is refused here, before any buffer
+        is allocated."""
         self._sizes = check.layer_sizes(sizes)
         self._bias = check.choice("bias", bias, BIAS_MODES)
         self._train_bias = check.flag("train_bias", train_bias)
@@ -126,12 +149,15 @@ class Network:
             activation, output_activation, len(self._sizes) - 1, ACTIVATIONS
         )
         self._loss = check.loss(loss, self._activations[-1], LOSSES)
-        check.choice("init", init, INITS)
         self._dtype = check.float_dtype(dtype)
         self._engine_name = (
             default_engine() if engine is None else check.choice("engine", engine, ENGINES)
         )
         self._engine = _engine_module(self._engine_name)
+        n_params = _spec.param_count(self._sizes, self._bias)
+        check.fits_in_memory(
+            "sizes", n_params * self._dtype.itemsize, f"a network of {n_params} parameters"
+        )
         # the network as the engines see it: sizes, layout, activation codes
         self._shape = (
             np.array(self._sizes, dtype=np.intp),
@@ -141,10 +167,7 @@ class Network:
         self._loss_code = _spec.code("loss", self._loss)
         self._optimizer: _training.OptimizerState | None = None
         self._shuffle: _training.ShuffleState | None = None
-        self._params = start_params(
-            weights, biases, seed, init, self._sizes, self._shape[1], self._bias, self._dtype
-        )
-        self._bind()
+        self._owner = self._engine.Owner()  # the thread training it, if any
 
     def _bind(self) -> None:
         """Attach the compiled engine's fast path to the current parameter buffer.
@@ -154,7 +177,7 @@ class Network:
         self._trainer = None
         if self._engine_name == "cython":
             self._trainer = _core.Trainer(
-                self._params, *self._shape, self._train_bias, self._loss_code
+                self._params, *self._shape, self._train_bias, self._loss_code, self._owner
             )
 
     # ------------------------------------------------------------ constructors
@@ -173,8 +196,10 @@ class Network:
 
     def copy(self) -> Network:
         """An independent network with the same options, weights and training state."""
+        _training.guard(self, "copy it")
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
+        new._owner = self._engine.Owner()
         new._params = self._params.copy()
         new._optimizer = self._optimizer and self._optimizer.copy()
         new._shuffle = self._shuffle and self._shuffle.copy()
@@ -183,6 +208,7 @@ class Network:
 
     def reset_optimizer(self) -> None:
         """Forget the optimizer's state: the next ``train`` call starts it afresh."""
+        _training.guard(self, "reset its optimizer")
         self._optimizer = None
 
     # ------------------------------------------------------------ properties
@@ -222,6 +248,7 @@ class Network:
     def weights(self) -> list[np.ndarray]:
         """Copies of the weight matrices; ``weights[l][j, i]``: unit i of layer l to
         unit j of layer l + 1."""
+        _training.guard(self, "read its weights")
         return [
             self._params[w0:b0].reshape(n_out, n_in).copy()
             for (w0, b0, _), n_in, n_out in zip(
@@ -233,6 +260,7 @@ class Network:
     def biases(self) -> list[np.ndarray]:
         """Copies of the biases, one value per unit (a shared bias is repeated,
         and ``bias="none"`` gives zeros)."""
+        _training.guard(self, "read its biases")
         return [
             np.broadcast_to(self._params[b0 : b0 + nb], (n_out,)).copy()
             if nb
@@ -243,6 +271,7 @@ class Network:
     @property
     def params(self) -> np.ndarray:
         """A copy of the flat parameter buffer (each layer's weights, then biases)."""
+        _training.guard(self, "read its parameters")
         return self._params.copy()
 
     # ------------------------------------------------------------ maths
@@ -250,22 +279,37 @@ class Network:
         """Outputs of the network: a 1-D ``x`` of one value per input (one sample)
         gives a 1-D result; a 2-D ``x`` (one row per sample) gives one row per
         sample, and so does a 1-D ``x`` of ``n`` values for a one-input network
-        (``n`` samples: an ``(n, outputs)`` result)."""
+        (``n`` samples: an ``(n, outputs)`` result).
+
+        Raises ``NonFiniteError`` (a ``FloatingPointError``) naming the first
+        sample whose output is NaN or infinite: the input is checked finite, so
+        the network overflowed on it."""
+        _training.guard(self, "run it forward")
         X, single = check.sample_rows("x", x, self._sizes[0], "input", self._dtype)
         out = self._engine.forward(self._params, *self._shape, X)
+        bad = _training.first_bad_sample(out)
+        if bad is not None:
+            raise NonFiniteError(_training.overflow_message(self, "the output", bad))
         return out[0] if single else out
 
     def total_error(self, X: Any, T: Any) -> float:
         """Sum over samples of the loss (``half_sse``: sum of 1/2 (t - o)^2 over
-        samples and outputs, the seed's E_total)."""
+        samples and outputs, the seed's E_total).  ``NonFiniteError`` names the
+        first sample whose error is not finite."""
+        _training.guard(self, "measure its error")
         X, T = self._data(X, T)
         errors = self._engine.sample_errors(self._params, *self._shape, self._loss_code, X, T)
+        bad = _training.first_bad_sample(errors)
+        if bad is not None:
+            raise NonFiniteError(_training.overflow_message(self, "the error", bad))
         return float(errors.sum())
 
     def trace(
         self, x: Any, t: Any, learning_rate: float = TRAIN.learning_rate, update: str = TRAIN.update
     ) -> Trace:
-        """Every quantity of one training step on one sample; the network is unchanged."""
+        """Every quantity of one training step on one sample; the network is unchanged.
+        ``NonFiniteError`` if any of them is NaN or infinite (an overflow)."""
+        _training.guard(self, "trace a step")
         X, T = self._data(x, t, "x", "t")
         if X.shape[0] != 1:
             raise ValueError(f"x must be one sample, got {X.shape[0]}")
@@ -273,6 +317,12 @@ class Network:
         update = check.choice("update", update, UPDATES)
         step = (self._train_bias, self._loss_code, X[0], T[0], lr, update == "sequential")
         record = self._engine.trace_step(self._params, *self._shape, *step)
+        for name, value in record.items():
+            values = value if isinstance(value, list) else [value]
+            if any(not check.all_finite(np.asarray(v)) for v in values):
+                raise NonFiniteError(
+                    _training.overflow_message(self, f"the step's {name.replace('_', ' ')}", 0)
+                )
         return Trace(
             inputs=X[0].copy(), targets=T[0].copy(), learning_rate=lr, update=update, **record
         )
@@ -365,23 +415,67 @@ class Network:
     # ------------------------------------------------------------ classifiers
     def predict(self, X: Any) -> np.ndarray:
         """Class index of each sample: the largest output (one output: output >= 0.5).
-        One sample (as ``forward`` reads ``X``) gives a scalar, else a 1-D array."""
+        One sample (as ``forward`` reads ``X``) gives a scalar, else a 1-D array.
+        Only for classifiers (a logistic or softmax output layer): a regression
+        network's outputs are values, not classes (use ``forward``)."""
+        self._classifier("predict")
         out = self.forward(X)
         labels = _classes(np.atleast_2d(out))
         return labels[0] if out.ndim == 1 else labels
 
     def accuracy(self, X: Any, labels: Any) -> float:
-        """Fraction of samples whose ``predict`` equals ``labels`` (class indices,
-        or one-hot rows)."""
+        """Fraction of samples whose ``predict`` equals ``labels``: one class index
+        per sample (integers from 0 to the number of classes - 1; a one-output
+        network has classes 0 and 1), or target rows (one-hot, or any rows of one
+        value per output, read as ``predict`` reads outputs)."""
+        self._classifier("accuracy")
         predicted = np.atleast_1d(self.predict(X))
-        labels = np.asarray(labels)
-        labels = _classes(labels) if labels.ndim == 2 else np.atleast_1d(labels)
-        if labels.shape != predicted.shape:
+        n_classes = max(2, self._sizes[-1])
+        try:
+            given = np.asarray(labels)
+        except (ValueError, TypeError) as exc:  # ragged lists, odd objects
+            raise ValueError(f"labels must be a 1-D array of class indices ({exc})") from None
+        if given.dtype.kind not in "biuf":
+            raise TypeError(f"labels must be class indices (integers), got dtype {given.dtype}")
+        if given.ndim == 2:
+            rows = check.as_float_array("labels", given)
+            if rows.shape[1] != self._sizes[-1]:
+                raise ValueError(
+                    f"labels given as rows must have one column per output "
+                    f"({self._sizes[-1]}), got shape {rows.shape}"
+                )
+            given = _classes(rows)
+        elif given.ndim <= 1:
+            given = np.atleast_1d(given)
+            if given.dtype.kind == "f":
+                if not check.all_finite(given) or np.any(given != np.round(given)):
+                    raise ValueError(
+                        "labels must be class indices: whole numbers, got values such as "
+                        f"{given[(~np.isfinite(given)) | (given != np.round(given))][0]!r}"
+                    )
+            if given.size and (given.min() < 0 or given.max() >= n_classes):
+                raise ValueError(
+                    f"labels must be class indices from 0 to {n_classes - 1}, got values "
+                    f"from {given.min()} to {given.max()}"
+                )
+        else:
+            raise ValueError(f"labels must be 1-D (one class per sample), got shape {given.shape}")
+        if given.shape != predicted.shape:
             raise ValueError(
                 f"labels must hold one class per sample ({predicted.shape[0]}), "
-                f"got shape {labels.shape}"
+                f"got shape {given.shape}"
             )
-        return float(np.mean(predicted == labels))
+        return float(np.mean(predicted == given))
+
+    def _classifier(self, what: str) -> None:
+        """Refuse ``what`` on a regression network (an output layer that is neither
+        logistic nor softmax): its outputs are values, not class scores."""
+        if self._activations[-1] not in ("logistic", "softmax"):
+            raise ValueError(
+                f"{what} needs a classifier (a 'logistic' or 'softmax' output layer); this "
+                f"network's output layer is {self._activations[-1]!r}, a regression: use "
+                f"forward() for its outputs"
+            )
 
     # ------------------------------------------------------------ helpers
     def _data(self, X: Any, T: Any, x_name: str = "X", t_name: str = "T"):
