@@ -31,6 +31,7 @@ import numpy as np
 cimport numpy as cnp
 cimport cpython.float
 from cpython.object cimport PyObject_TypeCheck, PyTypeObject
+from cpython.ref cimport Py_REFCNT
 from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 
 cnp.import_array()
@@ -1565,6 +1566,7 @@ cdef class Trainer:
     cdef readonly Py_ssize_t calls                         # fast-path calls so far
     cdef object params_ref, sizes_ref, layout_ref, acts_ref  # keep the buffers alive
     cdef Owner owner                                       # the network's trainer thread
+    cdef object spare                                      # the last history returned
 
     def __cinit__(self, cnp.ndarray params, const Py_ssize_t[::1] sizes,
                   const Py_ssize_t[:, ::1] layout, const int[::1] acts, bint train_bias,
@@ -1769,15 +1771,30 @@ cdef class Trainer:
             return None
         return self.train_rows(x_data, t_data, rows_x, epochs, learning_rate, sequential)
 
+    cdef object history_of(self, Py_ssize_t n_epochs):
+        """A new history array of ``n_epochs`` values, or the last one returned when
+        nothing else holds it (the caller dropped it, as a loop of small calls does:
+        allocating an array costs as much as a small step).  Reused only if it is
+        still a plain 1-D float64 array of that length owning its data."""
+        cdef cnp.npy_intp dim = n_epochs
+        cdef cnp.ndarray spare = self.spare
+        if (spare is not None and Py_REFCNT(spare) == 2      # ``self.spare`` and ``spare``
+                and cnp.PyArray_NDIM(spare) == 1 and cnp.PyArray_DIMS(spare)[0] == dim
+                and cnp.PyArray_TYPE(spare) == cnp.NPY_DOUBLE
+                and cnp.PyArray_CHKFLAGS(spare, cnp.NPY_ARRAY_OWNDATA)
+                and cnp.PyArray_IS_C_CONTIGUOUS(spare)):
+            return spare
+        history = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_DOUBLE, 0)
+        self.spare = history
+        return history
+
     cdef object train_rows(self, void* x_data, void* t_data, Py_ssize_t rows_x,
                            Py_ssize_t n_epochs, double lr, bint seq):
         """Run plain online SGD on rows in the network's dtype (see ``fast_train``)."""
         cdef Py_ssize_t failed
-        cdef cnp.npy_intp dim
         cdef Run r
         cdef Net* n = &self.n
-        dim = n_epochs
-        history = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_DOUBLE, 0)
+        history = self.history_of(n_epochs)
         run_init(&r, lr, seq, False, 0, n_epochs, 1, <double*> cnp.PyArray_DATA(history),
                  WATCH_SIGNALS)
         self.calls += 1

@@ -25,27 +25,27 @@ def as_float_array(name: str, value: Any, dtype: np.dtype = _FLOAT64) -> np.ndar
     as it is, without a copy."""
     if type(value) is np.ndarray:
         arr = value
-        if arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.aligned:
-            if all_finite(arr):  # ready as it is: no conversion, no copy
-                return arr
-            raise ValueError(f"{name} contains NaN or infinity")
     else:
         try:
             arr = np.asarray(value)
         except (ValueError, TypeError) as exc:  # ragged nested lists, odd objects
             raise ValueError(f"{name} must be a rectangular array of numbers ({exc})") from None
-    if arr.dtype.kind not in _NUMERIC_KINDS:
-        raise TypeError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
-    if arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.aligned:
-        converted = arr
+    found = arr.dtype
+    if found is dtype or found == dtype:
+        flags = arr.flags
+        if flags.c_contiguous and flags.aligned:
+            if all_finite(arr):  # ready as it is: no conversion, no copy
+                return arr
+            raise ValueError(f"{name} contains NaN or infinity")
+    if found.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"{name} must hold real numbers, got an array of dtype {found}")
+    if found.kind == "f" and found.itemsize > np.dtype(dtype).itemsize:
+        with np.errstate(over="ignore"):  # too large for float32: inf, refused below
+            converted = arr.astype(dtype, order="C", copy=False)
     else:
-        if arr.dtype.kind == "f" and arr.dtype.itemsize > np.dtype(dtype).itemsize:
-            with np.errstate(over="ignore"):  # too large for float32: inf, refused below
-                converted = arr.astype(dtype, order="C", copy=False)
-        else:
-            converted = arr.astype(dtype, order="C", copy=False)  # keeps 0-d input 0-d
-        if not converted.flags.aligned:
-            converted = converted.copy()
+        converted = arr.astype(dtype, order="C", copy=False)  # keeps 0-d input 0-d
+    if not converted.flags.aligned:
+        converted = converted.copy()
     if not all_finite(converted):
         if converted.dtype != arr.dtype and np.isfinite(arr).all():
             raise ValueError(f"{name} has values too large for {np.dtype(dtype).name}")
@@ -87,8 +87,8 @@ def sample_rows(
         return arr, False  # the common case, checked in one go
     single = ndim == 1 and shape[0] == n_features
     if single:
-        arr = arr.reshape(1, n_features)
-    elif ndim == 1 and n_features == 1:
+        return arr.reshape(1, n_features), True  # one sample (checked: not empty)
+    if ndim == 1 and n_features == 1:
         arr = arr.reshape(-1, 1)
     elif ndim != 2:
         if arr.ndim == 1:
@@ -113,7 +113,7 @@ def sample_rows(
             f"{name} must have {_values(n_features)} per sample (the network's "
             f"{what} layer), got {arr.shape[1]} (shape {arr.shape}){hint}"
         )
-    return arr, single
+    return arr, False
 
 
 def _values(n: int) -> str:
