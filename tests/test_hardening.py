@@ -503,3 +503,24 @@ def test_a_failed_save_leaves_a_recognisable_temporary_file_at_most(tmp_path, mo
     monkeypatch.setattr(os, "replace", real_replace)
     assert names and names[0].startswith(".net.npz.backprop-tmp-")
     assert os.listdir(tmp_path) == []  # and a failure that Python sees removes it
+
+
+# ============================================================ the fast path's history
+def test_a_history_the_caller_keeps_is_never_reused(core):
+    """The fast path reuses its last history array only when nothing else holds
+    it: every history a caller keeps (or a view of one) stays as returned."""
+    net = bp.Network.tutorial(engine="cython")
+    x, t = np.array([0.05, 0.10]), np.array([0.01, 0.99])
+    kept = [net.train(x, t) for _ in range(4)]
+    errors = [h[0] for h in kept]
+    assert errors == sorted(errors, reverse=True) and len(set(errors)) == 4
+    assert len({id(h) for h in kept}) == 4
+    view = net.train(x, t)[:]  # the array dropped, a view of it kept
+    first = view[0]
+    other = net.train(x, t)
+    assert view[0] == first and not np.shares_memory(view, other)
+    reshaped = net.train(x, t)
+    reshaped.shape = (1, 1)
+    again = net.train(x, t)
+    assert again.shape == (1,) and reshaped.shape == (1, 1)
+    assert not np.shares_memory(again, reshaped)
