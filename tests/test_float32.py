@@ -15,6 +15,7 @@ take the ``engine`` fixture (both engines by name).
 
 from __future__ import annotations
 
+import fractions
 import json
 import math
 import pickle
@@ -526,29 +527,31 @@ def test_loop_of_one_sample_calls_equals_one_call(engine, dtype, update):
 
 @pytest.mark.usefixtures("core")
 def test_float32_arrays_take_the_compiled_fast_path(monkeypatch):
-    """float32, float64 and strided 1-D arrays on a compiled float32 network all
-    skip the checked Python path (converted in C) and give the same bits; a form
-    NumPy must convert first (a memoryview) goes through the checked path, with
-    the same result."""
+    """float32, float64 and strided 1-D arrays and a memoryview on a compiled
+    float32 network all skip the checked Python path (converted in C) and give
+    the same bits; a learning rate the fast path does not take (a Fraction) goes
+    through the checked path, with the same result."""
+    from backprop import _validation
+
     calls = []
-    data = bp.Network._data
+    rule = _validation.learning_rate
 
-    def spy(net, X, T, *args):
-        calls.append(np.shape(X)[0])
-        return data(net, X, T, *args)
+    def spy(rate, dtype):
+        calls.append(rate)
+        return rule(rate, dtype)
 
-    # only the checked path checks and converts the data in Python
-    monkeypatch.setattr(bp.Network, "_data", spy)
+    # only the checked path checks the learning rate in Python
+    monkeypatch.setattr(_validation, "learning_rate", spy)
     nets = [bp.Network([3, 5, 2], seed=8, dtype=np.float32, engine="cython") for _ in range(4)]
     x, t = np.array([0.5, -0.25, 0.75]), np.array([0.125, 0.875])
     for _ in range(5):
         nets[0].train(x.astype(np.float32), t.astype(np.float32))
         nets[1].train(x, t)
-        nets[2].train(np.repeat(x, 2)[::2], t)
+        nets[2].train(np.repeat(x, 2)[::2], memoryview(t))
     assert calls == []
     for _ in range(5):
-        nets[3].train(memoryview(x), t)
-    assert calls == [3] * 5
+        nets[3].train(x, t, learning_rate=fractions.Fraction(1, 2))
+    assert calls == [fractions.Fraction(1, 2)] * 5
     for net in nets[1:]:
         assert bits(nets[0].params) == bits(net.params)
     assert bits(nets[0].params) == bits(nets[1].params)

@@ -1674,7 +1674,7 @@ cdef class Trainer:
                 return NULL
             return out
         if type(arr) is not list and type(arr) is not tuple:
-            return NULL
+            return self.converted_rows(arr, width, targets, rows)
         count = len(arr)
         if count == 0:
             return NULL
@@ -1705,6 +1705,29 @@ cdef class Trainer:
                     (<double*> out)[r * width + i] = v
         return out
 
+    cdef void* converted_rows(self, object arr, Py_ssize_t width, bint targets,
+                              Py_ssize_t* rows) noexcept:
+        """``rows_of`` for any other array-like (a memoryview, ``array.array``, an
+        object with ``__array__``): converted as ``numpy.asarray`` would, then
+        copied into the conversion buffer (the temporary array goes away); NULL
+        to defer, for anything NumPy cannot convert to a numeric array."""
+        cdef void* data
+        cdef void* out
+        cdef cnp.ndarray a
+        try:
+            a = <cnp.ndarray> cnp.PyArray_FROM_O(arr)
+        except Exception:  # ragged, odd objects: the full checks say what is wrong
+            return NULL
+        if not cnp.PyArray_CheckExact(a):
+            return NULL
+        data = self.rows_of(a, width, targets, rows)
+        if data == NULL or data != cnp.PyArray_DATA(a):
+            return data                                  # NULL, or already a copy
+        out = self.buffer(targets, rows[0] * width)
+        if out != NULL:
+            memcpy(out, data, rows[0] * width * self.item)
+        return out
+
     cdef object fast_train(self, X, T, epochs, learning_rate, update):
         """Train in place and return the history; ``None`` to defer to the
         caller's full checks; a tuple ``("diverged", epoch)`` when training
@@ -1717,9 +1740,6 @@ cdef class Trainer:
         cdef void* x_data
         cdef void* t_data
         cdef Net* n = &self.n
-        if self.owner.thread != 0:
-            # being trained (its conversion buffers in use): the checked path says by whom
-            return None
         if type(epochs) is not int and not PyObject_TypeCheck(epochs, &PyIntegerArrType_Type):
             return None
         try:
@@ -1743,31 +1763,42 @@ cdef class Trainer:
             seq = True
         else:
             return None
-        x_data = self.rows_of(X, n.sizes[0], False, &rows_x)
-        if x_data == NULL:
+        if self.owner.thread != 0:
+            # being trained (its conversion buffers in use): the checked path says by whom
             return None
-        t_data = self.rows_of(T, n.sizes[n.n_layers], True, &rows_t)
-        if t_data == NULL or rows_x != rows_t:
-            return None
+        # claimed from here: converting the data may run Python code (an object's
+        # __array__), which must not train this network and reuse the buffers
         self.owner.thread = PyThread_get_thread_ident()
         try:
+            x_data = self.rows_of(X, n.sizes[0], False, &rows_x)
+            if x_data == NULL:
+                return None
+            t_data = self.rows_of(T, n.sizes[n.n_layers], True, &rows_t)
+            if t_data == NULL or rows_x != rows_t:
+                return None
             return self.train_rows(x_data, t_data, rows_x, n_epochs, lr, seq)
         finally:
             self.owner.thread = 0
 
     def train_plain(self, X, T, epochs, double learning_rate, bint sequential):
-        """Plain online SGD on checked data (2-D C-contiguous arrays of the
-        network's dtype, an int ``epochs`` >= 1, a valid rate): ``fast_train``'s
-        results, for the checked path once it has converted the caller's
-        arguments (``None`` too: a run too long for the fast path)."""
-        cdef Py_ssize_t rows_x = 0, rows_t = 0
-        cdef void* x_data = self.rows_of(X, self.n.sizes[0], False, &rows_x)
-        cdef void* t_data = self.rows_of(T, self.n.sizes[self.n.n_layers], True, &rows_t)
-        if x_data == NULL or t_data == NULL or rows_x != rows_t or epochs < 1:
-            raise ValueError("train_plain needs checked data and epochs >= 1")
+        """Plain online SGD with checked arguments (an int ``epochs`` >= 1, a valid
+        rate) on data in any form ``fast_train`` takes: ``fast_train``'s results,
+        for the checked path once it has checked the other arguments.  ``None``
+        for data it does not take (the caller checks them, which says what is
+        wrong) and for a run too long for the fast path.  The caller must have
+        claimed the network (``Owner.take``)."""
         if self.owner.thread != PyThread_get_thread_ident():
             raise RuntimeError("train_plain needs the network claimed by this thread")
+        if epochs < 1:
+            raise ValueError("train_plain needs epochs >= 1")
         if epochs > FAST_MAX_EPOCHS:
+            return None
+        cdef Py_ssize_t rows_x = 0, rows_t = 0
+        cdef void* x_data = self.rows_of(X, self.n.sizes[0], False, &rows_x)
+        if x_data == NULL:
+            return None
+        cdef void* t_data = self.rows_of(T, self.n.sizes[self.n.n_layers], True, &rows_t)
+        if t_data == NULL or rows_x != rows_t:
             return None
         return self.train_rows(x_data, t_data, rows_x, epochs, learning_rate, sequential)
 

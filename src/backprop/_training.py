@@ -434,30 +434,30 @@ def _train(
     options: dict[str, Any],
 ) -> np.ndarray:  # fmt: skip
     """``train_checked`` once the network is claimed by this thread."""
-    X, T = net._data(X, T)
-    if net._trainer is not None and (not options or set(options) == {"progress"}):
-        # plain online SGD in an argument form the fast path did not take (strided
-        # or integer arrays, 1-D data of many samples, a progress display for a
-        # run too short to show one ...): checked here, then trained by the fast
-        # path's loop
+    trainer = net._trainer
+    if trainer is not None and (not options or (len(options) == 1 and "progress" in options)):
+        # plain online SGD in an argument form the fast path did not take (a
+        # Fraction, a progress display for a run too short to show one ...): the
+        # other arguments checked here, the data converted by the fast path's
+        # loop (it takes any numeric array-like; for anything else it answers
+        # None and the data's checks below say what is wrong)
         epochs = check.non_negative_int("epochs", epochs)
         lr = check.learning_rate(learning_rate, net.dtype)
         sequential = check.choice("update", update, _spec.UPDATES) == "sequential"
-        short = (
-            not options
-            or not check.flag("progress", options["progress"])
-            or (epochs * X.shape[0] * net._params.size < _FIRST_CHUNK_WORK)
-        )
+        shown = bool(options) and check.flag("progress", options["progress"])
+        if shown:  # shown only for a run long enough to show a display
+            X, T = net._data(X, T)
+            shown = epochs * X.shape[0] * net._params.size >= _FIRST_CHUNK_WORK
         # (a run too long for the fast path's history gets None: planned in full)
-        result = (
-            net._trainer.train_plain(X, T, epochs, lr, sequential) if epochs and short else None
-        )
+        result = trainer.train_plain(X, T, epochs, lr, sequential) if epochs and not shown else None
         if result is not None:
             if type(result) is not tuple:
                 return result
             if result[0] == "diverged":
+                X, T = net._data(X, T)  # non-finite data are named as such
                 raise TrainingError(_divergence(net, X, T, result[1], lr))
             return interrupted(net, *result[1:])
+    X, T = net._data(X, T)
     plan = make_plan(net, X.shape[0], epochs, learning_rate, update, options)
     start = (net._params.copy(), net._optimizer, net._shuffle)
     record = _Record(plan)
