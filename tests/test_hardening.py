@@ -524,3 +524,27 @@ def test_a_history_the_caller_keeps_is_never_reused(core):
     again = net.train(x, t)
     assert again.shape == (1,) and reshaped.shape == (1, 1)
     assert not np.shares_memory(again, reshaped)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(shuffle=False),
+        dict(optimizer="sgd"),
+        dict(batch_size=1),
+        dict(record_every=1, report_every=1, seed=None, validation=None, callback=None),
+        dict(progress=False, patience=None, checkpoint=None, checkpoint_every=None),
+    ],
+    ids=["shuffle", "optimizer", "batch_size", "reports", "files"],
+)
+def test_options_that_keep_a_call_plain_train_as_the_plain_call(engine, options):
+    """Options given at the values of plain online SGD train exactly as the plain
+    call (in the compiled engine, by its fast loop), training state included: a
+    kept Adam state is dropped by both."""
+    a, b = (bp.Network([2, 3, 2], seed=1, engine=engine) for _ in range(2))
+    adam = dict(optimizer="adam", learning_rate=0.01)
+    for net in (a, b):
+        net.train(X2, T2, epochs=2, **adam)
+    np.testing.assert_array_equal(a.train(X2, T2, epochs=3, **options), b.train(X2, T2, epochs=3))
+    np.testing.assert_array_equal(a.train(X2, T2, **adam), b.train(X2, T2, **adam))
+    np.testing.assert_array_equal(a.params, b.params)

@@ -429,13 +429,37 @@ def train_checked(
         net._owner.give_back()
 
 
+def _plain(name: str, value: Any) -> bool:
+    """Whether option ``name`` given as ``value`` leaves a call plain online SGD in
+    order, recorded every epoch, with nothing to report (the fast path's loop):
+    ``shuffle=False``, ``optimizer="sgd"``, ``batch_size=1``, ``seed=None`` ...
+    (``progress`` is checked by the caller)."""
+    if name == "progress":
+        return True
+    if name in _NONE_WHEN_PLAIN:
+        return value is None
+    if name == "shuffle":
+        return value is False or value is np.False_
+    if name == "optimizer":
+        return type(value) is str and value == "sgd"
+    if name in ("batch_size", "record_every", "report_every"):
+        return type(value) is int and value == 1
+    return False
+
+
+#: Options that leave a call plain when None.
+_NONE_WHEN_PLAIN = frozenset(
+    ("validation", "callback", "patience", "checkpoint", "checkpoint_every", "seed")
+)
+
+
 def _train(
     net: Network, X: Any, T: Any, epochs: Any, learning_rate: Any, update: Any,
     options: dict[str, Any],
 ) -> np.ndarray:  # fmt: skip
     """``train_checked`` once the network is claimed by this thread."""
     trainer = net._trainer
-    if trainer is not None and (not options or (len(options) == 1 and "progress" in options)):
+    if trainer is not None and all(_plain(name, value) for name, value in options.items()):
         # plain online SGD in an argument form the fast path did not take (a
         # Fraction, a progress display for a run too short to show one ...): the
         # other arguments checked here, the data converted by the fast path's
@@ -444,7 +468,7 @@ def _train(
         epochs = check.non_negative_int("epochs", epochs)
         lr = check.learning_rate(learning_rate, net.dtype)
         sequential = check.choice("update", update, _spec.UPDATES) == "sequential"
-        shown = bool(options) and check.flag("progress", options["progress"])
+        shown = "progress" in options and check.flag("progress", options["progress"])
         if shown:  # shown only for a run long enough to show a display
             X, T = net._data(X, T)
             shown = epochs * X.shape[0] * net._params.size >= _FIRST_CHUNK_WORK
