@@ -68,7 +68,9 @@ cdef enum:
     H_ETA_MINUS = 5
     H_DELTA_MIN = 6
     H_DELTA_MAX = 7
-    N_HYPER = 8
+    H_WEIGHT_DECAY = 8
+    H_ALPHA = 9
+    N_HYPER = 10
 
 #: Slope of ``leaky_relu`` for negative net input (``_spec.LEAKY_SLOPE``).
 cdef double LEAKY_SLOPE = 0.01
@@ -129,7 +131,8 @@ CODES = {
     "hyper": {"momentum": H_MOMENTUM, "beta1": H_BETA1, "beta2": H_BETA2,
               "epsilon": H_EPSILON, "rprop_increase": H_ETA_PLUS,
               "rprop_decrease": H_ETA_MINUS, "rprop_min_step": H_DELTA_MIN,
-              "rprop_max_step": H_DELTA_MAX},
+              "rprop_max_step": H_DELTA_MAX, "weight_decay": H_WEIGHT_DECAY,
+              "alpha": H_ALPHA},
     "hyper_size": N_HYPER,
     "leaky_slope": LEAKY_SLOPE,
 }
@@ -1158,6 +1161,25 @@ cdef void optimizer_step(Net* n, Plan* p, real* g, double count, double rate) no
             st[m + k] = gk
 
 
+cdef inline bint penalised(const Plan* p) noexcept nogil:
+    """Whether the plan puts an L2 penalty on the weights."""
+    return p.hyper != NULL and (p.hyper[H_WEIGHT_DECAY] != 0.0 or p.hyper[H_ALPHA] != 0.0)
+
+
+cdef void add_penalty(Net* n, Plan* p, real* g, double count) noexcept nogil:
+    """Add the L2 penalty's gradient to the summed gradient ``g`` of ``count``
+    samples, weights only (biases are never penalised): ``alpha * w`` to the sum
+    (scikit-learn's convention), ``weight_decay * w`` to the mean that
+    ``optimizer_step`` takes (PyTorch's), so ``(weight_decay * count + alpha) * w``
+    to the sum."""
+    cdef Py_ssize_t l, k
+    cdef real c = <real> (p.hyper[H_WEIGHT_DECAY] * count + p.hyper[H_ALPHA])
+    cdef real* w = <real*> n.params
+    for l in range(n.n_layers):
+        for k in range(n.w_off[l], n.b_off[l]):
+            g[k] = g[k] + c * w[k]
+
+
 cdef Py_ssize_t train_plan(Net* n, Run* run, Plan* p, Batch* bt, const real* X,
                            const real* T, Py_ssize_t n_samples,
                            Py_ssize_t epochs) noexcept nogil:
@@ -1165,7 +1187,7 @@ cdef Py_ssize_t train_plan(Net* n, Run* run, Plan* p, Batch* bt, const real* X,
     an interrupt stops at a sample or batch boundary)."""
     cdef Py_ssize_t e, s, r, q, start, rows, done
     cdef Py_ssize_t n_in = n.sizes[0], n_out = n.sizes[n.n_layers]
-    cdef bint online = p.batch == 1 and p.optimizer == SGD
+    cdef bint online = p.batch == 1 and p.optimizer == SGD and not penalised(p)
     cdef double total
     cdef const real* xs
     cdef const real* ts
@@ -1202,6 +1224,8 @@ cdef Py_ssize_t train_plan(Net* n, Run* run, Plan* p, Batch* bt, const real* X,
                         ts = <real*> bt.t
                     total += batch_gradient(n, bt, xs, ts, rows, <real*> p.grad)
                     done += rows
+                if penalised(p):
+                    add_penalty(n, p, <real*> p.grad, <double> done)
                 optimizer_step(n, p, <real*> p.grad, <double> done, run.lr)
                 start += done
                 if start < n_samples:
@@ -1294,7 +1318,9 @@ def train(real[::1] params, const Py_ssize_t[::1] sizes, const Py_ssize_t[:, ::1
     cdef Plan p
     cdef Run r
     cdef Py_ssize_t failed = -1, n_samples = X.shape[0]
-    cdef bint plain = batch_size == 1 and optimizer == SGD and perm is None
+    cdef bint plain = (batch_size == 1 and optimizer == SGD and perm is None
+                       and (hyper is None or (hyper[H_WEIGHT_DECAY] == 0.0
+                                              and hyper[H_ALPHA] == 0.0)))
     dtype = np.float32 if real is float else np.float64
     cdef real[::1] grad = np.zeros(params.shape[0], dtype=dtype)
     _raise_memory(net_init(&n, <void*> &params[0], sizes, layout, acts, sizeof(real)))

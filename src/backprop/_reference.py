@@ -437,11 +437,12 @@ def train(
     weights, biases = unpack(params, layout, sizes)
     acts, loss, train_bias, lr = [int(a) for a in acts], int(loss), bool(train_bias), float(lr)
     rows_x, rows_t = X.tolist(), T.tolist()
-    online = batch_size == 1 and optimizer == SGD
     order = None if perm is None else perm.tolist()
     seed = None if rng is None else [int(rng[0])]
     st = [] if state is None else state.tolist()
     h = dict(zip(HYPER, [] if hyper is None else hyper.tolist()))
+    penalised = h.get("weight_decay", 0.0) != 0.0 or h.get("alpha", 0.0) != 0.0
+    online = batch_size == 1 and optimizer == SGD and not penalised
     # float32 networks: double-precision maths, weights rounded after each update
     single = params.dtype == np.float32
     first = int(counts[0])
@@ -478,6 +479,8 @@ def train(
                     count += 1
                     if count == batch_size or s == len(rows_x) - 1:
                         flat = flatten(weights, biases)
+                        if penalised:
+                            add_penalty(grad, flat, layout, float(count), h)
                         optimizer_step(flat, grad, float(count), int(optimizer), lr, h, st)
                         if single:
                             flat, st[:] = _f32(flat), _f32(st)
@@ -548,6 +551,18 @@ class _HeldSignal:
             signal.signal(signal.SIGINT, self.original)
         if self.pending is not None:  # arrived after the last boundary: deliver it now
             signal.raise_signal(self.pending[0])
+
+
+def add_penalty(grad, w, layout, count, h) -> None:
+    """Add the L2 penalty's gradient to the summed gradient ``grad`` of ``count``
+    samples, weights only (biases are never penalised): ``alpha * w`` to the sum
+    (scikit-learn's convention), ``weight_decay * w`` to the mean that
+    ``optimizer_step`` takes (PyTorch's), so ``(weight_decay * count + alpha) * w``
+    to the sum."""
+    c = h["weight_decay"] * count + h["alpha"]
+    for w0, b0, _ in layout.tolist():
+        for k in range(w0, b0):
+            grad[k] = grad[k] + c * w[k]
 
 
 def optimizer_step(w, grad, count, optimizer, lr, h, st) -> None:

@@ -46,9 +46,8 @@ CODED = {
 #: Slope of ``leaky_relu`` for negative net input.
 LEAKY_SLOPE = 0.01
 
-#: ``train`` options that set the optimizers, in the order of the engines'
-#: ``hyper`` vector.
-HYPER = (
+#: ``train`` options that set the optimizers ...
+_OPTIMIZER_HYPER = (
     "momentum",
     "beta1",
     "beta2",
@@ -58,11 +57,16 @@ HYPER = (
     "rprop_min_step",
     "rprop_max_step",
 )
+#: ... and the L2 penalty on the weights (PyTorch's ``weight_decay``: added to the
+#: mean gradient; scikit-learn's ``alpha``: added to the batch's summed gradient),
+#: in the order of the engines' ``hyper`` vector.
+HYPER = (*_OPTIMIZER_HYPER, "weight_decay", "alpha")
 
 
 #: The settings that define an optimizer's state, in a fixed order: training
-#: continues an optimizer's state only while all of them stay the same.
-OPTIMIZER_SETTINGS = (*HYPER, "rprop_initial_step")
+#: continues an optimizer's state only while all of them stay the same.  (The
+#: penalty is not one: it changes the gradient, not the state's meaning.)
+OPTIMIZER_SETTINGS = (*_OPTIMIZER_HYPER, "rprop_initial_step")
 
 
 def code(kind: str, name: str) -> int:
@@ -91,6 +95,8 @@ class TrainDefaults:
     rprop_initial_step: float = 0.1
     rprop_min_step: float = 1e-6
     rprop_max_step: float = 50.0
+    weight_decay: float = 0.0
+    alpha: float = 0.0
     validation: tuple[Any, Any] | None = None
     patience: int | None = None
     callback: Callable[..., Any] | None = None

@@ -205,6 +205,10 @@ def make_plan(
     if not (h["rprop_decrease"] < 1.0 < h["rprop_increase"]):
         raise ValueError("rprop_decrease must be < 1 and rprop_increase > 1")
     settings = tuple(h[name] for name in _spec.OPTIMIZER_SETTINGS)
+    for key in ("weight_decay", "alpha"):  # the L2 penalty on the weights
+        h[key] = check.real(key, o[key])
+        if h[key] < 0.0:
+            raise ValueError(f"{key} must be >= 0, got {h[key]!r}")
     validation = o["validation"]
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
@@ -444,6 +448,8 @@ def _plain(name: str, value: Any) -> bool:
         return type(value) is str and value == "sgd"
     if name in ("batch_size", "record_every", "report_every"):
         return type(value) is int and value == 1
+    if name in ("weight_decay", "alpha"):
+        return type(value) in (int, float) and value == 0
     return False
 
 

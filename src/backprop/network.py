@@ -348,6 +348,8 @@ class Network:
         rprop_initial_step: float = TRAIN.rprop_initial_step,
         rprop_min_step: float = TRAIN.rprop_min_step,
         rprop_max_step: float = TRAIN.rprop_max_step,
+        weight_decay: float = TRAIN.weight_decay,
+        alpha: float = TRAIN.alpha,
         validation: tuple[Any, Any] | None = TRAIN.validation,
         patience: int | None = TRAIN.patience,
         callback: Callable[..., Any] | None = TRAIN.callback,
@@ -378,6 +380,13 @@ class Network:
             default; ``rprop_*``; ``learning_rate`` unused).  Its state carries
             over while optimizer and settings stay the same (calls of ``a`` and
             ``b`` epochs equal one of ``a + b``); ``reset_optimizer()`` resets it.
+        weight_decay, alpha
+            An L2 penalty on the weights (never the biases), for every optimizer:
+            ``weight_decay * w`` added to each batch's mean gradient (PyTorch's
+            ``weight_decay``), ``alpha * w`` added to its summed gradient before
+            it is divided by the batch's size (scikit-learn's ``alpha``).  A call
+            with a penalty takes the mini-batch loop (``batch_size=1``: one
+            update per sample).
         validation, patience
             Held-out ``(X, T)``, measured every ``report_every`` epochs (the
             result is then a ``History`` with ``.validation``); with ``patience``,
