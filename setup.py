@@ -9,6 +9,15 @@ Environment switches (read at build time):
     only).  The default build is portable: it runs on any x86-64 or arm64 CPU.
 ``BACKPROP_DEBUG=1``
     Turn Cython's bounds and wrap-around checks back on and compile with ``-O0 -g``.
+``BACKPROP_SANITIZE=1``
+    Compile and link with AddressSanitizer and UndefinedBehaviorSanitizer
+    (``-fsanitize=address,undefined -fno-sanitize-recover=undefined
+    -fno-omit-frame-pointer -g -O1``; gcc and clang only).  Alone it keeps the
+    release directives, so the sanitizers watch the kernels the release build
+    runs; with BACKPROP_DEBUG=1 it adds them to the debug build (checks on,
+    ``-O0``).  The module then imports only with the ASan runtime preloaded
+    (``LD_PRELOAD=$(gcc -print-file-name=libasan.so)``): ``.ci/sanitize`` builds it
+    and runs the suite so.
 ``BACKPROP_ANNOTATE=1``
     Also write Cython's annotated ``src/backprop/_core.html`` (yellow lines touch
     Python; the kernels must be white).
@@ -40,6 +49,7 @@ def _flag(name: str) -> bool:
 
 NATIVE = _flag("BACKPROP_NATIVE")
 DEBUG = _flag("BACKPROP_DEBUG")
+SANITIZE = _flag("BACKPROP_SANITIZE")
 ANNOTATE = _flag("BACKPROP_ANNOTATE")
 
 
@@ -61,10 +71,22 @@ class BuildExt(build_ext):
         return True
 
     def build_extensions(self) -> None:
+        link_flags = []
         if self.compiler.compiler_type == "msvc":
+            if SANITIZE:
+                raise SystemExit("BACKPROP_SANITIZE=1 needs gcc or clang")
             flags = ["/Od"] if DEBUG else ["/O2", "/fp:precise"]
         else:
-            flags = ["-O0", "-g"] if DEBUG else ["-O3"]
+            if DEBUG:
+                flags = ["-O0", "-g"]
+            elif SANITIZE:
+                flags = ["-O1", "-g"]  # fast enough for the suite, exact stack traces
+            else:
+                flags = ["-O3"]
+            if SANITIZE:
+                sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
+                flags += sanitize + ["-fno-omit-frame-pointer"]
+                link_flags += sanitize
             flags.append("-ffp-contract=off")
             # The kernels' loops read and write several rows at once; let gcc check
             # more pointer pairs for overlap at run time so that it still vectorises
@@ -75,7 +97,17 @@ class BuildExt(build_ext):
                 flags.append("-march=native")  # BACKPROP_NATIVE=1 only
         for ext in self.extensions:
             ext.extra_compile_args = list(ext.extra_compile_args) + flags
+            ext.extra_link_args = list(ext.extra_link_args) + link_flags
+        # setuptools compiles only what is older than the module in the build tree, so
+        # a build after one of another kind (release after a debug or sanitizer build,
+        # without pip's fresh build environment) would keep the other kind's module
+        stamp = Path(self.build_temp) / "backprop-flags.txt"
+        kind = repr((flags, link_flags))
+        if not stamp.is_file() or stamp.read_text(encoding="utf-8") != kind:
+            self.force = True
         super().build_extensions()
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(kind, encoding="utf-8")
 
 
 RELEASE_HEADER = (
