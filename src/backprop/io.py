@@ -421,7 +421,7 @@ def _open_regular(name: str) -> IO[bytes]:
                 else "not a regular file"
             )
             raise _Invalid(f"it is {kind}, not a regular file; network files are regular files")
-        if hasattr(os, "set_blocking"):
+        if hasattr(os, "O_NONBLOCK"):
             os.set_blocking(fd, True)  # a regular file: plain reads from here on
         return os.fdopen(fd, "rb")
     except BaseException:
