@@ -548,3 +548,130 @@ def test_options_that_keep_a_call_plain_train_as_the_plain_call(engine, options)
     np.testing.assert_array_equal(a.train(X2, T2, epochs=3, **options), b.train(X2, T2, epochs=3))
     np.testing.assert_array_equal(a.train(X2, T2, **adam), b.train(X2, T2, **adam))
     np.testing.assert_array_equal(a.params, b.params)
+
+
+# ============================================================ found by review
+def test_a_refused_fast_path_call_keeps_the_optimizer_state(engine):
+    """A plain call refused after the fast path tried it (non-finite data) leaves
+    the training state as it was: Adam then continues exactly."""
+    X, T = X2, T2
+    adam = dict(optimizer="adam", learning_rate=1e-2, batch_size=2)
+    one, split = (bp.Network([2, 3, 2], seed=0, engine=engine) for _ in range(2))
+    one.train(X, T, epochs=4, **adam)
+    split.train(X, T, epochs=2, **adam)
+    for bad in ([np.inf, 0.0], [1e400, 0.0]):
+        with pytest.raises(ValueError):
+            split.train(np.array(bad), T[0])
+    split.train(X, T, epochs=2, **adam)
+    np.testing.assert_array_equal(one.params, split.params)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_saving_never_replaces_a_special_file(tmp_path):
+    path = tmp_path / "pipe.npz"
+    os.mkfifo(path)
+    with pytest.raises(ValueError, match="it is not a regular file"):
+        bp.Network([2, 2], seed=1).save(path)
+    assert stat.S_ISFIFO(os.lstat(path).st_mode)
+    assert os.listdir(tmp_path) == ["pipe.npz"]
+
+
+def test_saving_under_a_long_name(tmp_path):
+    path = tmp_path / ("n" * 240 + ".npz")
+    bp.Network([2, 2], seed=1).save(path)
+    assert bpio.load(path).layers == (2, 2)
+
+
+@pytest.mark.skipif(not hasattr(__import__("socket"), "AF_UNIX"), reason="needs Unix sockets")
+def test_a_socket_is_refused(tmp_path):
+    import socket
+
+    path = tmp_path / "net.npz"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+        with pytest.raises(ValueError, match="it is a socket, not a regular file"):
+            bpio.load(path)
+
+
+@pytest.mark.parametrize(
+    "name, damage, why",
+    [
+        ("adam", lambda s, m: s.__setitem__(m, -1.0), "a second moment is negative"),
+        ("adam", lambda s, m: s.__setitem__(-1, 2.5), "step count must be a whole number"),
+        ("adam", lambda s, m: s.__setitem__(-1, -3.0), "step count must be a whole number"),
+        ("rprop", lambda s, m: s.__setitem__(0, -0.1), "a step size is negative"),
+    ],
+    ids=["adam-moment", "adam-fraction", "adam-negative", "rprop-step"],
+)
+def test_an_impossible_optimizer_state_is_refused(tmp_path, name, damage, why):
+    net = bp.Network([2, 3, 2], seed=1)
+    net.train(X2, T2, optimizer=name, learning_rate=0.01, batch_size=None)
+    state = bpio.pickle_state(net)
+    damage(state["arrays"]["optimizer_state"], net.params.size)
+    with pytest.raises(ValueError, match=why):
+        bpio.from_pickle_state(state)
+
+
+@pytest.mark.parametrize("option", ["learning_rate", "momentum", "weight_decay"])
+def test_a_number_too_large_for_a_float_is_a_value_error(engine, option):
+    net = bp.Network([2, 3, 2], seed=1, engine=engine)
+    with pytest.raises(ValueError, match=f"{option} must be finite"):
+        net.train(X2, T2, optimizer="momentum", **{option: 10**400})
+
+
+@pytest.mark.parametrize("byte_order", ["<", ">"], ids=["little", "big"])
+def test_a_fortran_order_file_loads_in_place(tmp_path, byte_order):
+    """Arrays stored column by column (Fortran order, as another writer may) are
+    read straight into the network's buffer too: bit for bit, about 1x memory."""
+    import io as _io
+
+    net = bp.Network([600, 400, 3], seed=1)
+    path = saved(tmp_path, net)
+    with zipfile.ZipFile(path) as archive:
+        members = {i.filename: archive.read(i) for i in archive.infolist()}
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, data in members.items():
+            if member.startswith("weights"):
+                array = np.load(_io.BytesIO(data)).astype(f"{byte_order}f8")
+                buffer = _io.BytesIO()
+                np.lib.format.write_array(buffer, np.asfortranarray(array))
+                data = buffer.getvalue()
+            archive.writestr(member, data)
+    tracemalloc.start()
+    try:
+        loaded = bpio.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(loaded.params, net.params)
+    assert peak <= 1.25 * net.params.nbytes + (1 << 20), (peak, net.params.nbytes)
+
+
+def test_ctrl_c_inside_one_large_batch(core):
+    """A full batch of many samples looks for signals between its chunks: Ctrl-C
+    stops it within 0.2 s, the network at the batch's start (here: untouched)."""
+    import signal
+
+    rng = np.random.default_rng(0)
+    X, T = rng.uniform(-1, 1, (3000, 300)), rng.uniform(0, 1, (3000, 10))
+    net = bp.Network([300, 300, 10], seed=1, engine="cython")
+    before = net.params
+    sent = []
+
+    def kill():
+        sent.append(time.perf_counter())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(0.3, kill)
+    timer.start()
+    try:
+        with pytest.raises(bp.TrainingInterrupted) as info:
+            net.train(X, T, epochs=1000, batch_size=None)
+            time.sleep(5)
+    finally:
+        timer.cancel()
+    delay = time.perf_counter() - sent[0]
+    assert delay < 0.2, delay
+    if info.value.epochs_completed == 0:
+        np.testing.assert_array_equal(net.params, before)
+    assert info.value.samples_completed == 0  # one batch: the epoch's start

@@ -53,6 +53,13 @@ def _bits(array: np.ndarray) -> tuple[str, tuple[int, ...], bytes]:
 def _optimizer_state(name: str, dtype: Any, seed: int = 0) -> OptimizerState:
     size = _spec.state_size(name, N_PARAMS)
     state = np.random.default_rng(seed).normal(size=size).astype(dtype)
+    # a state training could make: Adam's second moments >= 0 and a whole step
+    # count, RPROP's step sizes >= 0
+    if name == "adam":
+        state[N_PARAMS:] = np.abs(state[N_PARAMS:])
+        state[-1] = 17.0
+    elif name == "rprop":
+        state[:N_PARAMS] = np.abs(state[:N_PARAMS])
     if size:
         state[0] = -0.0  # the sign of a zero survives too
     assert len(SETTINGS) == len(_spec.OPTIMIZER_SETTINGS)

@@ -481,7 +481,8 @@ def test_a_network_that_overflows_before_training_is_not_blamed_on_the_rate(engi
     with pytest.raises(bp.TrainingError) as info:
         net.train(form([1e200]), form([0.0]), epochs=4, learning_rate=1.0)
     message = str(info.value)
-    assert "before this call, the error of sample 0 is not finite" in message
+    assert "overflowed on this data before this call" in message
+    assert "NaN or infinity in the error of sample 0" in message
     assert "diverged" not in message and "smaller learning_rate" not in message
     assert_unchanged(net, before)
     with pytest.raises(bp.NonFiniteError, match="error of sample 0"):

@@ -1224,15 +1224,23 @@ cdef Py_ssize_t train_plan(Net* n, Run* run, Plan* p, Batch* bt, const real* X,
                         ts = <real*> bt.t
                     total += batch_gradient(n, bt, xs, ts, rows, <real*> p.grad)
                     done += rows
+                    if done < p.batch and start + done < n_samples:
+                        # a large batch looks for signals between its chunks too; an
+                        # interrupt drops the batch's partial gradient, so that the
+                        # network stays at the batch's start (``p.grad`` belongs to
+                        # this call and is never reused)
+                        if interrupted(run, (n.n_params + STEP_COST) * rows, e, start):
+                            return -1
                 if penalised(p):
                     add_penalty(n, p, <real*> p.grad, <double> done)
                 optimizer_step(n, p, <real*> p.grad, <double> done, run.lr)
                 start += done
+                # (the batch's earlier chunks were counted in the loop above)
                 if start < n_samples:
-                    if interrupted(run, (n.n_params + STEP_COST) * done, e, start):
+                    if interrupted(run, (n.n_params + STEP_COST) * rows, e, start):
                         return -1
                 else:
-                    run.budget -= (n.n_params + STEP_COST) * done
+                    run.budget -= (n.n_params + STEP_COST) * rows
         record(run, e, total)
         if not isfinite(total):
             return e
@@ -1589,7 +1597,7 @@ cdef class Trainer:
     cdef Py_ssize_t xcap, tcap                             # their capacity, in values
     cdef size_t item
     cdef int type_num                                      # NPY_DOUBLE or NPY_FLOAT
-    cdef readonly Py_ssize_t calls                         # fast-path calls so far
+    cdef readonly Py_ssize_t calls                         # fast-path calls that trained
     cdef object params_ref, sizes_ref, layout_ref, acts_ref  # keep the buffers alive
     cdef Owner owner                                       # the network's trainer thread
     cdef object spare                                      # the last history returned
@@ -1854,7 +1862,6 @@ cdef class Trainer:
         history = self.history_of(n_epochs)
         run_init(&r, lr, seq, False, 0, n_epochs, 1, <double*> cnp.PyArray_DATA(history),
                  WATCH_SIGNALS)
-        self.calls += 1
         # releasing the GIL costs about as much as one small step: only for real work
         if n_epochs * rows_x * n.n_params > 4096:
             with nogil:
@@ -1868,9 +1875,13 @@ cdef class Trainer:
                 # signal handler raises is an error: the weights go back
                 memcpy(n.params, self.backup, n.n_params * self.item)
                 raise exc
+            self.calls += 1                  # updates kept: a call that trained
             return ("interrupted", history[:r.epochs_done], r.epochs_done, r.samples_done,
                     exc)
-        return history if failed < 0 else ("diverged", failed)
+        if failed >= 0:                      # the weights restored: as if never called
+            return ("diverged", failed)
+        self.calls += 1                      # (a kept optimizer state is now stale)
+        return history
 
     cdef Py_ssize_t run(self, Run* r, void* X, void* T, Py_ssize_t rows,
                         Py_ssize_t epochs) noexcept nogil:

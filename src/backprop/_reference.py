@@ -356,15 +356,17 @@ def trace_step(params, sizes, layout, acts, train_bias, loss, x, t, lr, sequenti
         bool(sequential),
         record,
     )
-    # the same types as the compiled engine: arrays of the parameters' dtype
-    return {
-        key: value
-        if key == "total_error"
-        else np.array(value, dtype=params.dtype)
-        if key == "errors"
-        else [np.array(v, dtype=params.dtype) for v in value]
-        for key, value in record.items()
-    }
+    # the same types as the compiled engine: arrays of the parameters' dtype (a
+    # value beyond float32's range rounds to infinity; the caller reports it)
+    with np.errstate(over="ignore"):
+        return {
+            key: value
+            if key == "total_error"
+            else np.array(value, dtype=params.dtype)
+            if key == "errors"
+            else [np.array(v, dtype=params.dtype) for v in value]
+            for key, value in record.items()
+        }
 
 
 def train(

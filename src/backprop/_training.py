@@ -49,13 +49,15 @@ def first_bad_sample(values: np.ndarray) -> int | None:
     return int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
 
 
-def overflow_message(net: Network, what: str, sample: int) -> str:
+def overflow_message(
+    net: Network, what: str, sample: int, cause: str = "weights too large for inputs of this size"
+) -> str:
     """Why ``what`` of finite input gave NaN or infinity at ``sample``."""
     precision = f" in {net.dtype.name}" if net.dtype != np.float64 else ""
     return (
-        f"{what} of sample {sample} is not finite (NaN or infinity) although the input "
-        f"is finite: the network overflows on it{precision} (weights too large for "
-        f"inputs of this size; scale the inputs down or train from smaller weights)"
+        f"NaN or infinity in {what} of sample {sample}, although the input is finite: "
+        f"the network overflows on it{precision} ({cause}; scale the inputs down or "
+        f"train from smaller weights)"
     )
 
 
@@ -657,7 +659,8 @@ def _divergence(net: Network, X: np.ndarray, T: np.ndarray, epoch: int,
     bad = first_bad_sample(errors)
     if bad is not None:
         return (
-            f"{overflow_message(net, 'before this call, the error', bad)}; training "
+            f"the network overflowed on this data before this call: "
+            f"{overflow_message(net, 'the error', bad)}; training "
             f"cannot start from there (the learning rate is not the cause); the network "
             f"is unchanged"
         )

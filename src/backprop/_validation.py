@@ -137,12 +137,20 @@ def paired(X: np.ndarray, T: np.ndarray, x_name: str = "X", t_name: str = "T") -
         )
 
 
+def _as_float(name: str, value: Any) -> float:
+    """A real number as a float; an integer too large for one is a ValueError."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite, got a number too large for a float") from None
+
+
 def positive_real(name: str, value: Any) -> float:
     if type(value) is not float and (
         isinstance(value, bool) or not isinstance(value, numbers.Real)
     ):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
+    value = _as_float(name, value)
     if not math.isfinite(value) or value <= 0.0:
         raise ValueError(f"{name} must be finite and > 0, got {value!r}")
     return value
@@ -175,7 +183,7 @@ def real(name: str, value: Any) -> float:
         isinstance(value, bool) or not isinstance(value, numbers.Real)
     ):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
+    value = _as_float(name, value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value!r}")
     return value

@@ -124,6 +124,7 @@ call would not continue (after a plain call of the compiled fast path).
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -205,11 +206,14 @@ def save(net: Network, path: PathLike) -> None:
     is added.  The file is written whole to a temporary file in the same
     directory and then renamed over ``path``, so ``path`` holds either its old
     content or the complete new file, never a partial one (a symbolic link at
-    ``path`` is replaced by the file, not followed).
+    ``path`` is replaced by the file, not followed).  An existing file keeps its
+    permission bits.
 
-    Raises ``TypeError`` if ``net`` is not a ``Network``, and what the file system
-    raises (``FileNotFoundError`` for a missing directory, ``PermissionError``,
-    ...) if the file cannot be written.
+    Raises ``TypeError`` if ``net`` is not a ``Network``, ``ValueError`` if
+    ``path`` is a device, FIFO or socket (never replaced), ``RuntimeError`` if
+    another thread is training ``net``, and what the file system raises
+    (``FileNotFoundError`` for a missing directory, ``PermissionError``,
+    ``IsADirectoryError`` ...) if the file cannot be written.
     """
     if not isinstance(net, _network.Network):
         raise TypeError(f"net must be a backprop Network, got {type(net).__name__}")
@@ -306,12 +310,23 @@ def _write_atomically(target: str, data: bytes) -> None:
     """
     directory, base = os.path.split(target)
     try:
+        found = os.lstat(target).st_mode
+    except OSError:  # no such file: the umask decides its mode
+        found = None
+    if found is not None and not (
+        stat.S_ISREG(found) or stat.S_ISLNK(found) or stat.S_ISDIR(found)
+    ):
+        # a device, FIFO or socket is never replaced (saving to /dev/null as root
+        # would otherwise put a regular file in its place)
+        raise ValueError(f"cannot save to {target!r}: it is not a regular file")
+    try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except OSError:  # no such file (or a dangling link, replaced): the umask decides
         mode = None
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        temp = os.path.join(directory, f".{base}{_TEMP_MARK}{secrets.token_hex(6)}")
+        # (a long name is shortened: the temporary's must fit the file system's limit)
+        temp = os.path.join(directory, f".{base[:200]}{_TEMP_MARK}{secrets.token_hex(6)}")
         try:
             fd = os.open(temp, flags, 0o666)
         except FileExistsError:
@@ -405,7 +420,12 @@ def _open_regular(name: str) -> IO[bytes]:
     ``open`` itself (no such file, no permission) are raised as they are.
     """
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(name, flags | getattr(os, "O_NONBLOCK", 0))
+    try:
+        fd = os.open(name, flags | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # what opening a Unix socket gives
+            raise _Invalid("it is a socket, not a regular file") from None
+        raise
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -490,6 +510,7 @@ def _attach(
     net._params = params
     if "optimizer" in header:
         name, settings = header["optimizer"]["name"], header["optimizer"]["settings"]
+        _check_state(name, buffers["optimizer_state"], params.size)
         net._optimizer = _training.OptimizerState(
             name,
             tuple(settings[k] for k in _spec.OPTIMIZER_SETTINGS),
@@ -508,6 +529,24 @@ def _attach(
         )
     net._bind()
     return net
+
+
+def _check_state(name: str, state: np.ndarray, n_params: int) -> None:
+    """Refuse an optimizer state that training could never have made: Adam's second
+    moments are >= 0 and its step count a whole number >= 0; RPROP's step sizes
+    are >= 0.  (Velocities and first moments may be any finite numbers.)"""
+    m = n_params
+    why = None
+    if name == "adam":
+        steps = float(state[2 * m])
+        if np.any(state[m : 2 * m] < 0):
+            why = "a second moment is negative"
+        elif not (steps >= 0 and steps == math.floor(steps)):
+            why = f"its step count must be a whole number >= 0, got {steps!r}"
+    elif name == "rprop" and np.any(state[:m] < 0):
+        why = "a step size is negative"
+    if why is not None:
+        raise _Invalid(f"array 'optimizer_state' is not a valid {name} state: {why}")
 
 
 def _all_finite(array: np.ndarray) -> bool:
@@ -733,22 +772,61 @@ def _read_array(
             return None
         if out is None:
             out = np.empty(count, dtype=dtype.newbyteorder("="))
-        data = memoryview(out.reshape(-1).view(np.uint8))
-        done = 0
-        while done < n_bytes:
-            block = member.read(min(_BLOCK, n_bytes - done))
-            if not block:
-                raise _Invalid(f"array {name!r} is truncated: {done} of {n_bytes} bytes")
-            data[done : done + len(block)] = block
-            done += len(block)
+        if fortran and len(found_shape) == 2:
+            _read_columns(member, name, n_bytes, found_dtype, out.reshape(found_shape))
+        else:
+            data = memoryview(out.reshape(-1).view(np.uint8))
+            done = 0
+            for block in _blocks(member, name, n_bytes):
+                data[done : done + len(block)] = block
+                done += len(block)
+            if not found_dtype.isnative:
+                out.byteswap(inplace=True)  # the values, in the machine's byte order
         if member.read(1):
             raise _Invalid(f"array {name!r} has data past its end")
-    if not found_dtype.isnative:
-        out.byteswap(inplace=True)  # the values, in the machine's byte order
-    if fortran and len(found_shape) > 1:
-        # stored column by column: reorder (a temporary of this array's size)
-        out.reshape(-1)[:] = out.reshape(found_shape[::-1]).T.reshape(-1)
     return out
+
+
+def _blocks(member: IO[bytes], name: str, n_bytes: int) -> Any:
+    """The next ``n_bytes`` of ``member`` in blocks of at most ``_BLOCK`` bytes."""
+    done = 0
+    while done < n_bytes:
+        block = member.read(min(_BLOCK, n_bytes - done))
+        if not block:
+            raise _Invalid(f"array {name!r} is truncated: {done} of {n_bytes} bytes")
+        done += len(block)
+        yield block
+
+
+def _read_columns(
+    member: IO[bytes], name: str, n_bytes: int, dtype: np.dtype, out: np.ndarray
+) -> None:
+    """A 2-D array stored column by column (Fortran order) read straight into the
+    C-ordered ``out``, in blocks: no temporary of the array's size."""
+    rows = out.shape[0]
+    pending = b""
+    at = 0  # values placed so far, in the file's (column) order
+    for block in _blocks(member, name, n_bytes):
+        if pending:  # (blocks are whole values unless a read came back short)
+            block, pending = pending + block, b""
+        usable = len(block) - len(block) % dtype.itemsize
+        if usable < len(block):
+            block, pending = block[:usable], block[usable:]
+        values = np.frombuffer(block, dtype=dtype)
+        k = 0
+        while k < values.size:
+            column, row = divmod(at, rows)
+            if row == 0 and values.size - k >= rows:  # whole columns at once
+                whole = (values.size - k) // rows
+                out[:, column : column + whole] = (
+                    values[k : k + whole * rows].reshape(whole, rows).T
+                )
+                taken = whole * rows
+            else:  # the rest of a column begun in the last block, or one begun here
+                taken = min(rows - row, values.size - k)
+                out[row : row + taken, column] = values[k : k + taken]
+            k += taken
+            at += taken
 
 
 def _parse_header(raw: bytes) -> dict[str, Any]:

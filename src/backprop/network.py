@@ -321,7 +321,12 @@ class Network:
             values = value if isinstance(value, list) else [value]
             if any(not check.all_finite(np.asarray(v)) for v in values):
                 raise NonFiniteError(
-                    _training.overflow_message(self, f"the step's {name.replace('_', ' ')}", 0)
+                    _training.overflow_message(
+                        self,
+                        f"the step's {name.replace('_', ' ')}",
+                        0,
+                        "weights or learning rate too large for inputs of this size",
+                    )
                 )
         return Trace(
             inputs=X[0].copy(), targets=T[0].copy(), learning_rate=lr, update=update, **record
