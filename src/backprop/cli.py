@@ -158,6 +158,13 @@ def bench(args: argparse.Namespace) -> int:
 
     results = _bench.run_all(quick=not args.full, blas_threads=args.blas_threads)
     print(_bench.format_table(results))
+    from . import _sklearn_bench
+
+    skipped = _sklearn_bench.skip_reason()
+    if skipped is None:  # the estimator against MLPClassifier, side by side
+        print("\n" + _sklearn_bench.format_result(_sklearn_bench.run(repeat=3 if args.full else 1)))
+    else:
+        print(f"\nBackpropClassifier vs MLPClassifier: skipped ({skipped})")
     if args.json:
         _bench.write_json(results, args.json, quick=not args.full)
         print(f"figures written to {args.json}")
