@@ -675,3 +675,48 @@ def test_ctrl_c_inside_one_large_batch(core):
     if info.value.epochs_completed == 0:
         np.testing.assert_array_equal(net.params, before)
     assert info.value.samples_completed == 0  # one batch: the epoch's start
+
+
+class _Interrupting:
+    """An array-like whose conversion is interrupted (Ctrl-C inside __array__)."""
+
+    def __array__(self, dtype=None, copy=None):
+        raise KeyboardInterrupt
+
+
+class _ArrayLike:
+    def __init__(self, values):
+        self.values = np.asarray(values)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.values if dtype is None else self.values.astype(dtype)
+
+
+def test_array_likes_take_the_fast_path_and_interrupts_in_them_propagate(engine):
+    a, b = (bp.Network([2, 3, 2], seed=1, engine=engine) for _ in range(2))
+    np.testing.assert_array_equal(
+        a.train(_ArrayLike(X2), _ArrayLike(T2), epochs=2), b.train(X2, T2, epochs=2)
+    )
+    before = a.params
+    with pytest.raises(KeyboardInterrupt):
+        a.train(_Interrupting(), T2)
+    np.testing.assert_array_equal(a.params, before)
+    a.train(X2, T2)  # the network is free again
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        (dict(optimizer="adam", epsilon=1e-50), "epsilon rounds to zero in float32"),
+        (dict(optimizer="rprop", rprop_max_step=1e39), "rprop_max_step must be representable"),
+        (dict(optimizer="rprop", rprop_initial_step=1e39), "rprop_initial_step must be repr"),
+        (dict(weight_decay=1e39), "weight_decay must be representable in float32"),
+    ],
+    ids=["epsilon", "rprop_max_step", "rprop_initial_step", "weight_decay"],
+)
+def test_float32_settings_that_round_away_are_refused(engine, options, match):
+    net = bp.Network([2, 3, 2], seed=1, engine=engine, dtype=np.float32)
+    before = net.params
+    with pytest.raises(ValueError, match=match):
+        net.train(X2, T2, **options)
+    np.testing.assert_array_equal(net.params, before)

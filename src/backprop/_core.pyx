@@ -1536,6 +1536,19 @@ cdef inline bint as_real(object v, double* out) noexcept:
     return False
 
 
+cdef inline object as_array(object value):
+    """``value`` itself if an ndarray, list or tuple (``rows_of`` reads those), else
+    NumPy's conversion of it, or ``value`` unchanged if NumPy cannot convert it
+    (``rows_of`` then defers to the full checks).  Exceptions that are not errors
+    (an interrupt) propagate."""
+    if cnp.PyArray_CheckExact(value) or type(value) is list or type(value) is tuple:
+        return value
+    try:
+        return cnp.PyArray_FROM_O(value)
+    except Exception:  # ragged, odd objects: the full checks say what is wrong
+        return value
+
+
 cdef extern from "pythread.h":
     unsigned long PyThread_get_thread_ident() noexcept nogil
 
@@ -1708,7 +1721,7 @@ cdef class Trainer:
                 return NULL
             return out
         if type(arr) is not list and type(arr) is not tuple:
-            return self.converted_rows(arr, width, targets, rows)
+            return NULL
         count = len(arr)
         if count == 0:
             return NULL
@@ -1737,29 +1750,6 @@ cdef class Trainer:
                     (<float*> out)[r * width + i] = <float> v
                 else:
                     (<double*> out)[r * width + i] = v
-        return out
-
-    cdef void* converted_rows(self, object arr, Py_ssize_t width, bint targets,
-                              Py_ssize_t* rows) noexcept:
-        """``rows_of`` for any other array-like (a memoryview, ``array.array``, an
-        object with ``__array__``): converted as ``numpy.asarray`` would, then
-        copied into the conversion buffer (the temporary array goes away); NULL
-        to defer, for anything NumPy cannot convert to a numeric array."""
-        cdef void* data
-        cdef void* out
-        cdef cnp.ndarray a
-        try:
-            a = <cnp.ndarray> cnp.PyArray_FROM_O(arr)
-        except Exception:  # ragged, odd objects: the full checks say what is wrong
-            return NULL
-        if not cnp.PyArray_CheckExact(a):
-            return NULL
-        data = self.rows_of(a, width, targets, rows)
-        if data == NULL or data != cnp.PyArray_DATA(a):
-            return data                                  # NULL, or already a copy
-        out = self.buffer(targets, rows[0] * width)
-        if out != NULL:
-            memcpy(out, data, rows[0] * width * self.item)
         return out
 
     cdef object fast_train(self, X, T, epochs, learning_rate, update):
@@ -1804,6 +1794,11 @@ cdef class Trainer:
         # __array__), which must not train this network and reuse the buffers
         self.owner.thread = PyThread_get_thread_ident()
         try:
+            # any other array-like (a memoryview, array.array, __array__): NumPy
+            # converts it here, where an interrupt can propagate, and the local
+            # names keep the converted arrays alive while training reads them
+            X = as_array(X)
+            T = as_array(T)
             x_data = self.rows_of(X, n.sizes[0], False, &rows_x)
             if x_data == NULL:
                 return None
@@ -1828,6 +1823,8 @@ cdef class Trainer:
         if epochs > FAST_MAX_EPOCHS:
             return None
         cdef Py_ssize_t rows_x = 0, rows_t = 0
+        X = as_array(X)                       # (kept alive by these names; see fast_train)
+        T = as_array(T)
         cdef void* x_data = self.rows_of(X, self.n.sizes[0], False, &rows_x)
         if x_data == NULL:
             return None

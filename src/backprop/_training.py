@@ -211,6 +211,8 @@ def make_plan(
         h[key] = check.real(key, o[key])
         if h[key] < 0.0:
             raise ValueError(f"{key} must be >= 0, got {h[key]!r}")
+    if net.dtype != np.float64:
+        _check_precision(h, net.dtype)
     validation = o["validation"]
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
@@ -264,6 +266,18 @@ def make_plan(
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
     )
+
+
+def _check_precision(h: dict[str, float], dtype: np.dtype) -> None:
+    """Refuse settings that a float32 network's arithmetic would turn into infinity
+    (or, for ``epsilon``, into zero)."""
+    for key in (*_spec.OPTIMIZER_SETTINGS, "weight_decay", "alpha"):
+        with np.errstate(over="ignore", under="ignore"):
+            rounded = float(np.asarray(h[key], dtype=dtype))
+        if not math.isfinite(rounded):
+            raise ValueError(f"{key} must be representable in {dtype.name}, got {h[key]!r}")
+        if key == "epsilon" and rounded == 0.0:
+            raise ValueError(f"epsilon rounds to zero in {dtype.name}, got {h[key]!r}")
 
 
 def _optimizer_state(net: Network, name: str, settings: tuple[float, ...],
