@@ -13,6 +13,7 @@ from ._training import History, NonFiniteError, TrainingError, TrainingInterrupt
 from ._version import __version__
 from .io import load
 from .network import Network, default_engine
+from .schedule import Schedule
 from .trace import Trace
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "UPDATES",
     "Network",
     "Trace",
+    "Schedule",
     "TrainingError",
     "NonFiniteError",
     "TrainingInterrupted",

@@ -2,15 +2,16 @@
 
 ``save(net, path)`` writes a network to ``path``; ``load(path)`` builds it again,
 bit for bit: the loaded network has the same options, the very same parameters
-(float64 or float32, as saved) and the same training state (the optimizer's state
-and the shuffling stream that ``train`` carries from one call to the next), so it
+(float64 or float32, as saved) and the same training state (the optimizer's state,
+the learning-rate schedule's position and the shuffling stream that ``train``
+carries from one call to the next), so it
 gives the same outputs, and training it continues exactly as training the saved
 network would have.  Loading a file never runs code from it (no pickle), and a
 file that is damaged, truncated or not a backprop network is refused with a
 ``ValueError`` that names the file and says what is wrong; the loader never
 returns a half-built network.
 
-The format (version 2)
+The format (version 3)
 ----------------------
 A file is a NumPy ``.npz`` archive: a ZIP archive (entries stored or deflated)
 holding one ``.npy`` file per array, which ``numpy.load(path,
@@ -20,10 +21,10 @@ holds these arrays, and no others:
 
 ``header``
     A 1-D ``uint8`` array: the UTF-8 bytes of a JSON object with these keys
-    (``dtype``, ``optimizer`` and ``shuffle`` may be left out, and no others may
-    be given)::
+    (``dtype``, ``optimizer``, ``schedule`` and ``shuffle`` may be left out, and
+    no others may be given)::
 
-        {"format": "backprop-network", "version": 2,
+        {"format": "backprop-network", "version": 3,
          "layers": [2, 2, 2], "bias": "shared", "train_bias": false,
          "activations": ["logistic", "logistic"], "loss": "half_sse",
          "dtype": "float64",
@@ -33,13 +34,16 @@ holds these arrays, and no others:
                                     "rprop_decrease": 0.5, "rprop_min_step": 1e-06,
                                     "rprop_max_step": 50.0,
                                     "rprop_initial_step": 0.1}},
+         "schedule": {"name": "step", "params": {"step_size": 30, "gamma": 0.5},
+                      "learning_rate": 0.01, "epochs": 45, "samples": 180,
+                      "rate": 0.005, "best": null, "bad": 0},
          "shuffle": {"samples": 4}}
 
     ``format``
         Always ``"backprop-network"``.
     ``version``
-        The format version, an integer: ``2`` (``save`` writes it) or ``1``
-        (see "Version 1" below).  A later version of backprop that changes the
+        The format version, an integer: ``3`` (``save`` writes it), ``2`` or
+        ``1`` (see "Earlier versions" below).  A later version of backprop that changes the
         format writes a higher number; this one refuses those.
     ``layers``
         Units per layer, input layer first (``Network.layers``): at least two
@@ -69,6 +73,20 @@ holds these arrays, and no others:
         ``rprop_initial_step``.  The next ``train`` call continues the state when
         it uses the same optimizer with the same settings, and starts it afresh
         otherwise.
+    ``schedule``
+        Present when the network keeps a learning-rate schedule's position
+        (after ``train(schedule=...)`` with a schedule other than
+        ``"constant"``; see ``backprop.schedule``): an object with exactly the
+        keys ``name`` (``"invscaling"``, ``"adaptive"``, ``"step"``,
+        ``"exponential"`` or ``"cosine"``), ``params`` (an object giving exactly
+        that schedule's parameters, as ``backprop.Schedule`` takes them),
+        ``learning_rate`` (the rate it started from, finite and > 0),
+        ``epochs`` and ``samples`` (integers >= 0: the epochs trained under it
+        and their samples), ``rate`` (the next epoch's rate, finite and > 0),
+        ``best`` (the adaptive rule's best error per sample, a finite number, or
+        ``null`` before its first epoch) and ``bad`` (an integer >= 0, its
+        epochs without improvement).  The next ``train`` call continues it when
+        it gives the same schedule and ``learning_rate``.
     ``shuffle``
         Present when the network keeps a shuffling stream (after
         ``train(shuffle=True)``): an object with exactly the key ``samples``, an
@@ -107,11 +125,13 @@ only.  Every array's dtype and shape are checked against the header before its
 data is read.  ``save`` writes the entries in the order above with fixed
 timestamps, so the same network always gives the same bytes.
 
-Version 1
----------
-Version 1 files (backprop before the training state was saved) have
-``"version": 1``, no ``optimizer`` or ``shuffle`` header entries and no
-``optimizer_state``, ``shuffle_*`` arrays; otherwise they are version 2 files.
+Earlier versions
+----------------
+Version 2 files (backprop before learning-rate schedules) have ``"version": 2``
+and no ``schedule`` header entry; otherwise they are version 3 files, and they
+load as such.  Version 1 files (backprop before the training state was saved)
+also have ``"version": 1``, no ``optimizer`` or ``shuffle`` header entries and no
+``optimizer_state``, ``shuffle_*`` arrays.
 They still load: the network then keeps no training state, as if
 ``reset_optimizer`` had been called and it had never been trained with
 ``shuffle=True`` (its next ``train`` call starts the optimizer afresh, and
@@ -143,6 +163,7 @@ import numpy as np
 from . import _spec, _training
 from . import _validation as check
 from . import network as _network
+from .schedule import Schedule, ScheduleState
 
 if TYPE_CHECKING:
     from .network import Network
@@ -152,16 +173,23 @@ __all__ = ["FORMAT", "VERSION", "save", "load"]
 #: The ``format`` entry of every file's header.
 FORMAT = "backprop-network"
 #: The format version this module writes.
-VERSION = 2
-#: The format versions this module reads (version 1 has no training state).
-READ_VERSIONS = (1, 2)
+VERSION = 3
+#: The format versions this module reads (version 1 has no training state,
+#: version 2 no schedule).
+READ_VERSIONS = (1, 2, 3)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 _HEADER = "header"
 _REQUIRED_KEYS = ("format", "version", "layers", "bias", "train_bias", "activations", "loss")
 #: The header's optional keys in each version.
-_OPTIONAL_KEYS = {1: ("dtype",), 2: ("dtype", "optimizer", "shuffle")}
+_OPTIONAL_KEYS = {
+    1: ("dtype",),
+    2: ("dtype", "optimizer", "shuffle"),
+    3: ("dtype", "optimizer", "schedule", "shuffle"),
+}
+#: The keys of the header's ``schedule`` entry.
+_SCHEDULE_KEYS = ("name", "params", "learning_rate", "epochs", "samples", "rate", "best", "bad")
 #: The arrays of the training state, and the header entry each needs.
 _STATE_ARRAYS = {
     "optimizer_state": "optimizer",
@@ -242,6 +270,18 @@ def _contents(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             "name": optimizer.name,
             "settings": {k: float(v) for k, v in zip(_spec.OPTIMIZER_SETTINGS, optimizer.settings)},
         }
+    schedule = _kept_schedule(net)
+    if schedule is not None:
+        header["schedule"] = {
+            "name": schedule.schedule.name,
+            "params": schedule.schedule.params,
+            "learning_rate": schedule.base,
+            "epochs": schedule.epochs,
+            "samples": schedule.samples,
+            "rate": schedule.rate,
+            "best": None if math.isinf(schedule.best) else schedule.best,
+            "bad": schedule.bad,
+        }
     if shuffle is not None:
         header["shuffle"] = {"samples": int(shuffle.perm.shape[0])}
     arrays: dict[str, np.ndarray] = {}
@@ -266,6 +306,15 @@ def _kept_optimizer(net: Network) -> _training.OptimizerState | None:
     start it afresh; such a state is not saved (a loaded network would continue it).
     """
     kept = getattr(net, "_optimizer", None)
+    if kept is None or kept.fast_calls != _training._fast_calls(net):
+        return None
+    return kept
+
+
+def _kept_schedule(net: Network) -> ScheduleState | None:
+    """The network's schedule position, if its next ``train`` call would continue
+    it (as for the optimizer, a plain fast-path call since makes it start afresh)."""
+    kept = getattr(net, "_schedule", None)
     if kept is None or kept.fast_calls != _training._fast_calls(net):
         return None
     return kept
@@ -527,6 +576,8 @@ def _attach(
         net._shuffle = _training.ShuffleState(
             buffers["shuffle_rng"], perm.astype(np.intp, copy=False)
         )
+    if "schedule" in header:
+        net._schedule = header["schedule"]
     net._bind()
     return net
 
@@ -899,6 +950,8 @@ def _parse_header(raw: bytes) -> dict[str, Any]:
         )
     if "optimizer" in header:
         _check_optimizer(header["optimizer"])
+    if "schedule" in header:
+        header["schedule"] = _check_schedule(header["schedule"])
     if "shuffle" in header:
         shuffle = header["shuffle"]
         if not isinstance(shuffle, dict) or set(shuffle) != {"samples"}:
@@ -910,6 +963,61 @@ def _parse_header(raw: bytes) -> dict[str, Any]:
         if type(samples) is not int or not 1 <= samples <= sys.maxsize:
             raise _Invalid(f"the header's shuffle samples must be an integer >= 1, got {samples!r}")
     return header
+
+
+def _check_schedule(entry: Any) -> ScheduleState:
+    """The header's ``schedule`` entry, checked, as the position it describes."""
+    if not isinstance(entry, dict) or sorted(entry) != sorted(_SCHEDULE_KEYS):
+        raise _Invalid(
+            f"the header's schedule must be an object with the keys {_listing(_SCHEDULE_KEYS)}"
+            f", got {entry!r}"
+        )
+    name, params = entry["name"], entry["params"]
+    if not isinstance(name, str) or name not in _spec.SCHEDULES or name == "constant":
+        known = [n for n in _spec.SCHEDULES if n != "constant"]
+        raise _Invalid(f"unknown schedule {name!r} in the header (known: {_listing(known)})")
+    if not isinstance(params, dict) or sorted(params) != sorted(_spec.SCHEDULES[name]):
+        raise _Invalid(
+            f"the header's schedule params must give exactly "
+            f"{_listing(tuple(_spec.SCHEDULES[name]))} for schedule {name!r}, got {params!r}"
+        )
+    for key, value in params.items():
+        wanted = int if key in _spec.SCHEDULE_INT_PARAMS else (int, float)
+        if type(value) not in ((wanted,) if wanted is int else wanted):
+            raise _Invalid(f"the header's schedule parameter {key!r} is not a number: {value!r}")
+    try:
+        schedule = Schedule(name, **params)
+    except (TypeError, ValueError) as exc:
+        raise _Invalid(f"the header's schedule is not valid: {exc}") from None
+    numbers = {}
+    for key in ("learning_rate", "rate", "best"):
+        value = entry[key]
+        if key == "best" and value is None:
+            numbers[key] = math.inf
+            continue
+        try:
+            ok = type(value) in (int, float) and math.isfinite(float(value))
+        except OverflowError:
+            ok = False
+        if not ok or (key != "best" and float(value) <= 0.0):
+            kind = "a finite number" if key == "best" else "a finite number > 0"
+            raise _Invalid(f"the header's schedule {key} must be {kind}, got {value!r}")
+        numbers[key] = float(value)
+    counts = {}
+    for key in ("epochs", "samples", "bad"):
+        value = entry[key]
+        if type(value) is not int or not 0 <= value <= sys.maxsize:
+            raise _Invalid(f"the header's schedule {key} must be an integer >= 0, got {value!r}")
+        counts[key] = value
+    return ScheduleState(
+        schedule,
+        numbers["learning_rate"],
+        counts["epochs"],
+        counts["samples"],
+        numbers["rate"],
+        numbers["best"],
+        counts["bad"],
+    )
 
 
 def _check_optimizer(entry: Any) -> None:
