@@ -376,8 +376,8 @@ def test_a_fit_that_fails_leaves_the_fitted_state():
     reg.set_params(warm_start=True, optimizer="sgd", momentum=0.0, learning_rate_init=1e200)
     with pytest.raises(bp.TrainingError, match="diverged"):
         reg.fit(X, y * 1e150)
-    with pytest.raises(ValueError, match="not supported yet"):
-        reg.set_params(learning_rate_init=0.01, learning_rate="adaptive").fit(X, y)
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        reg.set_params(learning_rate_init=0.01, hidden_layer_sizes=(3,)).fit(X, y)
     np.testing.assert_array_equal(reg.network_.params, params)
     assert reg.loss_curve_ == curve and reg.n_iter_ == SMALL["max_iter"]
 
@@ -395,13 +395,29 @@ def test_warm_start_refuses_another_architecture():
 
 
 # ------------------------------------------------------ parameters
+@quiet
 @pytest.mark.parametrize("schedule", ["invscaling", "adaptive"])
-def test_schedules_are_refused_until_the_engine_has_them(schedule):
+def test_schedules_steer_sgd_only(schedule):
+    """As in scikit-learn, ``learning_rate`` is the SGD solver's schedule: Adam
+    ignores it; SGD under a schedule trains otherwise than at a constant rate
+    (tests/test_schedules.py checks it against MLPRegressor)."""
     X, y = _iris()
-    clf = BackpropClassifier(**SMALL, learning_rate=schedule)
-    with pytest.raises(ValueError, match=f"learning_rate='{schedule}' is not supported yet"):
-        clf.fit(X, y)
-    assert not hasattr(clf, "network_")
+    fits = {
+        (optimizer, rate): BackpropClassifier(
+            **SMALL,
+            optimizer=optimizer,
+            learning_rate=rate,
+            tol=1e3,
+            n_iter_no_change=2,
+            random_state=0,
+        )
+        .fit(X, y)
+        .network_.params  # fmt: skip
+        for optimizer in ("adam", "sgd")
+        for rate in ("constant", schedule)
+    }
+    np.testing.assert_array_equal(fits["adam", schedule], fits["adam", "constant"])
+    assert not np.array_equal(fits["sgd", schedule], fits["sgd", "constant"])
 
 
 @pytest.mark.parametrize(
