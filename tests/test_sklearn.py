@@ -450,7 +450,9 @@ def test_bad_parameters_are_named(name, value):
 )
 def test_optimizers_are_the_engines(optimizer, momentum, nesterov, engine_optimizer):
     """One warm epoch equals ``Network.train`` with the engine's optimizer on a
-    copy of the network ("rprop" on full batches)."""
+    copy of the network ("rprop" on full batches), and scikit-learn's default
+    ``alpha`` (1e-4) as ``train``'s ``alpha``."""
+    assert BackpropRegressor().alpha == 1e-4
     X, y = _regression()
     reg = BackpropRegressor(
         **SMALL, optimizer=optimizer, momentum=momentum, nesterovs_momentum=nesterov,
@@ -461,7 +463,7 @@ def test_optimizers_are_the_engines(optimizer, momentum, nesterov, engine_optimi
     net.reset_optimizer()
     batch = None if optimizer == "rprop" else min(200, len(X))
     net.train(X, y, 3, learning_rate=SMALL["learning_rate_init"], batch_size=batch,
-              optimizer=engine_optimizer, momentum=momentum)  # fmt: skip
+              optimizer=engine_optimizer, momentum=momentum, alpha=reg.alpha)  # fmt: skip
     np.testing.assert_array_equal(reg.network_.params, net.params)
 
 

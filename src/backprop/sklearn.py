@@ -217,7 +217,7 @@ class _BaseBackprop(BaseEstimator):
         *,
         optimizer: str = "adam",
         loss: str = "auto",
-        alpha: float = 0.0,
+        alpha: float = 0.0001,
         batch_size: int | str = "auto",
         learning_rate: str = "constant",
         learning_rate_init: float = 0.001,
@@ -568,7 +568,7 @@ default="relu"
         ``batch_size="auto"``).
     loss : {"auto", "cross_entropy", "half_sse", "mse"}, default="auto"
         "auto" is "cross_entropy".
-    alpha : float, default=0.0
+    alpha : float, default=0.0001
         L2 penalty on the weights (not the biases), as scikit-learn scales it:
         ``alpha * W`` is added to each batch's summed gradient.
     batch_size : int or "auto", default="auto"
