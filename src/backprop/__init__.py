@@ -11,9 +11,11 @@ readably and serves as the oracle in the tests.  Start with::
 from ._spec import ACTIVATIONS, BIAS_MODES, ENGINES, LOSSES, UPDATES
 from ._training import History, NonFiniteError, TrainingError, TrainingInterrupted
 from ._version import __version__
+from .ensemble import Ensemble
 from .io import load
 from .network import Network, default_engine
 from .schedule import Schedule
+from .sweep import SweepResult, sweep
 from .trace import Trace
 
 __all__ = [
@@ -23,6 +25,9 @@ __all__ = [
     "LOSSES",
     "UPDATES",
     "Network",
+    "Ensemble",
+    "sweep",
+    "SweepResult",
     "Trace",
     "Schedule",
     "TrainingError",
