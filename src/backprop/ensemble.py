@@ -8,8 +8,9 @@ of ``n``: a bootstrap), each with the same options, where ``learning_rate``,
 value per member.  Member ``k`` ends exactly as ``ens[k]`` trained alone with
 its options would (bit for bit).
 
-How: for online SGD with samples in order (``train``'s defaults), the compiled
-engine lays the members side by side, each parameter of many members in
+How: for online SGD with samples in order (``train``'s defaults) on small
+networks (at most ``LANES_MAX_PARAMS`` parameters), the compiled engine lays the
+members side by side, each parameter of many members in
 consecutive memory, and steps a block of members per vector instruction
 (``_core.ensemble_train``); ``n_jobs`` threads share the blocks with the GIL
 released.  Every other option trains the members one by one (``Network.train``),
@@ -34,9 +35,13 @@ __all__ = ["Ensemble"]
 
 #: The per-member settings of ``Ensemble.train`` (a number, or one per member).
 PER_MEMBER = ("learning_rate", "momentum", "beta1", "beta2", "epsilon")
+#: Largest network (parameters) trained side by side: a larger one fills the
+#: vector unit by itself (its rows are long), and the one-network kernels, on
+#: ``n_jobs`` threads, train it faster than the lanes would.
+LANES_MAX_PARAMS = 256
 #: Parameter updates per engine call on the side-by-side path: about a tenth of
 #: a second of work, so that Ctrl-C is seen between calls.
-_CHUNK_WORK = 1 << 25
+_CHUNK_WORK = 1 << 22
 
 
 def n_jobs_value(n_jobs: Any) -> int:
@@ -281,6 +286,7 @@ class Ensemble:
             pairs = [first._data(xs, ts)]
         lanes = (
             first.engine == "cython"
+            and first._params.size <= LANES_MAX_PARAMS
             and update == "simultaneous"
             and all(_plain_option(k, v) for k, v in options.items() if k not in PER_MEMBER)
             and all(_plain_option(k, v) for k, v in options.items() if k in PER_MEMBER[1:])
@@ -296,12 +302,17 @@ class Ensemble:
                 rates.append(_training.make_plan(first, pairs[0][0].shape[0], epochs, lr,
                                                  update, o).learning_rate)  # fmt: skip
             lr_all = np.array(rates if distinct else rates * len(self), dtype=np.float64)
-            return self._train_lanes(pairs, px or pt, epochs, lr_all, jobs)
+            every = check.positive_int("record_every", options.get("record_every", 1))
+            return self._train_lanes(pairs, px or pt, epochs, lr_all, jobs, every)
         return self._train_each(pairs, px or pt, epochs, update, settings, jobs)
 
-    def _train_lanes(self, pairs: list[tuple[np.ndarray, np.ndarray]], per: bool,
-                     epochs: int, rates: np.ndarray, jobs: int) -> np.ndarray:  # fmt: skip
-        """Online SGD of all members side by side (``_core.ensemble_train``)."""
+    def _train_lanes(
+        self, pairs: list[tuple[np.ndarray, np.ndarray]], per: bool, epochs: int,
+        rates: np.ndarray, jobs: int, every: int,
+    ) -> np.ndarray:  # fmt: skip
+        """Online SGD of all members side by side (``_core.ensemble_train``), in
+        chunks of about a tenth of a second (Ctrl-C is seen between them);
+        every ``every``-th epoch's errors (and the last's) are kept."""
         from . import _core
 
         n, first = len(self), self._members[0]
@@ -311,44 +322,50 @@ class Ensemble:
         for m in self._members:
             if m._owner.holder() == _core.OTHER:
                 raise RuntimeError("a member of this ensemble is being trained in another thread")
+        kept = _spec.recorded(0, epochs, epochs, every)
+        check.fits_in_memory(
+            "epochs", 8 * n * kept, f"a history of {kept} epochs for {n} members",
+        )  # fmt: skip
         W = np.ascontiguousarray(np.stack([m._params for m in self._members], axis=1))
         start = W.copy()
-        history = np.zeros((n, epochs))
+        history = np.zeros((n, kept))
         lr = rates.astype(self.dtype)
         work = max(1, X.shape[1] * W.shape[0] * n)
         chunk = max(1, min(epochs, _CHUNK_WORK // work)) if epochs else 0
+        errors = np.zeros((n, chunk))
         jobs = min(jobs, n)
         bounds = np.linspace(0, n, jobs + 1).astype(int)
         done = 0
         pool = ThreadPoolExecutor(jobs) if jobs > 1 else None
+
+        def record(size: int) -> None:
+            # epochs done ... done + size - 1 of the run: keep the recorded ones
+            e = np.arange(done, done + size)
+            keep = ((e + 1) % every == 0) | (e + 1 == epochs)
+            history[:, _spec.recorded(0, done, epochs, every) + np.arange(keep.sum())] = errors[
+                :, :size
+            ][:, keep]
+
+        size = 0  # the epochs of the chunk in flight (0: none)
+        before = W.copy()
         try:
             while done < epochs:
+                np.copyto(before, W)
+                errors[:, min(chunk, epochs - done) - 1] = np.nan  # written when it ends
                 size = min(chunk, epochs - done)
                 args = (W, sizes, layout, acts, first.train_bias, first._loss_code, X, T,
-                        size, lr, history, done)  # fmt: skip
-                try:
-                    if pool is None:
-                        failed = _core.ensemble_train(*args, 0, n)
-                    else:
-                        futures = [
-                            pool.submit(_core.ensemble_train, *args, int(a), int(b))
-                            for a, b in zip(bounds, bounds[1:])
-                        ]
-                        failed = min((f.result() for f in futures), key=lambda f: (f < 0, f))
-                except KeyboardInterrupt as exc:
-                    if pool is not None:  # the workers finish the chunk: all members agree
-                        pool.shutdown(wait=True)
-                        pool = None
-                        done += size
-                    self._keep(W)
-                    raise TrainingInterrupted(
-                        f"training interrupted after {done} complete epoch(s) of every "
-                        f"member; the members keep them",
-                        history[:, :done].copy(), done, 0,
-                    ) from exc  # fmt: skip
+                        size, lr, errors, 0)  # fmt: skip
+                if pool is None:
+                    failed = _core.ensemble_train(*args, 0, n)
+                else:
+                    futures = [
+                        pool.submit(_core.ensemble_train, *args, int(a), int(b))
+                        for a, b in zip(bounds, bounds[1:])
+                    ]
+                    failed = min((f.result() for f in futures), key=lambda f: (f < 0, f))
                 bad = np.flatnonzero(~np.isfinite(W).all(axis=0))
                 if failed >= 0 or bad.size:
-                    rows = ~np.isfinite(history[:, done : done + size])
+                    rows = ~np.isfinite(errors[:, :size])
                     members = np.flatnonzero(rows.any(axis=1))
                     if members.size:
                         epoch_of = rows.argmax(axis=1)
@@ -362,7 +379,23 @@ class Ensemble:
                         f"its error or a weight became NaN or infinite (try a smaller "
                         f"learning_rate, now {float(rates[k])!r}); the ensemble is unchanged"
                     )
+                record(size)
+                done, size = done + size, 0  # (no signal is handled inside this line)
+        except KeyboardInterrupt as exc:
+            if pool is not None:  # the workers finish their chunk
+                pool.shutdown(wait=True)
+                pool = None
+            if size and np.isfinite(errors[:, size - 1]).all() and np.isfinite(W).all():
+                record(size)  # the chunk in flight completed: every member keeps it
                 done += size
+            elif size:  # not begun, or it failed: back to its start
+                W[...] = before
+            self._keep(W)
+            raise TrainingInterrupted(
+                f"training interrupted after {done} complete epoch(s) of every "
+                f"member; the members keep them",
+                history[:, : _spec.recorded(0, done, epochs, every)].copy(), done, 0,
+            ) from exc  # fmt: skip
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
@@ -441,7 +474,9 @@ def _plain_option(name: str, value: Any) -> bool:
         return value is False
     if name == "optimizer":
         return value == "sgd"
-    if name in ("batch_size", "record_every", "report_every"):
+    if name == "record_every":
+        return True  # (the side-by-side path keeps every k-th epoch too)
+    if name in ("batch_size", "report_every"):
         return type(value) is int and value == 1
     if name in ("weight_decay", "alpha"):
         return type(value) in (int, float) and value == 0
