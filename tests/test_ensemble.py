@@ -105,7 +105,7 @@ def test_per_member_data_is_a_bootstrap(engine):
 
 def test_the_lanes_and_the_threads_do_not_change_the_bits(core):
     """130 members (blocks of 64 lanes and a short one), 1 and 3 threads."""
-    a = bp.Ensemble([2, 3, 2], n=130, seed=0)
+    a = bp.Ensemble([2, 3, 2], n=130, seed=0, engine="cython")
     b = a.copy()
     ha = a.train(X[:, :2], T, 5, 0.5, n_jobs=1)
     hb = b.train(X[:, :2], T, 5, 0.5, n_jobs=3)
@@ -114,7 +114,7 @@ def test_the_lanes_and_the_threads_do_not_change_the_bits(core):
 
 
 def test_chunked_calls_equal_one(core):
-    a = bp.Ensemble([3, 4, 2], n=6, seed=2)
+    a = bp.Ensemble([3, 4, 2], n=6, seed=2, engine="cython")
     b = a.copy()
     whole = a.train(X, T, 6, 0.3)
     parts = np.concatenate([b.train(X, T, 2, 0.3), b.train(X, T, 4, 0.3)], axis=1)
@@ -284,7 +284,7 @@ def test_interrupt_keeps_the_epochs_every_member_completed(core, n_jobs):
     import threading
     import time
 
-    ens = bp.Ensemble([2, 3, 2], n=64, seed=0)
+    ens = bp.Ensemble([2, 3, 2], n=64, seed=0, engine="cython")
     start = ens.copy()
     sent = []
 
