@@ -332,7 +332,7 @@ BAD_ARCHIVES = {
     "header 2-D": (set_array("header", lambda h: h.reshape(1, -1)), "'header' must be 1-D"),
     "wrong format": (edit_header(format="pickle"), "format is 'pickle'"),
     "no format": (edit_header(format=None), "format is None"),
-    "newer version": (edit_header(version=3), "unsupported format version 3.*newer"),
+    "newer version": (edit_header(version=4), "unsupported format version 4.*newer"),
     "version 0": (edit_header(version=0), "unsupported format version 0"),
     "version text": (edit_header(version="1"), "version must be an integer"),
     "unknown key": (edit_header(comment="hi"), "unknown key 'comment'"),

@@ -11,6 +11,7 @@ readably and serves as the oracle in the tests.  Start with::
 from ._spec import ACTIVATIONS, BIAS_MODES, ENGINES, LOSSES, UPDATES
 from ._training import History, NonFiniteError, TrainingError, TrainingInterrupted
 from ._version import __version__
+from .columns import Columns
 from .io import load
 from .network import Network, default_engine
 from .trace import Trace
@@ -29,5 +30,6 @@ __all__ = [
     "History",
     "default_engine",
     "load",
+    "Columns",
     "__version__",
 ]

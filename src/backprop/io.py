@@ -10,8 +10,8 @@ file that is damaged, truncated or not a backprop network is refused with a
 ``ValueError`` that names the file and says what is wrong; the loader never
 returns a half-built network.
 
-The format (version 2)
-----------------------
+The format (version 2; version 3 adds column names)
+---------------------------------------------------
 A file is a NumPy ``.npz`` archive: a ZIP archive (entries stored or deflated)
 holding one ``.npy`` file per array, which ``numpy.load(path,
 allow_pickle=False)`` reads as well.  ``save`` writes exactly the path it is given
@@ -21,7 +21,7 @@ holds these arrays, and no others:
 ``header``
     A 1-D ``uint8`` array: the UTF-8 bytes of a JSON object with these keys
     (``dtype``, ``optimizer`` and ``shuffle`` may be left out, and no others may
-    be given)::
+    be given but ``columns`` in version 3: see "Version 3" below)::
 
         {"format": "backprop-network", "version": 2,
          "layers": [2, 2, 2], "bias": "shared", "train_bias": false,
@@ -38,7 +38,8 @@ holds these arrays, and no others:
     ``format``
         Always ``"backprop-network"``.
     ``version``
-        The format version, an integer: ``2`` (``save`` writes it) or ``1``
+        The format version, an integer: ``2`` or ``3`` (``save`` writes them:
+        3 for a network with column names, see "Version 3" below) or ``1``
         (see "Version 1" below).  A later version of backprop that changes the
         format writes a higher number; this one refuses those.
     ``layers``
@@ -107,6 +108,25 @@ only.  Every array's dtype and shape are checked against the header before its
 data is read.  ``save`` writes the entries in the order above with fixed
 timestamps, so the same network always gives the same bytes.
 
+Version 3
+---------
+Version 3 files are version 2 files whose header may also hold ``columns``: the
+names of the data the network was trained on (``Network.columns``, a
+``backprop.columns.Columns``), which ``backprop predict`` matches a table's
+columns by::
+
+    "columns": {"inputs": ["x1", "x2"], "targets": ["species"],
+                "classes": ["setosa", "versicolor"]}
+
+``inputs`` names each input unit (``layers[0]`` names); ``targets`` the target
+columns, one per output unit, or, with ``classes``, the one column of class
+labels; ``classes`` (for a classifier trained on labels only) the label of each
+output unit (two labels for a one-output network).  Names are non-empty
+strings on one line of at most 1,000 characters, unique within each list, and
+no name is both an input and a target.  ``save`` writes version 3 only for a
+network that records its columns, and version 2 otherwise, so that files
+without names load in backprop releases that read version 2.
+
 Version 1
 ---------
 Version 1 files (backprop before the training state was saved) have
@@ -143,25 +163,32 @@ import numpy as np
 from . import _spec, _training
 from . import _validation as check
 from . import network as _network
+from .columns import Columns
 
 if TYPE_CHECKING:
     from .network import Network
 
-__all__ = ["FORMAT", "VERSION", "save", "load"]
+__all__ = ["FORMAT", "VERSION", "save", "load", "read_header"]
 
 #: The ``format`` entry of every file's header.
 FORMAT = "backprop-network"
-#: The format version this module writes.
-VERSION = 2
-#: The format versions this module reads (version 1 has no training state).
-READ_VERSIONS = (1, 2)
+#: The newest format version this module writes (3: with ``columns``; a network
+#: without them is written as version 2).
+VERSION = 3
+#: The format versions this module reads (version 1 has no training state,
+#: version 2 no column names).
+READ_VERSIONS = (1, 2, 3)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 _HEADER = "header"
 _REQUIRED_KEYS = ("format", "version", "layers", "bias", "train_bias", "activations", "loss")
 #: The header's optional keys in each version.
-_OPTIONAL_KEYS = {1: ("dtype",), 2: ("dtype", "optimizer", "shuffle")}
+_OPTIONAL_KEYS = {
+    1: ("dtype",),
+    2: ("dtype", "optimizer", "shuffle"),
+    3: ("dtype", "optimizer", "shuffle", "columns"),
+}
 #: The arrays of the training state, and the header entry each needs.
 _STATE_ARRAYS = {
     "optimizer_state": "optimizer",
@@ -225,9 +252,10 @@ def save(net: Network, path: PathLike) -> None:
 
 def _contents(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The header and the named arrays that describe ``net`` (file and pickle alike)."""
+    columns = getattr(net, "columns", None)
     header = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": 2 if columns is None else 3,
         "layers": [int(n) for n in net.layers],
         "bias": net.bias,
         "train_bias": bool(net.train_bias),
@@ -244,6 +272,8 @@ def _contents(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         }
     if shuffle is not None:
         header["shuffle"] = {"samples": int(shuffle.perm.shape[0])}
+    if columns is not None:
+        header["columns"] = columns.as_dict()
     arrays: dict[str, np.ndarray] = {}
     for l, w in enumerate(net.weights):
         arrays[f"weights_{l}"] = w
@@ -527,6 +557,8 @@ def _attach(
         net._shuffle = _training.ShuffleState(
             buffers["shuffle_rng"], perm.astype(np.intp, copy=False)
         )
+    if "columns" in header:
+        net._columns = header["columns"]
     net._bind()
     return net
 
@@ -622,31 +654,9 @@ def _read(fh: IO[bytes], engine: str | None) -> Network:
     """The network in an open file, checked: the header first, then every array
     (its ``.npy`` header against the network's, then its data, straight into the
     network's buffer)."""
-    try:
-        archive = zipfile.ZipFile(fh)
-    except zipfile.BadZipFile:
-        raise _Invalid(
-            "it is not a readable ZIP (.npz) archive: the file is truncated, "
-            "damaged, or not a backprop network file"
-        ) from None
+    archive = _open_archive(fh)
     with archive:
-        entries = archive.infolist()
-        names = [info.filename for info in entries]
-        duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
-        if duplicates:
-            raise _Invalid(f"the archive holds more than one entry named {duplicates[0]!r}")
-        members = {
-            n[: -len(".npy")] if n.endswith(".npy") else n: info for n, info in zip(names, entries)
-        }
-        if _HEADER not in members:
-            raise _Invalid(
-                f"it is not a backprop network file: it has no {_HEADER!r} array "
-                f"(its arrays: {_listing(members)})"
-            )
-        raw = _read_array(
-            archive, members[_HEADER], _HEADER, np.dtype(np.uint8), None, _MAX_HEADER_BYTES
-        )
-        header = _parse_header(raw.tobytes())
+        members, header = _archive_header(archive)
         entries = _entries(header)
         missing = [n for n in entries if n not in members]
         if missing:
@@ -665,6 +675,60 @@ def _read(fh: IO[bytes], engine: str | None) -> Network:
         for n, (dtype, shape) in entries.items():
             _read_array(archive, members[n], n, dtype, shape, None, buffers[n])
     return _attach(net, header, params, buffers)
+
+
+def _open_archive(fh: IO[bytes]) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(fh)
+    except zipfile.BadZipFile:
+        raise _Invalid(
+            "it is not a readable ZIP (.npz) archive: the file is truncated, "
+            "damaged, or not a backprop network file"
+        ) from None
+
+
+def _archive_header(
+    archive: zipfile.ZipFile,
+) -> tuple[dict[str, zipfile.ZipInfo], dict[str, Any]]:
+    """The archive's members by array name, and its header, checked."""
+    entries = archive.infolist()
+    names = [info.filename for info in entries]
+    duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
+    if duplicates:
+        raise _Invalid(f"the archive holds more than one entry named {duplicates[0]!r}")
+    members = {
+        n[: -len(".npy")] if n.endswith(".npy") else n: info for n, info in zip(names, entries)
+    }
+    if _HEADER not in members:
+        raise _Invalid(
+            f"it is not a backprop network file: it has no {_HEADER!r} array "
+            f"(its arrays: {_listing(members)})"
+        )
+    raw = _read_array(
+        archive, members[_HEADER], _HEADER, np.dtype(np.uint8), None, _MAX_HEADER_BYTES
+    )
+    return members, _parse_header(raw.tobytes())
+
+
+def read_header(path: PathLike) -> dict[str, Any]:
+    """The checked header of a network file, without reading its arrays: the JSON
+    object described in this module (``version``, ``layers``, ``activations`` ...,
+    ``dtype`` filled in; ``columns``, when present, as a ``Columns``).  Only the
+    header is checked (``load`` checks the whole file); it raises as ``load``
+    does: ``FileNotFoundError``, or a ``ValueError`` naming the file."""
+    name = os.fsdecode(os.fspath(path))
+    try:
+        with _open_regular(name) as fh, _open_archive(fh) as archive:
+            return _archive_header(archive)[1]
+    except _Invalid as exc:
+        raise ValueError(f"cannot read a network file {name!r}: {exc}") from None
+    except _READ_ERRORS as exc:
+        if isinstance(exc, OSError) and exc.filename is not None:
+            raise  # open() itself: no such file, no permission
+        raise ValueError(
+            f"cannot read a network file {name!r}: the file is truncated, damaged "
+            f"or not a backprop network file ({_describe(exc)})"
+        ) from exc
 
 
 def _why(header: dict[str, Any], name: str, entries: Any, verb: str) -> str:
@@ -909,6 +973,11 @@ def _parse_header(raw: bytes) -> dict[str, Any]:
         samples = shuffle["samples"]
         if type(samples) is not int or not 1 <= samples <= sys.maxsize:
             raise _Invalid(f"the header's shuffle samples must be an integer >= 1, got {samples!r}")
+    if "columns" in header:
+        try:
+            header["columns"] = Columns.from_dict(header["columns"]).check(layers)
+        except (TypeError, ValueError) as exc:
+            raise _Invalid(f"the header's columns are not valid: {exc}") from None
     return header
 
 

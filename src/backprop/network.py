@@ -22,6 +22,7 @@ from . import tutorial as _tutorial
 from ._params import start_params
 from ._spec import ACTIVATIONS, BIAS_MODES, ENGINES, INITS, LOSSES, TRAIN, TRAIN_OPTIONS, UPDATES
 from ._training import NonFiniteError
+from .columns import Columns
 from .trace import Trace
 
 try:
@@ -243,6 +244,23 @@ class Network:
     @property
     def loss(self) -> str:
         return self._loss
+
+    #: The data's column names, if recorded (see ``columns``).
+    _columns: Columns | None = None
+
+    @property
+    def columns(self) -> Columns | None:
+        """The names of the data it was trained on (``backprop train`` records
+        them; ``save`` keeps them): a ``backprop.columns.Columns`` with
+        ``inputs``, ``targets`` and, for a classifier of labels, ``classes``;
+        ``None`` if not recorded.  Set it to a ``Columns`` that fits the layers."""
+        return self._columns
+
+    @columns.setter
+    def columns(self, value: Columns | None) -> None:
+        if value is not None and not isinstance(value, Columns):
+            raise TypeError(f"columns must be a backprop Columns or None, got {value!r}"[:200])
+        self._columns = None if value is None else value.check(self._sizes)
 
     @property
     def weights(self) -> list[np.ndarray]:
