@@ -14,6 +14,7 @@ from ._version import __version__
 from .columns import Columns
 from .io import load
 from .network import Network, default_engine
+from .plot import plot_history
 from .trace import Trace
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "History",
     "default_engine",
     "load",
+    "plot_history",
     "Columns",
     "__version__",
 ]

@@ -530,6 +530,16 @@ class Network:
             extra += f", dtype={self._dtype.name}"
         return f"Network({list(self._sizes)}{extra}, engine={self._engine_name!r})"
 
+    # ------------------------------------------------------------ pictures
+    def draw(self, ax: Any = None, **options: Any) -> Any:
+        """Draw the network with matplotlib (the seed's diagram for small
+        networks); returns the axes.  ``options``: ``trace``, ``show``, ``view``,
+        ``labels``, ``fmt``, as for ``backprop.plot.draw_network``.  Needs
+        matplotlib: ``pip install "backprop[plot]"``."""
+        from .plot import draw_network
+
+        return draw_network(self, ax, **options)
+
     def __reduce__(self) -> tuple[Any, ...]:
         # pickled as a network file is saved, and checked as one is loaded
         from . import io
