@@ -540,6 +540,12 @@ class Network:
 
         return draw_network(self, ax, **options)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the layers, options and parameter counts as a table."""
+        from ._html import network_html
+
+        return network_html(self)
+
     def __reduce__(self) -> tuple[Any, ...]:
         # pickled as a network file is saved, and checked as one is loaded
         from . import io
