@@ -7,10 +7,10 @@ import pickle
 
 import numpy as np
 import pytest
-from npz_edits import arrays_of, assert_refused, edit_header, write_npz
 
 import backprop as bp
 from backprop import io as bpio
+from npz_edits import arrays_of, assert_refused, edit_header, write_npz
 
 CLASSES = bp.Columns(["sepal length", "sepal width", "petal"], ["species"], ["a", "b", "c"])
 
