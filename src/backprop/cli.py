@@ -258,13 +258,39 @@ def _demo_json(args: argparse.Namespace) -> int:
 
 
 def _plot_demo(runs: dict[str, Any], path: str) -> None:
+    """The error of every round (the seed's update order: simultaneous), with the
+    seed's first and last figures marked."""
     from . import plot
 
+    history = runs["simultaneous"]["history"]
     fig, ax = _figure((6.4, 3.8))
-    for update, run in runs.items():
-        plot.plot_history(run["history"], ax=ax, label=f"update={update!r}")
-    ax.set_title("The seed's network, one sample, learning rate 0.5", fontsize=10)
-    ax.set_ylabel("E_total before each update")
+    plot.plot_history(history, ax=ax, label="E_total before each update")
+    marks = [(1, tutorial.FIGURES["E_total"], "round 1")]
+    if history.size >= 10_000:
+        marks.append(
+            (10_000, tutorial.FIGURES["E after 10,000 rounds (history[9999])"], "round 10,000")
+        )
+    for epoch, printed, where in marks:
+        value = history[epoch - 1]
+        decimals = len(printed.split(".")[1])
+        first = epoch == 1
+        ax.plot([epoch], [value], "o", color="#c0392b", ms=5)
+        ax.annotate(
+            f"{where}: {value:.{decimals}f}\n(the seed: {printed})",
+            (epoch, value),
+            xytext=(1.0, -0.8) if first else (-0.5, 0.8),
+            textcoords="offset fontsize",
+            ha="left" if first else "right",
+            va="top" if first else "bottom",
+            fontsize=8,
+        )
+    ax.set_title(
+        f"The seed's network on its one sample: {history.size:,} rounds, "
+        f"learning rate {tutorial.LEARNING_RATE}",
+        fontsize=10,
+    )
+    ax.set_ylabel("E_total")
+    ax.legend().remove()
     _save(fig, path)
 
 

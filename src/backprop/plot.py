@@ -256,6 +256,10 @@ def _shown_values(
     return [np.asarray(x, dtype=np.float64) for x in w], out_biases
 
 
+#: Inches above the top unit and below the lowest; and for the shared biases' note.
+_MARGIN, _NOTE = 0.4, 0.2
+
+
 class _Graph:
     """The graph view of a network: where everything goes (x in layers, y in unit
     spacings, the top unit of each layer first), what each edge says, and how
@@ -340,8 +344,8 @@ class _Graph:
             gap = 2.0
         side = 0.5 + (self._side_names() * 0.6 * self.font / 72.0)
         width = gap * (len(self.layers) - 1) + 2 * side
-        height = spacing * (rows - 1) + 1.0 + (0.4 if self.title else 0.0)
-        height += 0.35 if self.bias_notes else 0.0
+        height = spacing * (rows - 1) + 2 * _MARGIN + (0.4 if self.title else 0.0)
+        height += _NOTE if self.bias_notes else 0.0
         height += 0.0 if self.labelled else 0.6  # the legend
         return (min(width * scale, 40.0), min(height * scale, 30.0))
 
@@ -365,13 +369,14 @@ class _Graph:
         gaps = len(layers) - 1
         gap_in = max(1e-3, (width_in - 2 * side_in) / gaps)
         margin_x = side_in / gap_in
-        extra_bottom = 0.35 if self.bias_notes else 0.0
+        extra_bottom = _NOTE if self.bias_notes else 0.0
         extra_legend = 0.0 if self.labelled else 0.6
-        usable = max(1e-3, height_in - 1.0 - extra_bottom - extra_legend)
+        usable = max(1e-3, height_in - 2 * _MARGIN - extra_bottom - extra_legend)
         spacing_in = usable / max(1.0, top - bottom)
         ax.set_xlim(-margin_x, gaps + margin_x)
         ax.set_ylim(
-            bottom - (0.5 + extra_bottom + extra_legend) / spacing_in, top + 0.5 / spacing_in
+            bottom - (_MARGIN + extra_bottom + extra_legend) / spacing_in,
+            top + _MARGIN / spacing_in,
         )
         ax.set_axis_off()
         if self.title and not ax.get_title():
