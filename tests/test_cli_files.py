@@ -268,3 +268,23 @@ def test_the_console_script_reports_bad_input_without_a_traceback(tmp_path):
         assert result.returncode == 2
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
         assert result.stdout == ""
+
+
+def test_a_model_without_column_names_predicts_from_a_table_of_its_inputs(tmp_path, capsys):
+    """A network saved from Python records no names (a version 2 file): predict
+    takes a table of exactly its inputs, in order, and names the outputs o1, o2."""
+    net = bp.Network([2, 3, 2], seed=4)
+    net.save(tmp_path / "plain.npz")
+    status, out, _ = run(["info", tmp_path / "plain.npz"], capsys)
+    assert status == 0 and "format version 2" in out and "columns       not recorded" in out
+    data = write_csv(tmp_path / "in.csv", ["p", "q"], [[0.1, 0.2], [0.3, -0.4]])
+    status, out, _ = run(["predict", tmp_path / "plain.npz", data], capsys)
+    assert status == 0
+    rows = read_csv(out)
+    assert rows[0] == ["o1", "o2"]
+    np.testing.assert_array_equal(
+        np.array(rows[1:], dtype=float), net.forward([[0.1, 0.2], [0.3, -0.4]])
+    )
+    wide = write_csv(tmp_path / "wide.csv", ["p", "q", "r"], [[0.1, 0.2, 0.3]])
+    status, _, err = run(["predict", tmp_path / "plain.npz", wide], capsys)
+    assert status == 2 and "records no column names" in err
