@@ -101,14 +101,18 @@ def test_bad_columns_are_refused(kwargs, error, match):
     "change, match",
     [
         (edit_header(columns={"inputs": ["a", "b", "c"]}), "keys 'inputs' and 'targets'"),
-        (edit_header(columns={"inputs": ["a", "b"], "targets": ["t"], "classes": ["x", "y", "z"]}),
-         "2 inputs"),
+        (
+            edit_header(
+                columns={"inputs": ["a", "b"], "targets": ["t"], "classes": ["x", "y", "z"]}
+            ),
+            "2 inputs",
+        ),
         (edit_header(columns={"inputs": "abc", "targets": ["t"]}), "list of names"),
         (edit_header(columns={"inputs": ["a", "b", "c"], "targets": ["t"], "x": []}), "keys"),
         (edit_header(columns=[1, 2]), "object"),
         (edit_header(version=2), "unknown key 'columns'"),
     ],
-)  # fmt: skip
+)
 def test_a_file_with_bad_columns_is_refused(tmp_path, change, match):
     _classifier().save(tmp_path / "net.npz")
     arrays = arrays_of(tmp_path / "net.npz")

@@ -89,11 +89,13 @@ def test_net_draw_returns_its_axes_on_a_new_pyplot_figure():
     "show, figures",
     [
         # w1+ ... w8+ and dE/dw1, dE/dw5 as the seed prints them, to 4 digits
-        ("new_weight", {"w1+": "0.149780716", "w4+": "0.29950229", "w5+": "0.35891648",
-                        "w8+": "0.561370121"}),
+        (
+            "new_weight",
+            {"w1+": "0.149780716", "w4+": "0.29950229", "w5+": "0.35891648", "w8+": "0.561370121"},
+        ),
         ("gradient", {"w1": "0.000438568", "w5": "0.082167041"}),
     ],
-)  # fmt: skip
+)
 def test_a_trace_labels_edges_with_new_weights_or_gradients(show, figures):
     net = bp.Network.tutorial()
     trace = net.trace([0.05, 0.10], [0.01, 0.99], learning_rate=0.5)
@@ -219,10 +221,13 @@ def test_plot_bench_draws_a_bar_per_engine_from_the_compiled_engines_line():
     rows = [
         {"workload": w, "engine": e, "ratio": r, "skipped": None}
         for w, e, r in [
-            ("seed", "cython", 1.0), ("seed", "python", 400.0), ("seed", "numba", 0.8),
-            ("digits", "cython", 1.0), ("digits", "python", 300.0),
+            ("seed", "cython", 1.0),
+            ("seed", "python", 400.0),
+            ("seed", "numba", 0.8),
+            ("digits", "cython", 1.0),
+            ("digits", "python", 300.0),
         ]
-    ] + [{"workload": "digits", "engine": "torch", "ratio": None, "skipped": "absent"}]  # fmt: skip
+    ] + [{"workload": "digits", "engine": "torch", "ratio": None, "skipped": "absent"}]
     ax = plot.plot_bench(rows, ax=_axes())
     assert ax.get_yscale() == "log"
     bars = [p for p in ax.patches]
