@@ -343,12 +343,12 @@ def test_the_console_script_reports_bad_input_without_a_traceback(tmp_path):
 
 
 def test_a_model_without_column_names_predicts_from_a_table_of_its_inputs(tmp_path, capsys):
-    """A network saved from Python records no names (a version 2 file): predict
-    takes a table of exactly its inputs, in order, and names the outputs o1, o2."""
+    """A network saved from Python records no names: predict takes a table of
+    exactly its inputs, in order, and names the outputs o1, o2."""
     net = bp.Network([2, 3, 2], seed=4)
     net.save(tmp_path / "plain.npz")
     status, out, _ = run(["info", tmp_path / "plain.npz"], capsys)
-    assert status == 0 and "format version 2" in out and "columns       not recorded" in out
+    assert status == 0 and "format version 3" in out and "columns       not recorded" in out
     data = write_csv(tmp_path / "in.csv", ["p", "q"], [[0.1, 0.2], [0.3, -0.4]])
     status, out, _ = run(["predict", tmp_path / "plain.npz", data], capsys)
     assert status == 0

@@ -217,7 +217,7 @@ def test_file_follows_the_documented_format(tmp_path, bias_mode):
     assert arrays["header"].dtype == np.uint8 and arrays["header"].ndim == 1
     assert json.loads(arrays.pop("header").tobytes().decode("utf-8")) == {
         "format": "backprop-network",
-        "version": 2,
+        "version": 3,
         "layers": SIZES,
         "bias": bias_mode,
         "train_bias": False,
@@ -237,7 +237,7 @@ def test_file_follows_the_documented_format(tmp_path, bias_mode):
         assert np.array_equal(array, expected[name])
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 @pytest.mark.parametrize("writer", [np.savez, np.savez_compressed])
 @pytest.mark.parametrize("layout", ["little-endian C", "big-endian Fortran"])
 def test_a_file_written_to_the_spec_loads(tmp_path, bias_mode, writer, layout, version):

@@ -41,13 +41,31 @@ def test_columns_round_trip_in_a_version_3_file(tmp_path, engine):
     assert bpio.read_header(tmp_path / "net.npz")["columns"] == CLASSES
 
 
-def test_a_network_without_columns_is_still_written_as_version_2(tmp_path):
+def test_a_network_without_columns_has_no_columns_entry(tmp_path):
     net = bp.Network([3, 4, 3], seed=1)
     assert net.columns is None
     net.save(tmp_path / "net.npz")
     header = bpio.read_header(tmp_path / "net.npz")
-    assert header["version"] == 2 and "columns" not in header
+    assert header["version"] == 3 and "columns" not in header
     assert bp.load(tmp_path / "net.npz").columns is None
+
+
+def test_columns_and_a_schedules_position_share_the_file(tmp_path):
+    """Version 3 holds both of its optional entries at once."""
+    net = _classifier()
+    rng = np.random.default_rng(0)
+    X, T = rng.uniform(-1, 1, (8, 3)), np.eye(3)[rng.integers(0, 3, 8)]
+    schedule = bp.Schedule("step", step_size=2, gamma=0.5)
+    net.train(X, T, 3, 0.1, schedule=schedule, optimizer="momentum")
+    net.save(tmp_path / "net.npz")
+    header = _header(tmp_path / "net.npz")
+    assert {"columns", "schedule", "optimizer"} <= set(header)
+    loaded = bp.load(tmp_path / "net.npz")
+    assert loaded.columns == CLASSES
+    np.testing.assert_array_equal(
+        loaded.train(X, T, 2, 0.1, schedule=schedule, optimizer="momentum"),
+        net.train(X, T, 2, 0.1, schedule=schedule, optimizer="momentum"),
+    )
 
 
 def test_copies_and_pickles_keep_the_columns():

@@ -1,4 +1,4 @@
-"""Saving and loading the training state (``backprop.io``, format version 2).
+"""Saving and loading the training state (``backprop.io``, format versions 2 and 3).
 
 A network carries the optimizer's state (``net._optimizer``) and the shuffling
 stream (``net._shuffle``) from one ``train`` call to the next; files and pickles
@@ -147,7 +147,7 @@ def test_both_states_round_trip_and_the_file_follows_the_format(tmp_path, engine
     bpio.save(net, tmp_path / "net.npz")
     _assert_same_state(bpio.load(tmp_path / "net.npz", engine=engine), net)
     header = _saved_header(tmp_path / "net.npz")
-    assert header["version"] == 2
+    assert header["version"] == 3
     assert header["optimizer"] == {
         "name": "rprop",
         "settings": dict(zip(_spec.OPTIMIZER_SETTINGS, SETTINGS)),
@@ -168,7 +168,7 @@ def test_a_stateless_network_saves_no_state(tmp_path):
     net = bp.Network(SIZES, seed=3)
     bpio.save(net, tmp_path / "net.npz")
     header = _saved_header(tmp_path / "net.npz")
-    assert header["version"] == 2 and "optimizer" not in header and "shuffle" not in header
+    assert header["version"] == 3 and "optimizer" not in header and "shuffle" not in header
     with np.load(tmp_path / "net.npz", allow_pickle=False) as archive:
         assert not any(n.startswith(("optimizer", "shuffle")) for n in archive.files)
     loaded = bpio.load(tmp_path / "net.npz")
@@ -251,16 +251,16 @@ def test_an_optimizer_state_that_train_would_restart_is_not_saved(tmp_path, engi
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_a_version_1_file_still_loads(tmp_path, engine, dtype):
     net = bp.Network(SIZES, seed=2, engine=engine, dtype=dtype, bias="shared")
-    bpio.save(net, tmp_path / "v2.npz")
-    arrays = arrays_of(tmp_path / "v2.npz")
+    bpio.save(net, tmp_path / "v3.npz")
+    arrays = arrays_of(tmp_path / "v3.npz")
     edit_header(version=1)(arrays)
     write_npz(tmp_path / "v1.npz", arrays)
     loaded = bpio.load(tmp_path / "v1.npz", engine=engine)
     assert _bits(loaded.params) == _bits(net.params)
     assert loaded._optimizer is None and loaded._shuffle is None
-    # and it saves as version 2
+    # and it saves as the current version (3)
     bpio.save(loaded, tmp_path / "again.npz")
-    assert (tmp_path / "again.npz").read_bytes() == (tmp_path / "v2.npz").read_bytes()
+    assert (tmp_path / "again.npz").read_bytes() == (tmp_path / "v3.npz").read_bytes()
 
 
 # ---------------------------------------------------------------- refused state

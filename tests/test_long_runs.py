@@ -82,6 +82,9 @@ PATHS = {
     "rprop-shuffled": dict(batch_size=None, optimizer="rprop", shuffle=True, seed=2),
     "callback": dict(callback=lambda epoch, error: None, report_every=50),
     "progress": dict(progress=True),
+    # a schedule's rates computed ahead in chunks; the adaptive one epoch by epoch
+    "exponential-schedule": dict(batch_size=3, schedule=bp.Schedule("exponential", gamma=0.9999)),
+    "adaptive-schedule": dict(schedule=bp.Schedule("adaptive", n_iter_no_change=2, tol=1e-3)),
 }
 
 
@@ -106,6 +109,9 @@ def test_interrupt_keeps_completed_updates(engine, path, capsys):
     assert len(stop.history) == stop.epochs_completed // k
     ref = _replay(net0, X, T, stop, options)
     np.testing.assert_array_equal(net.params, ref.params)
+    if "schedule" in options:  # its position counts exactly the completed epochs
+        assert net._schedule.epochs == ref._schedule.epochs - bool(stop.samples_completed)
+        assert net._schedule.rate == ref._schedule.rate or stop.samples_completed
     capsys.readouterr()
 
 

@@ -376,8 +376,8 @@ def test_a_fit_that_fails_leaves_the_fitted_state():
     reg.set_params(warm_start=True, optimizer="sgd", momentum=0.0, learning_rate_init=1e200)
     with pytest.raises(bp.TrainingError, match="diverged"):
         reg.fit(X, y * 1e150)
-    with pytest.raises(ValueError, match="not supported yet"):
-        reg.set_params(learning_rate_init=0.01, learning_rate="adaptive").fit(X, y)
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        reg.set_params(learning_rate_init=0.01, hidden_layer_sizes=(3,)).fit(X, y)
     np.testing.assert_array_equal(reg.network_.params, params)
     assert reg.loss_curve_ == curve and reg.n_iter_ == SMALL["max_iter"]
 
@@ -395,13 +395,29 @@ def test_warm_start_refuses_another_architecture():
 
 
 # ------------------------------------------------------ parameters
+@quiet
 @pytest.mark.parametrize("schedule", ["invscaling", "adaptive"])
-def test_schedules_are_refused_until_the_engine_has_them(schedule):
+def test_schedules_steer_sgd_only(schedule):
+    """As in scikit-learn, ``learning_rate`` is the SGD solver's schedule: Adam
+    ignores it; SGD under a schedule trains otherwise than at a constant rate
+    (tests/test_schedules.py checks it against MLPRegressor)."""
     X, y = _iris()
-    clf = BackpropClassifier(**SMALL, learning_rate=schedule)
-    with pytest.raises(ValueError, match=f"learning_rate='{schedule}' is not supported yet"):
-        clf.fit(X, y)
-    assert not hasattr(clf, "network_")
+    fits = {
+        (optimizer, rate): BackpropClassifier(
+            **SMALL,
+            optimizer=optimizer,
+            learning_rate=rate,
+            tol=1e3,
+            n_iter_no_change=2,
+            random_state=0,
+        )
+        .fit(X, y)
+        .network_.params  # fmt: skip
+        for optimizer in ("adam", "sgd")
+        for rate in ("constant", schedule)
+    }
+    np.testing.assert_array_equal(fits["adam", schedule], fits["adam", "constant"])
+    assert not np.array_equal(fits["sgd", schedule], fits["sgd", "constant"])
 
 
 @pytest.mark.parametrize(
@@ -434,7 +450,9 @@ def test_bad_parameters_are_named(name, value):
 )
 def test_optimizers_are_the_engines(optimizer, momentum, nesterov, engine_optimizer):
     """One warm epoch equals ``Network.train`` with the engine's optimizer on a
-    copy of the network ("rprop" on full batches)."""
+    copy of the network ("rprop" on full batches), and scikit-learn's default
+    ``alpha`` (1e-4) as ``train``'s ``alpha``."""
+    assert BackpropRegressor().alpha == 1e-4
     X, y = _regression()
     reg = BackpropRegressor(
         **SMALL, optimizer=optimizer, momentum=momentum, nesterovs_momentum=nesterov,
@@ -445,7 +463,7 @@ def test_optimizers_are_the_engines(optimizer, momentum, nesterov, engine_optimi
     net.reset_optimizer()
     batch = None if optimizer == "rprop" else min(200, len(X))
     net.train(X, y, 3, learning_rate=SMALL["learning_rate_init"], batch_size=batch,
-              optimizer=engine_optimizer, momentum=momentum)  # fmt: skip
+              optimizer=engine_optimizer, momentum=momentum, alpha=reg.alpha)  # fmt: skip
     np.testing.assert_array_equal(reg.network_.params, net.params)
 
 

@@ -15,6 +15,7 @@ from .columns import Columns
 from .io import load
 from .network import Network, default_engine
 from .plot import plot_history
+from .schedule import Schedule
 from .trace import Trace
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "UPDATES",
     "Network",
     "Trace",
+    "Schedule",
     "TrainingError",
     "NonFiniteError",
     "TrainingInterrupted",

@@ -63,6 +63,7 @@ def train(
     perm: npt.NDArray[np.intp] | None = None,
     rng: npt.NDArray[np.uint64] | None = None,
     check_params: bool = True,
+    rates: npt.NDArray[np.float64] | None = None,
 ) -> tuple[int, float, tuple[BaseException, int, int] | None]: ...
 
 #: ``Owner``'s answers: nobody trains the network, this thread does, another does.

@@ -902,6 +902,7 @@ cdef struct Plan:
     void* grad                  # gradient (``real``) accumulated over the current batch
     Py_ssize_t* perm            # sample order, reshuffled each epoch; NULL: in order
     uint64_t* rng               # shuffling generator state
+    const double* rates         # each epoch's learning rate (a schedule); NULL: run.lr
 
 
 cdef inline uint64_t splitmix64(uint64_t* state) noexcept nogil:
@@ -1192,6 +1193,8 @@ cdef Py_ssize_t train_plan(Net* n, Run* run, Plan* p, Batch* bt, const real* X,
     cdef const real* xs
     cdef const real* ts
     for e in range(epochs):
+        if p.rates != NULL:
+            run.lr = p.rates[e]
         if p.perm != NULL:
             shuffle(p.perm, n_samples, p.rng)
         total = 0.0
@@ -1320,13 +1323,13 @@ def train(real[::1] params, const Py_ssize_t[::1] sizes, const Py_ssize_t[:, ::1
           double[::1] history, long long[::1] counts, Py_ssize_t total=-1,
           Py_ssize_t record_every=1, Py_ssize_t batch_size=1, int optimizer=SGD,
           const double[::1] hyper=None, real[::1] state=None, Py_ssize_t[::1] perm=None,
-          uint64_t[::1] rng=None, bint check_params=True):
+          uint64_t[::1] rng=None, bint check_params=True, const double[::1] rates=None):
     """Train in place; see ``backprop._reference.train`` for the contract."""
     cdef Net n
     cdef Plan p
     cdef Run r
     cdef Py_ssize_t failed = -1, n_samples = X.shape[0]
-    cdef bint plain = (batch_size == 1 and optimizer == SGD and perm is None
+    cdef bint plain = (batch_size == 1 and optimizer == SGD and perm is None and rates is None
                        and (hyper is None or (hyper[H_WEIGHT_DECAY] == 0.0
                                               and hyper[H_ALPHA] == 0.0)))
     dtype = np.float32 if real is float else np.float64
@@ -1344,6 +1347,7 @@ def train(real[::1] params, const Py_ssize_t[::1] sizes, const Py_ssize_t[:, ::1
     p.grad = <void*> &grad[0]
     p.perm = &perm[0] if perm is not None else NULL
     p.rng = &rng[0] if rng is not None else NULL
+    p.rates = &rates[0] if rates is not None and rates.shape[0] > 0 else NULL
     # the mini-batch path's workspace
     cdef Batch bt
     cdef Py_ssize_t L = sizes.shape[0] - 1, l, widest = 0

@@ -392,6 +392,7 @@ def train(
     perm=None,
     rng=None,
     check_params=True,
+    rates=None,
 ):
     """Train on the rows of ``X``/``T`` for ``epochs`` epochs, in place.
 
@@ -405,7 +406,9 @@ def train(
       their count, and applied by ``optimizer`` (``SGD`` ... ``RPROP``) with the
       settings ``hyper`` (in ``_spec.HYPER`` order) and the state vector ``state``
       (``_spec.state_size`` long, updated in place).  A last, shorter batch counts
-      its own samples.  Untrained biases get a zero gradient.
+      its own samples.  Untrained biases get a zero gradient;
+    * ``rates`` (float64, one per epoch of this call), a learning-rate
+      schedule's rates, replaces ``lr`` epoch by epoch.
 
     The error of an epoch is the sum of its samples' errors, each measured in the
     forward pass that computes its gradient (before its own update).  This call
@@ -453,6 +456,8 @@ def train(
     failed, last_error, interrupt = -1, 0.0, None
     with _HeldSignal() as held:
         for epoch in range(epochs):
+            if rates is not None:  # a learning-rate schedule: each epoch's rate
+                lr = float(rates[epoch])
             if order is not None:
                 shuffle(order, seed)
             total_error, grad, count = 0.0, None, 0

@@ -69,6 +69,28 @@ HYPER = (*_OPTIMIZER_HYPER, "weight_decay", "alpha")
 OPTIMIZER_SETTINGS = (*_OPTIMIZER_HYPER, "rprop_initial_step")
 
 
+#: Learning-rate schedules (``train(schedule=...)``), each stepping once per
+#: epoch, and their parameters with defaults (``None``: none, the parameter must
+#: be given): scikit-learn's ``"invscaling"`` and ``"adaptive"`` (its
+#: ``power_t``, ``n_iter_no_change`` and ``tol`` defaults), PyTorch's
+#: ``StepLR``, ``ExponentialLR`` and ``CosineAnnealingLR`` (its ``T_max`` as
+#: ``t_max``).
+SCHEDULES: dict[str, dict[str, float | int | None]] = {
+    "constant": {},
+    "invscaling": {"power_t": 0.5},
+    "adaptive": {"n_iter_no_change": 10, "tol": 1e-4},
+    "step": {"step_size": None, "gamma": 0.1},
+    "exponential": {"gamma": None},
+    "cosine": {"t_max": None, "eta_min": 0.0},
+}
+#: The integer parameters of the schedules (the others are real numbers).
+SCHEDULE_INT_PARAMS = ("n_iter_no_change", "step_size", "t_max")
+#: scikit-learn's "adaptive" rule: the rate is divided by this factor ...
+ADAPTIVE_FACTOR = 5.0
+#: ... unless it is at most this already (where scikit-learn stops training).
+ADAPTIVE_MIN_RATE = 1e-6
+
+
 def code(kind: str, name: str) -> int:
     """The engine code of option ``name`` of ``kind`` ("activation", "loss", ...)."""
     return CODED[kind].index(name)
@@ -97,6 +119,7 @@ class TrainDefaults:
     rprop_max_step: float = 50.0
     weight_decay: float = 0.0
     alpha: float = 0.0
+    schedule: Any = "constant"
     validation: tuple[Any, Any] | None = None
     patience: int | None = None
     callback: Callable[..., Any] | None = None

@@ -26,6 +26,7 @@ import numpy as np
 from . import _spec
 from . import _validation as check
 from ._progress import make_progress
+from .schedule import Schedule, ScheduleState, as_schedule
 
 if TYPE_CHECKING:
     from .network import Network
@@ -147,6 +148,7 @@ class Plan:
     hyper: np.ndarray
     state: np.ndarray
     shuffle: ShuffleState | None
+    schedule: ScheduleState | None
     validation: tuple[np.ndarray, np.ndarray] | None
     patience: int | None
     callback: Callable[..., Any] | None
@@ -207,6 +209,12 @@ def make_plan(
     if not (h["rprop_decrease"] < 1.0 < h["rprop_increase"]):
         raise ValueError("rprop_decrease must be < 1 and rprop_increase > 1")
     settings = tuple(h[name] for name in _spec.OPTIMIZER_SETTINGS)
+    schedule = as_schedule(o["schedule"])
+    if schedule.name != "constant" and optimizer == "rprop":
+        raise ValueError(
+            f"schedule={schedule.name!r} sets a learning rate, which optimizer='rprop' "
+            f"does not use: use schedule='constant' with rprop"
+        )
     for key in ("weight_decay", "alpha"):  # the L2 penalty on the weights
         h[key] = check.real(key, o[key])
         if h[key] < 0.0:
@@ -256,6 +264,7 @@ def make_plan(
         hyper=np.array([h[name] for name in _spec.HYPER], dtype=np.float64),
         state=_optimizer_state(net, optimizer, settings, h["rprop_initial_step"]),
         shuffle=_shuffle_state(net, n_samples, o["shuffle"], o["seed"]),
+        schedule=_schedule_state(net, schedule, lr),
         validation=validation,
         patience=patience,
         callback=callback,
@@ -293,6 +302,23 @@ def _optimizer_state(net: Network, name: str, settings: tuple[float, ...],
     if name == "rprop":
         state[:n_params] = initial_step
     return state
+
+
+def _schedule_state(net: Network, schedule: Schedule, lr: float) -> ScheduleState | None:
+    """Where ``schedule`` starting from ``lr`` stands: the network's kept position
+    when it ran the same schedule from the same rate with no plain call since,
+    else its start (``None`` for "constant", which has no position)."""
+    if schedule.name == "constant":
+        return None
+    kept = net._schedule
+    if (
+        kept is not None
+        and kept.schedule == schedule
+        and kept.base == lr
+        and kept.fast_calls == _fast_calls(net)
+    ):
+        return kept
+    return ScheduleState.start(schedule, lr, _fast_calls(net))
 
 
 def _shuffle_state(net: Network, n_samples: int, shuffle: Any, seed: Any) -> ShuffleState | None:
@@ -374,9 +400,10 @@ class _Diverged(Exception):
     """An epoch of the run failed (``epoch``, counting from the call's first);
     reported as a ``TrainingError`` once the weights are restored."""
 
-    def __init__(self, epoch: int) -> None:
+    def __init__(self, epoch: int, rate: float) -> None:
         super().__init__(epoch)
         self.epoch = epoch
+        self.rate = rate
 
 
 class _Record:
@@ -466,6 +493,8 @@ def _plain(name: str, value: Any) -> bool:
         return type(value) is int and value == 1
     if name in ("weight_decay", "alpha"):
         return type(value) in (int, float) and value == 0
+    if name == "schedule":
+        return type(value) is str and value == "constant"
     return False
 
 
@@ -505,15 +534,14 @@ def _train(
             return interrupted(net, *result[1:])
     X, T = net._data(X, T)
     plan = make_plan(net, X.shape[0], epochs, learning_rate, update, options)
-    start = (net._params.copy(), net._optimizer, net._shuffle)
+    start = (net._params.copy(), net._optimizer, net._shuffle, net._schedule)
     record = _Record(plan)
     try:
         _run(net, X, T, plan, record)
     except _Stop as stop:
         if not isinstance(stop.exc, KeyboardInterrupt):
             # another exception from a signal handler is an error like any other
-            net._params[:] = start[0]
-            net._optimizer, net._shuffle = start[1], start[2]
+            _restore(net, start)
             raise stop.exc from None
         _commit(net, plan)
         if plan.checkpoint is not None:
@@ -523,18 +551,25 @@ def _train(
     except BaseException as exc:
         # a failed epoch, a callback that raised: the network is left exactly as it
         # was before the call
-        net._params[:] = start[0]
-        net._optimizer, net._shuffle = start[1], start[2]
+        _restore(net, start)
         if isinstance(exc, _Diverged):
-            raise TrainingError(_divergence(net, X, T, exc.epoch, plan.learning_rate)) from None
+            raise TrainingError(_divergence(net, X, T, exc.epoch, exc.rate)) from None
         raise
     _commit(net, plan)
     return record.history(plan.validation is not None)
 
 
+def _restore(net: Network, start: tuple[Any, ...]) -> None:
+    """Put back the weights and training state a call started from."""
+    net._params[:] = start[0]
+    net._optimizer, net._shuffle, net._schedule = start[1:]
+
+
 def _commit(net: Network, plan: Plan) -> None:
-    """Keep the plan's optimizer state and shuffling stream in the network."""
+    """Keep the plan's optimizer state, schedule position and shuffling stream
+    in the network."""
     net._optimizer = OptimizerState(plan.optimizer, plan.settings, plan.state, _fast_calls(net))
+    net._schedule = plan.schedule
     if plan.shuffle is not None:
         net._shuffle = plan.shuffle
 
@@ -544,6 +579,9 @@ def _save_checkpoint(net: Network, path: str) -> None:
 
     io.save(net, path)
 
+
+#: Epochs whose learning rates a schedule computes ahead, for one engine call.
+_RATES_AHEAD = 4096
 
 #: Work (parameter updates) the first chunk of a run with a progress display
 #: does before it shows anything: about a tenth of a second.  (A shorter run
@@ -561,6 +599,7 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
     work = max(1, X.shape[0] * net._params.size)  # parameter updates per epoch
     timed = plan.progress and total > 0
     started = time.perf_counter()
+    scheduled = record.done  # the epochs the schedule's position counts
     try:
         while record.done < total:
             done = record.done
@@ -573,18 +612,35 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
                 elapsed = time.perf_counter() - started
                 per_epoch = elapsed / done if done else 0.1 * work / _FIRST_CHUNK_WORK
                 chunk = min(chunk, max(1, int(0.1 / max(per_epoch, 1e-12))))
+            rate, rates, after = plan.learning_rate, None, None
+            if plan.schedule is not None:
+                if plan.schedule.schedule.name == "adaptive":  # its rates follow the errors
+                    chunk, rate = 1, plan.schedule.rate
+                else:  # each epoch's rate, computed ahead
+                    chunk = min(chunk, _RATES_AHEAD)
+                    ahead, after = plan.schedule.rates(chunk, X.shape[0])
+                    rates = np.array(ahead, dtype=np.float64)
             failed, last_error, interrupt = engine.train(
                 net._params, sizes, layout, acts, net.train_bias, net._loss_code, X, T, chunk,
-                plan.learning_rate, plan.sequential, record.errors, record.counts, total,
+                rate, plan.sequential, record.errors, record.counts, total,
                 plan.record_every,
                 plan.batch_size, _spec.code("optimizer", plan.optimizer), plan.hyper,
                 plan.state, None if plan.shuffle is None else plan.shuffle.perm,
-                None if plan.shuffle is None else plan.shuffle.rng, True,
+                None if plan.shuffle is None else plan.shuffle.rng, True, rates,
             )  # fmt: skip
             if failed >= 0:
-                raise _Diverged(done + failed)
+                raise _Diverged(done + failed, rate if rates is None else float(rates[failed]))
             if interrupt is not None:
+                if plan.schedule is not None and record.done > scheduled:
+                    # the epochs completed before the interrupt count
+                    plan.schedule = plan.schedule.after(
+                        record.done - scheduled, X.shape[0], float(last_error)
+                    )
+                    scheduled = record.done
                 raise _Stop(interrupt[0])
+            if plan.schedule is not None:
+                plan.schedule = after or plan.schedule.after(1, X.shape[0], float(last_error))
+                scheduled = record.done
             stop = False
             validation_error = None
             if plan.validation is not None:
@@ -617,6 +673,10 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
     except KeyboardInterrupt as exc:  # raised between engine calls (a callback ...)
         raise _Stop(exc) from None
     finally:
+        if plan.schedule is not None and record.done > scheduled:
+            # Ctrl-C between the engine's return and the line that counts its
+            # epochs: count them (an adaptive schedule's epoch as not improving)
+            plan.schedule = plan.schedule.after(record.done - scheduled, X.shape[0], math.inf)
         if display is not None:
             display.close()
     if plan.patience is not None and best_params is not None:

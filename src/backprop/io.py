@@ -2,16 +2,17 @@
 
 ``save(net, path)`` writes a network to ``path``; ``load(path)`` builds it again,
 bit for bit: the loaded network has the same options, the very same parameters
-(float64 or float32, as saved) and the same training state (the optimizer's state
-and the shuffling stream that ``train`` carries from one call to the next), so it
+(float64 or float32, as saved) and the same training state (the optimizer's state,
+the learning-rate schedule's position and the shuffling stream that ``train``
+carries from one call to the next), so it
 gives the same outputs, and training it continues exactly as training the saved
 network would have.  Loading a file never runs code from it (no pickle), and a
 file that is damaged, truncated or not a backprop network is refused with a
 ``ValueError`` that names the file and says what is wrong; the loader never
 returns a half-built network.
 
-The format (version 2; version 3 adds column names)
----------------------------------------------------
+The format (version 3)
+----------------------
 A file is a NumPy ``.npz`` archive: a ZIP archive (entries stored or deflated)
 holding one ``.npy`` file per array, which ``numpy.load(path,
 allow_pickle=False)`` reads as well.  ``save`` writes exactly the path it is given
@@ -20,10 +21,10 @@ holds these arrays, and no others:
 
 ``header``
     A 1-D ``uint8`` array: the UTF-8 bytes of a JSON object with these keys
-    (``dtype``, ``optimizer`` and ``shuffle`` may be left out, and no others may
-    be given but ``columns`` in version 3: see "Version 3" below)::
+    (``dtype``, ``optimizer``, ``schedule``, ``shuffle`` and ``columns`` may be left
+    out, and no others may be given)::
 
-        {"format": "backprop-network", "version": 2,
+        {"format": "backprop-network", "version": 3,
          "layers": [2, 2, 2], "bias": "shared", "train_bias": false,
          "activations": ["logistic", "logistic"], "loss": "half_sse",
          "dtype": "float64",
@@ -33,14 +34,16 @@ holds these arrays, and no others:
                                     "rprop_decrease": 0.5, "rprop_min_step": 1e-06,
                                     "rprop_max_step": 50.0,
                                     "rprop_initial_step": 0.1}},
+         "schedule": {"name": "step", "params": {"step_size": 30, "gamma": 0.5},
+                      "learning_rate": 0.01, "epochs": 45, "samples": 180,
+                      "rate": 0.005, "best": null, "bad": 0},
          "shuffle": {"samples": 4}}
 
     ``format``
         Always ``"backprop-network"``.
     ``version``
-        The format version, an integer: ``2`` or ``3`` (``save`` writes them:
-        3 for a network with column names, see "Version 3" below) or ``1``
-        (see "Version 1" below).  A later version of backprop that changes the
+        The format version, an integer: ``3`` (``save`` writes it), ``2`` or
+        ``1`` (see "Earlier versions" below).  A later version of backprop that changes the
         format writes a higher number; this one refuses those.
     ``layers``
         Units per layer, input layer first (``Network.layers``): at least two
@@ -70,10 +73,37 @@ holds these arrays, and no others:
         ``rprop_initial_step``.  The next ``train`` call continues the state when
         it uses the same optimizer with the same settings, and starts it afresh
         otherwise.
+    ``schedule``
+        Present when the network keeps a learning-rate schedule's position
+        (after ``train(schedule=...)`` with a schedule other than
+        ``"constant"``; see ``backprop.schedule``): an object with exactly the
+        keys ``name`` (``"invscaling"``, ``"adaptive"``, ``"step"``,
+        ``"exponential"`` or ``"cosine"``), ``params`` (an object giving exactly
+        that schedule's parameters, as ``backprop.Schedule`` takes them),
+        ``learning_rate`` (the rate it started from, finite and > 0),
+        ``epochs`` and ``samples`` (integers >= 0: the epochs trained under it
+        and their samples), ``rate`` (the next epoch's rate, finite and > 0),
+        ``best`` (the adaptive rule's best error per sample, a finite number, or
+        ``null`` before its first epoch) and ``bad`` (an integer >= 0, its
+        epochs without improvement).  The next ``train`` call continues it when
+        it gives the same schedule and ``learning_rate``.
     ``shuffle``
         Present when the network keeps a shuffling stream (after
         ``train(shuffle=True)``): an object with exactly the key ``samples``, an
         integer >= 1, the number of samples of that training set.
+    ``columns``
+        Present when the network records the names of the data it was trained
+        on (``Network.columns``, a ``backprop.columns.Columns``; ``backprop
+        train`` records them and ``backprop predict`` matches a table's
+        columns by them): an object with the keys ``inputs`` (a list of
+        ``layers[0]`` names, one per input unit), ``targets`` (the target
+        columns: one per output unit, or, with ``classes``, the one column of
+        class labels) and, for a classifier trained on labels only,
+        ``classes`` (the label of each output unit; two labels for a
+        one-output network), such as ``{"inputs": ["x1", "x2"], "targets":
+        ["species"], "classes": ["setosa", "versicolor"]}``.  Names are
+        non-empty strings on one line of at most 1,000 characters, unique
+        within each list, and no name is both an input and a target.
 
 ``weights_0`` ... ``weights_{L-1}``
     ``weights_l`` has shape ``(layers[l+1], layers[l])``: ``weights_l[j, i]`` is
@@ -108,30 +138,13 @@ only.  Every array's dtype and shape are checked against the header before its
 data is read.  ``save`` writes the entries in the order above with fixed
 timestamps, so the same network always gives the same bytes.
 
-Version 3
----------
-Version 3 files are version 2 files whose header may also hold ``columns``: the
-names of the data the network was trained on (``Network.columns``, a
-``backprop.columns.Columns``), which ``backprop predict`` matches a table's
-columns by::
-
-    "columns": {"inputs": ["x1", "x2"], "targets": ["species"],
-                "classes": ["setosa", "versicolor"]}
-
-``inputs`` names each input unit (``layers[0]`` names); ``targets`` the target
-columns, one per output unit, or, with ``classes``, the one column of class
-labels; ``classes`` (for a classifier trained on labels only) the label of each
-output unit (two labels for a one-output network).  Names are non-empty
-strings on one line of at most 1,000 characters, unique within each list, and
-no name is both an input and a target.  ``save`` writes version 3 only for a
-network that records its columns, and version 2 otherwise, so that files
-without names load in backprop releases that read version 2.
-
-Version 1
----------
-Version 1 files (backprop before the training state was saved) have
-``"version": 1``, no ``optimizer`` or ``shuffle`` header entries and no
-``optimizer_state``, ``shuffle_*`` arrays; otherwise they are version 2 files.
+Earlier versions
+----------------
+Version 2 files (backprop before learning-rate schedules and column names) have
+``"version": 2`` and no ``schedule`` or ``columns`` header entry; otherwise they
+are version 3 files, and they load as such.  Version 1 files (backprop before
+the training state was saved) also have ``"version": 1``, no ``optimizer`` or
+``shuffle`` header entries and no ``optimizer_state``, ``shuffle_*`` arrays.
 They still load: the network then keeps no training state, as if
 ``reset_optimizer`` had been called and it had never been trained with
 ``shuffle=True`` (its next ``train`` call starts the optimizer afresh, and
@@ -164,6 +177,7 @@ from . import _spec, _training
 from . import _validation as check
 from . import network as _network
 from .columns import Columns
+from .schedule import Schedule, ScheduleState
 
 if TYPE_CHECKING:
     from .network import Network
@@ -172,11 +186,10 @@ __all__ = ["FORMAT", "VERSION", "save", "load", "read_header"]
 
 #: The ``format`` entry of every file's header.
 FORMAT = "backprop-network"
-#: The newest format version this module writes (3: with ``columns``; a network
-#: without them is written as version 2).
+#: The format version this module writes.
 VERSION = 3
 #: The format versions this module reads (version 1 has no training state,
-#: version 2 no column names).
+#: version 2 no schedule and no column names).
 READ_VERSIONS = (1, 2, 3)
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -187,8 +200,10 @@ _REQUIRED_KEYS = ("format", "version", "layers", "bias", "train_bias", "activati
 _OPTIONAL_KEYS = {
     1: ("dtype",),
     2: ("dtype", "optimizer", "shuffle"),
-    3: ("dtype", "optimizer", "shuffle", "columns"),
+    3: ("dtype", "optimizer", "schedule", "shuffle", "columns"),
 }
+#: The keys of the header's ``schedule`` entry.
+_SCHEDULE_KEYS = ("name", "params", "learning_rate", "epochs", "samples", "rate", "best", "bad")
 #: The arrays of the training state, and the header entry each needs.
 _STATE_ARRAYS = {
     "optimizer_state": "optimizer",
@@ -255,7 +270,7 @@ def _contents(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     columns = getattr(net, "columns", None)
     header = {
         "format": FORMAT,
-        "version": 2 if columns is None else 3,
+        "version": VERSION,
         "layers": [int(n) for n in net.layers],
         "bias": net.bias,
         "train_bias": bool(net.train_bias),
@@ -269,6 +284,18 @@ def _contents(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         header["optimizer"] = {
             "name": optimizer.name,
             "settings": {k: float(v) for k, v in zip(_spec.OPTIMIZER_SETTINGS, optimizer.settings)},
+        }
+    schedule = _kept_schedule(net)
+    if schedule is not None:
+        header["schedule"] = {
+            "name": schedule.schedule.name,
+            "params": schedule.schedule.params,
+            "learning_rate": schedule.base,
+            "epochs": schedule.epochs,
+            "samples": schedule.samples,
+            "rate": schedule.rate,
+            "best": None if math.isinf(schedule.best) else schedule.best,
+            "bad": schedule.bad,
         }
     if shuffle is not None:
         header["shuffle"] = {"samples": int(shuffle.perm.shape[0])}
@@ -296,6 +323,15 @@ def _kept_optimizer(net: Network) -> _training.OptimizerState | None:
     start it afresh; such a state is not saved (a loaded network would continue it).
     """
     kept = getattr(net, "_optimizer", None)
+    if kept is None or kept.fast_calls != _training._fast_calls(net):
+        return None
+    return kept
+
+
+def _kept_schedule(net: Network) -> ScheduleState | None:
+    """The network's schedule position, if its next ``train`` call would continue
+    it (as for the optimizer, a plain fast-path call since makes it start afresh)."""
+    kept = getattr(net, "_schedule", None)
     if kept is None or kept.fast_calls != _training._fast_calls(net):
         return None
     return kept
@@ -557,6 +593,8 @@ def _attach(
         net._shuffle = _training.ShuffleState(
             buffers["shuffle_rng"], perm.astype(np.intp, copy=False)
         )
+    if "schedule" in header:
+        net._schedule = header["schedule"]
     if "columns" in header:
         net._columns = header["columns"]
     net._bind()
@@ -963,6 +1001,8 @@ def _parse_header(raw: bytes) -> dict[str, Any]:
         )
     if "optimizer" in header:
         _check_optimizer(header["optimizer"])
+    if "schedule" in header:
+        header["schedule"] = _check_schedule(header["schedule"])
     if "shuffle" in header:
         shuffle = header["shuffle"]
         if not isinstance(shuffle, dict) or set(shuffle) != {"samples"}:
@@ -979,6 +1019,61 @@ def _parse_header(raw: bytes) -> dict[str, Any]:
         except (TypeError, ValueError) as exc:
             raise _Invalid(f"the header's columns are not valid: {exc}") from None
     return header
+
+
+def _check_schedule(entry: Any) -> ScheduleState:
+    """The header's ``schedule`` entry, checked, as the position it describes."""
+    if not isinstance(entry, dict) or sorted(entry) != sorted(_SCHEDULE_KEYS):
+        raise _Invalid(
+            f"the header's schedule must be an object with the keys {_listing(_SCHEDULE_KEYS)}"
+            f", got {entry!r}"
+        )
+    name, params = entry["name"], entry["params"]
+    if not isinstance(name, str) or name not in _spec.SCHEDULES or name == "constant":
+        known = [n for n in _spec.SCHEDULES if n != "constant"]
+        raise _Invalid(f"unknown schedule {name!r} in the header (known: {_listing(known)})")
+    if not isinstance(params, dict) or sorted(params) != sorted(_spec.SCHEDULES[name]):
+        raise _Invalid(
+            f"the header's schedule params must give exactly "
+            f"{_listing(tuple(_spec.SCHEDULES[name]))} for schedule {name!r}, got {params!r}"
+        )
+    for key, value in params.items():
+        wanted = int if key in _spec.SCHEDULE_INT_PARAMS else (int, float)
+        if type(value) not in ((wanted,) if wanted is int else wanted):
+            raise _Invalid(f"the header's schedule parameter {key!r} is not a number: {value!r}")
+    try:
+        schedule = Schedule(name, **params)
+    except (TypeError, ValueError) as exc:
+        raise _Invalid(f"the header's schedule is not valid: {exc}") from None
+    numbers = {}
+    for key in ("learning_rate", "rate", "best"):
+        value = entry[key]
+        if key == "best" and value is None:
+            numbers[key] = math.inf
+            continue
+        try:
+            ok = type(value) in (int, float) and math.isfinite(float(value))
+        except OverflowError:
+            ok = False
+        if not ok or (key != "best" and float(value) <= 0.0):
+            kind = "a finite number" if key == "best" else "a finite number > 0"
+            raise _Invalid(f"the header's schedule {key} must be {kind}, got {value!r}")
+        numbers[key] = float(value)
+    counts = {}
+    for key in ("epochs", "samples", "bad"):
+        value = entry[key]
+        if type(value) is not int or not 0 <= value <= sys.maxsize:
+            raise _Invalid(f"the header's schedule {key} must be an integer >= 0, got {value!r}")
+        counts[key] = value
+    return ScheduleState(
+        schedule,
+        numbers["learning_rate"],
+        counts["epochs"],
+        counts["samples"],
+        numbers["rate"],
+        numbers["best"],
+        counts["bad"],
+    )
 
 
 def _check_optimizer(entry: Any) -> None:

@@ -23,6 +23,7 @@ from ._params import start_params
 from ._spec import ACTIVATIONS, BIAS_MODES, ENGINES, INITS, LOSSES, TRAIN, TRAIN_OPTIONS, UPDATES
 from ._training import NonFiniteError
 from .columns import Columns
+from .schedule import Schedule, ScheduleState
 from .trace import Trace
 
 try:
@@ -168,6 +169,7 @@ class Network:
         self._loss_code = _spec.code("loss", self._loss)
         self._optimizer: _training.OptimizerState | None = None
         self._shuffle: _training.ShuffleState | None = None
+        self._schedule: ScheduleState | None = None
         self._owner = self._engine.Owner()  # the thread training it, if any
 
     def _bind(self) -> None:
@@ -204,13 +206,16 @@ class Network:
         new._params = self._params.copy()
         new._optimizer = self._optimizer and self._optimizer.copy()
         new._shuffle = self._shuffle and self._shuffle.copy()
+        new._schedule = self._schedule  # immutable
         new._bind()
         return new
 
     def reset_optimizer(self) -> None:
-        """Forget the optimizer's state: the next ``train`` call starts it afresh."""
+        """Forget the optimizer's state and the learning-rate schedule's position:
+        the next ``train`` call starts both afresh."""
         _training.guard(self, "reset its optimizer")
         self._optimizer = None
+        self._schedule = None
 
     # ------------------------------------------------------------ properties
     @property
@@ -373,6 +378,7 @@ class Network:
         rprop_max_step: float = TRAIN.rprop_max_step,
         weight_decay: float = TRAIN.weight_decay,
         alpha: float = TRAIN.alpha,
+        schedule: str | Schedule = TRAIN.schedule,
         validation: tuple[Any, Any] | None = TRAIN.validation,
         patience: int | None = TRAIN.patience,
         callback: Callable[..., Any] | None = TRAIN.callback,
@@ -410,6 +416,13 @@ class Network:
             it is divided by the batch's size (scikit-learn's ``alpha``).  A call
             with a penalty takes the mini-batch loop (``batch_size=1``: one
             update per sample).
+        schedule
+            The learning rate of each epoch, starting from ``learning_rate``:
+            ``"constant"``, scikit-learn's ``"invscaling"`` and ``"adaptive"``,
+            PyTorch's ``"step"``, ``"exponential"`` and ``"cosine"``; a name
+            takes the schedule's defaults, ``backprop.Schedule(name, ...)`` sets
+            its parameters (see ``backprop.schedule``).  Its position carries
+            over while the schedule and ``learning_rate`` stay the same.
         validation, patience
             Held-out ``(X, T)``, measured every ``report_every`` epochs (the
             result is then a ``History`` with ``.validation``); with ``patience``,

@@ -49,7 +49,7 @@ except ImportError as exc:  # pragma: no cover - scikit-learn < 1.6
         f"found {sklearn.__version__}"
     ) from exc
 
-from ._spec import BIAS_MODES, INITS
+from ._spec import ADAPTIVE_FACTOR, ADAPTIVE_MIN_RATE, BIAS_MODES, INITS
 from ._training import TrainingInterrupted
 from .network import Network
 
@@ -100,15 +100,10 @@ def _train_options(est: _BaseBackprop, n_samples: int) -> dict[str, Any]:
 
     ``alpha`` is ``train``'s ``alpha``, scikit-learn's L2 penalty: ``alpha * W``
     added to each batch's summed gradient before the division by its size.
-    The learning-rate schedules other than "constant" need engine support that
-    ``Network.train`` does not have yet: they are refused here, before anything
-    is trained.
+    ``learning_rate_init`` is the first epoch's rate; the schedules
+    ("invscaling", "adaptive") are applied epoch by epoch by ``_fit`` (see
+    ``_scheduled``).
     """
-    if est.learning_rate != "constant":
-        raise ValueError(
-            f"learning_rate={est.learning_rate!r} is not supported yet: Network.train "
-            f"has no learning-rate schedules so far; use learning_rate='constant'"
-        )
     optimizer = est.optimizer
     if optimizer == "sgd" and est.momentum > 0.0:
         optimizer = "nesterov" if est.nesterovs_momentum else "momentum"
@@ -137,6 +132,13 @@ def _train_options(est: _BaseBackprop, n_samples: int) -> dict[str, Any]:
     )
 
 
+def _scheduled(est: _BaseBackprop) -> bool:
+    """Whether ``est``'s learning rate follows a schedule: "invscaling" or
+    "adaptive" with ``optimizer="sgd"`` (as in scikit-learn, where only its SGD
+    solver reads ``learning_rate``; Adam and RPROP ignore it)."""
+    return est.learning_rate != "constant" and est.optimizer == "sgd"
+
+
 class _Run:
     """The bookkeeping of one ``fit`` or ``partial_fit`` call, kept apart from the
     estimator until training has ended, so that a call that raises leaves the
@@ -147,6 +149,10 @@ class _Run:
         self.n_iter = 0
         self.stopped = False
         self.best_network: Network | None = None
+        # the learning rate of the next epoch: a fit starts a new optimizer at
+        # learning_rate_init (scikit-learn's too, warm or not); partial_fit
+        # continues the last one's
+        self.rate = float(est.learning_rate_init)
         if first_pass:
             self.t = 0
             self.loss_curve: list[float] = []
@@ -211,7 +217,7 @@ class _BaseBackprop(BaseEstimator):
         *,
         optimizer: str = "adam",
         loss: str = "auto",
-        alpha: float = 0.0,
+        alpha: float = 0.0001,
         batch_size: int | str = "auto",
         learning_rate: str = "constant",
         learning_rate_init: float = 0.001,
@@ -384,13 +390,26 @@ class _BaseBackprop(BaseEstimator):
                 # as scikit-learn does: each fit starts a new optimizer, even a warm one
                 net.reset_optimizer()
         run = _Run(self, first_pass, early_stopping)
+        if incremental and not first_pass:
+            run.rate = self._learning_rate
         epochs = 1 if incremental else self.max_iter
         callback = self._epoch_callback(
             run, net, n_train, self._loss_scale(n_outputs), X_val, y_val, fitted,
             early_stopping, incremental,
         )  # fmt: skip
         try:
-            net.train(X_train, T_train, epochs, callback=callback, seed=seed, **options)
+            if not _scheduled(self):
+                net.train(X_train, T_train, epochs, callback=callback, seed=seed, **options)
+            else:
+                # one call per epoch, each at the rate the schedule (in the
+                # callback) set: the optimizer's state and the shuffling stream
+                # carry over between calls, so this trains as one call would
+                for _ in range(epochs):
+                    options["learning_rate"] = run.rate
+                    net.train(X_train, T_train, 1, callback=callback, seed=seed, **options)
+                    seed = None
+                    if run.stopped:
+                        break
         except TrainingInterrupted:
             warnings.warn("Training interrupted by user.", UserWarning, stacklevel=3)
         if early_stopping and run.best_network is not None:
@@ -469,7 +488,21 @@ class _BaseBackprop(BaseEstimator):
                 else:
                     run.no_improvement = 0
                 run.best_loss = min(run.best_loss, loss)
-            if run.no_improvement > self.n_iter_no_change and not incremental:
+            if _scheduled(self) and self.learning_rate == "invscaling":
+                # scikit-learn's SGDOptimizer.iteration_ends(t_)
+                run.rate = float(self.learning_rate_init) / (run.t + 1) ** self.power_t
+            if (
+                run.no_improvement > self.n_iter_no_change
+                and _scheduled(self)
+                and self.learning_rate == "adaptive"
+                and run.rate > ADAPTIVE_MIN_RATE
+            ):
+                # scikit-learn's trigger_stopping: a smaller rate instead of a stop
+                run.rate /= ADAPTIVE_FACTOR
+                run.no_improvement = 0
+                if self.verbose:
+                    print(f"Setting learning rate to {run.rate:f}")
+            elif run.no_improvement > self.n_iter_no_change and not incremental:
                 measure = "Validation score" if early_stopping else "Training loss"
                 if self.verbose:
                     print(
@@ -499,6 +532,7 @@ class _BaseBackprop(BaseEstimator):
         if run.loss_curve:
             self.loss_ = run.loss_curve[-1]
         self._no_improvement_count = run.no_improvement
+        self._learning_rate = run.rate
         self.best_loss_ = run.best_loss
         self.validation_scores_ = run.validation_scores
         self.best_validation_score_ = run.best_validation_score
@@ -534,16 +568,22 @@ default="relu"
         ``batch_size="auto"``).
     loss : {"auto", "cross_entropy", "half_sse", "mse"}, default="auto"
         "auto" is "cross_entropy".
-    alpha : float, default=0.0
+    alpha : float, default=0.0001
         L2 penalty on the weights (not the biases), as scikit-learn scales it:
         ``alpha * W`` is added to each batch's summed gradient.
     batch_size : int or "auto", default="auto"
         Samples per update; "auto" is ``min(200, n_samples)`` (all samples for
         "rprop"). Larger values are clipped to the number of samples.
     learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
-        Learning-rate schedule; only "constant" is supported so far.
+        Learning-rate schedule of ``optimizer="sgd"`` (the others ignore it, as
+        scikit-learn's Adam does), scikit-learn's rules: "invscaling" trains
+        each epoch at ``learning_rate_init / (t_ + 1) ** power_t`` (``t_``: the
+        samples trained on so far); "adaptive" divides the rate by 5 where
+        "constant" would stop (``tol``, ``n_iter_no_change``), and stops once
+        the rate is at most 1e-6.  ``partial_fit`` continues the rate.
     learning_rate_init : float, default=0.001
-        The learning rate (the step size of "sgd" and "adam").
+        The learning rate (the step size of "sgd" and "adam"; the first
+        epoch's under a schedule).
     power_t : float, default=0.5
         Exponent of the "invscaling" schedule.
     max_iter : int, default=200
