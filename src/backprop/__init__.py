@@ -11,8 +11,10 @@ readably and serves as the oracle in the tests.  Start with::
 from ._spec import ACTIVATIONS, BIAS_MODES, ENGINES, LOSSES, UPDATES
 from ._training import History, NonFiniteError, TrainingError, TrainingInterrupted
 from ._version import __version__
+from .columns import Columns
 from .io import load
 from .network import Network, default_engine
+from .plot import plot_history
 from .schedule import Schedule
 from .trace import Trace
 
@@ -31,5 +33,7 @@ __all__ = [
     "History",
     "default_engine",
     "load",
+    "plot_history",
+    "Columns",
     "__version__",
 ]
