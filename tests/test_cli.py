@@ -1,9 +1,16 @@
-"""The ``backprop`` command: the demo prints the seed's figures; bench is wired up."""
+"""The ``backprop`` command: the demo prints the seed's figures, every command has
+help, bad input is one line on stderr with status 2, a closed pipe ends the
+command quietly, bench runs what it is asked to and checks its options first.
+(train, predict, info and draw on files: test_cli_files.py.)"""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -104,3 +111,218 @@ def test_every_bench_case_can_be_planned_in_quick_mode():
     engines = {case.engine for case in cases}
     assert {"cython", "python"} <= engines
     assert all(case.steps >= 1 for case in cases)
+
+
+# ------------------------------------------------------------------ every command
+COMMANDS = ("demo", "train", "predict", "info", "draw", "bench")
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main([command, "--help"] if command else ["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: backprop{' ' + command if command else ''}")
+    if command is None:
+        assert all(c in out for c in COMMANDS)
+
+
+def test_python_dash_m_backprop_runs_the_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "backprop", "--version"], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == f"backprop {bp.__version__}"
+
+
+def test_demo_piped_into_head_exits_0(console_script):
+    """``backprop demo | head -1`` in a real shell: the demo's status is 0 (pipefail)
+    and it prints nothing on stderr."""
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash for a pipeline")
+    result = subprocess.run(
+        [bash, "-c", f"set -o pipefail; '{console_script}' demo | head -1"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("The seed's 2-2-2 network")
+    assert result.stdout.count("\n") == 1
+    assert result.stderr == ""
+
+
+def test_output_to_a_closed_pipe_ends_quietly(console_script):
+    """The reader closes the pipe before the command writes (it is still importing
+    NumPy): every write fails with EPIPE, and the command ends with status 0 and
+    nothing on stderr."""
+    proc = subprocess.Popen(
+        [str(console_script), "demo", "--json", "--epochs", "10"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert err == b""
+
+
+def test_a_bad_engine_in_the_environment_is_one_line_not_a_traceback(console_script):
+    env = {**os.environ, "BACKPROP_ENGINE": "cuda"}
+    result = subprocess.run([str(console_script), "demo"], capture_output=True, text=True, env=env)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("backprop demo: error: BACKPROP_ENGINE")
+    assert "'cuda'" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["demo"], ["info", "x.npz"], ["bench"]])
+def test_a_bad_engine_is_refused_by_every_command(command, monkeypatch, capsys):
+    monkeypatch.setenv("BACKPROP_ENGINE", "gpu")
+    assert cli.main(command) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "BACKPROP_ENGINE" in err
+
+
+def test_demo_json_holds_every_figure_and_the_trace(capsys):
+    assert cli.main(["demo", "--json", "--epochs", "3"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    figures = {f["name"]: f for f in document["figures"]}
+    assert figures["out_h1"]["seed"] == "0.593269992" and figures["out_h1"]["agrees"]
+    assert figures["w5+"]["value"] == pytest.approx(0.35891648, abs=5e-9)
+    disagree = [f["name"] for f in document["figures"] if f["agrees"] is False]
+    assert disagree == ["dE_o2/dout_h1"]  # the seed's one rounding slip
+    assert document["trace"]["total_error"] == pytest.approx(0.298371109, abs=5e-10)
+    assert len(document["training"]["sequential"]["history"]) == 3
+    assert set(document["seconds_per_step"]) <= set(bp.ENGINES)
+
+
+def test_demo_plots_the_error_of_both_update_orders(tmp_path, capsys):
+    image = pytest.importorskip("matplotlib.image")
+    path = tmp_path / "loss.png"
+    assert cli.main(["demo", "--epochs", "50", "--plot", str(path)]) == 0
+    picture = image.imread(path)
+    assert picture.shape[:2] == (380, 640) and picture[..., :3].std() > 0.05
+
+
+# ------------------------------------------------------------------ bench
+def test_bench_selects_workloads_by_name_or_prefix():
+    assert bench.select_workloads(["seed"]) == ["seed-library-loop", "seed-python-loop"]
+    assert bench.select_workloads(["width-sweep-5", "digits"]) == ["digits", "width-sweep-512"]
+    assert bench.select_workloads(["width-sweep-2"]) == ["width-sweep-2"]  # whole name first
+    assert bench.select_workloads(["skl"], extra=["sklearn"]) == ["sklearn"]
+    with pytest.raises(ValueError, match="begins with 'gpu'"):
+        bench.select_workloads(["gpu"])
+
+
+def test_bench_table_is_the_same_printed_at_once_or_a_workload_at_a_time():
+    rows = [
+        {
+            "workload": "seed-library-loop",
+            "engine": e,
+            "steps": 10,
+            "workload_steps": 10,
+            "scaled": e == "python",
+            "time": t,
+            "per_step": t / 10,
+            "ratio": r,
+            "gflops": None,
+            "repeat": 3,
+            "skipped": None,
+            "blas_threads": 2,
+            "blas_limit": None,
+        }
+        for e, t, r in (("cython", 6e-4, 1.0), ("python", 0.3, 500.0))
+    ]
+    rows.append({**rows[0], "engine": "torch", "skipped": "torch not installed"})
+    table = bench.format_table(rows).splitlines()
+    widths = [len(c) for c in table[1].split("  ")]
+    assert bench.format_header(widths).splitlines() == table[:2]
+    assert bench.format_rows(rows, widths) == table[2:4]
+    assert table[5:] == bench.table_notes(rows)
+    assert "skipped seed-library-loop/torch: torch not installed" in table
+
+
+def test_bench_says_whether_the_compiled_engine_used_blas(core):
+    used = [{"workload": "minibatch-784", "engine": "cython", "skipped": None}]
+    summary = bench.blas_summary(used)
+    if core.blas_available():
+        assert summary.startswith("BLAS: used by the compiled engine in minibatch-784")
+        assert "not used" in bench.blas_summary([{**used[0], "workload": "digits"}])
+    else:
+        assert summary.startswith("BLAS: not used by the compiled engine")
+
+
+def test_bench_prints_a_workload_at_a_time_and_keeps_json_and_a_plot(core, tmp_path, capsys):
+    image = pytest.importorskip("matplotlib.image")
+    out_json, out_png = tmp_path / "bench.json", tmp_path / "bench.png"
+    argv = [
+        "bench",
+        "--workload",
+        "seed-lib",
+        "--engine",
+        "cython",
+        "--json",
+        str(out_json),
+        "--plot",
+        str(out_png),
+    ]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == [
+        "workload",
+        "engine",
+        "time",
+        "per",
+        "step",
+        "vs",
+        "cython",
+        "GFLOP/s",
+    ]
+    assert out[2].split()[:2] == ["seed-library-loop", "cython"]
+    assert any(line.startswith("BLAS: ") for line in out)
+    assert "MLPClassifier" not in "\n".join(out)  # a chosen workload: no estimator run
+    rows = json.loads(out_json.read_text())["results"]
+    assert [(r["workload"], r["engine"]) for r in rows] == [("seed-library-loop", "cython")]
+    assert image.imread(out_png).shape[:2] == (440, 640)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--workload", "gpu"], "no workload is named or begins with 'gpu'"),
+        (["--json", "{missing}/out.json"], "no such directory"),
+        (["--json", "{tmp}"], "is a directory"),
+        (["--plot", "{tmp}/bench.gif"], "name a .png, .svg or .pdf file"),
+        (
+            ["--workload", "minibatch", "--engine", "numba_222"],
+            "engine 'numba_222' does not run workloads minibatch-784",
+        ),
+    ],
+)
+def test_bench_refuses_bad_options_before_running_anything(argv, message, tmp_path, capsys):
+    argv = [a.format(tmp=tmp_path, missing=tmp_path / "missing") for a in argv]
+    start = time.perf_counter()
+    assert cli.main(["bench", *argv]) == 2
+    assert time.perf_counter() - start < 5  # nothing was timed
+    err = capsys.readouterr().err
+    assert err.startswith("backprop bench: error: ") and err.count("\n") == 1
+    assert message in err
+
+
+@pytest.mark.parametrize(
+    "argv", [["--blas-threads", "0"], ["--blas-threads", "x"], ["--engine", "gpu"]]
+)
+def test_bench_option_values_are_checked_by_the_parser(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["bench", *argv])
+    assert info.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_bench_blas_threads_needs_threadpoolctl(monkeypatch, capsys):
+    from backprop import _peers
+
+    monkeypatch.setattr(_peers, "has_module", lambda name: name != "threadpoolctl")
+    assert cli.main(["bench", "--blas-threads", "1"]) == 2
+    assert "needs threadpoolctl" in capsys.readouterr().err

@@ -11,9 +11,11 @@ readably and serves as the oracle in the tests.  Start with::
 from ._spec import ACTIVATIONS, BIAS_MODES, ENGINES, LOSSES, UPDATES
 from ._training import History, NonFiniteError, TrainingError, TrainingInterrupted
 from ._version import __version__
+from .columns import Columns
 from .ensemble import Ensemble
 from .io import load
 from .network import Network, default_engine
+from .plot import plot_history
 from .schedule import Schedule
 from .sweep import SweepResult, sweep
 from .trace import Trace
@@ -36,5 +38,7 @@ __all__ = [
     "History",
     "default_engine",
     "load",
+    "plot_history",
+    "Columns",
     "__version__",
 ]

@@ -70,12 +70,18 @@ __all__ = [
     "WORKLOADS",
     "build_cases",
     "engine_available",
+    "blas_summary",
+    "format_header",
+    "format_rows",
     "format_table",
     "get_case",
     "machine_info",
     "report",
     "run_all",
+    "select_workloads",
     "sgd_step_flops",
+    "table_notes",
+    "table_widths",
     "workload_names",
     "write_json",
 ]
@@ -519,6 +525,24 @@ def workload_names(families: Iterable[str] | None = None) -> list[str]:
     return [w.name for family in (families or WORKLOADS) for w in _workloads(family)]
 
 
+def select_workloads(patterns: Iterable[str], extra: Sequence[str] = ()) -> list[str]:
+    """The expanded workload names (and ``extra`` names) that ``patterns`` select:
+    a whole name, or a prefix (``seed`` selects both seed workloads,
+    ``width-sweep`` every width), in the order of :func:`workload_names`.
+    ``ValueError`` for a pattern that selects nothing."""
+    names = [*workload_names(), *extra]
+    chosen: set[str] = set()
+    for pattern in patterns:
+        found = [n for n in names if n == pattern] or [n for n in names if n.startswith(pattern)]
+        if not pattern or not found:
+            raise ValueError(
+                f"no workload is named or begins with {pattern!r} "
+                f"(the workloads: {', '.join(names)})"
+            )
+        chosen.update(found)
+    return [n for n in names if n in chosen]
+
+
 def build_cases(
     quick: bool = True,
     engines: Iterable[str] | None = None,
@@ -572,7 +596,10 @@ def _blas_info() -> list[dict[str, Any]] | None:
         return None
     from threadpoolctl import threadpool_info
 
-    keys = ("user_api", "internal_api", "prefix", "version", "num_threads", "threading_layer")
+    keys = (
+        "user_api", "internal_api", "prefix", "filepath", "version", "num_threads",
+        "threading_layer",
+    )  # fmt: skip
     return [{k: pool.get(k) for k in keys} for pool in threadpool_info()]
 
 
@@ -767,26 +794,57 @@ def _blas_note(rows: list[dict[str, Any]]) -> str:
     return "BLAS threads: unknown (threadpoolctl not installed)"
 
 
-def format_table(results: list[dict[str, Any]]) -> str:
-    """A plain-text table of :func:`run_all`'s rows; scaled and skipped rows are footnoted.
+#: The columns of :func:`format_table`; all but the first two are right-aligned.
+TABLE_COLUMNS = ("workload", "engine", "time", "per step", "vs cython", "GFLOP/s")
 
-    ``time`` is for the whole workload, ``per step`` for one update (one
-    product for ``numpy-matvec``), ``vs cython`` the per-step time ratio.
-    """
-    header = ("workload", "engine", "time", "per step", "vs cython", "GFLOP/s")
-    lines: list[tuple[str, ...]] = []
+
+def _cells(row: dict[str, Any]) -> tuple[str, ...]:
+    """One result row's cells in :func:`format_table` (a row that ran)."""
+    time_text = _fmt_seconds(row["time"])
+    if row["scaled"]:
+        time_text += " *"
+    ratio = f"{row['ratio']:.3g}x" if row["ratio"] is not None else "-"
+    gflops = f"{row['gflops']:.3g}" if row["gflops"] is not None else "-"
+    return (row["workload"], row["engine"], time_text, _fmt_seconds(row["per_step"]), ratio, gflops)
+
+
+def format_line(cells: Sequence[str], widths: Sequence[int]) -> str:
+    """One line of :func:`format_table` with the given column widths."""
+    return "  ".join(
+        c.rjust(w) if i >= 2 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+    ).rstrip()
+
+
+def table_widths(workloads: Iterable[str], engines: Iterable[str]) -> list[int]:
+    """Column widths that fit every row of these workloads and engines, for a table
+    printed a workload at a time (:func:`format_rows`)."""
+    numbers = [10, 10, 9, 7]  # "123 ms *", "12.3 us", "1.23e+03x", "12.3"
+    return [
+        max(len(TABLE_COLUMNS[0]), *(len(w) for w in workloads)),
+        max(len(TABLE_COLUMNS[1]), *(len(e) for e in engines)),
+        *(max(len(h), n) for h, n in zip(TABLE_COLUMNS[2:], numbers)),
+    ]
+
+
+def format_header(widths: Sequence[int]) -> str:
+    """The heading and rule of a table of ``widths``."""
+    return "\n".join(
+        [format_line(TABLE_COLUMNS, widths), format_line(tuple("-" * w for w in widths), widths)]
+    )
+
+
+def format_rows(results: list[dict[str, Any]], widths: Sequence[int]) -> list[str]:
+    """The lines of the rows that ran (skipped rows go to :func:`table_notes`)."""
+    return [format_line(_cells(row), widths) for row in results if not row["skipped"]]
+
+
+def table_notes(results: list[dict[str, Any]]) -> list[str]:
+    """The footnotes of a table of ``results``: what the marks and engines mean,
+    the skipped rows, the BLAS threads."""
     notes: list[str] = []
     for row in results:
         if row["skipped"]:
             notes.append(f"skipped {row['workload']}/{row['engine']}: {row['skipped']}")
-            continue
-        time_text = _fmt_seconds(row["time"])
-        if row["scaled"]:
-            time_text += " *"
-        ratio = f"{row['ratio']:.3g}x" if row["ratio"] is not None else "-"
-        gflops = f"{row['gflops']:.3g}" if row["gflops"] is not None else "-"
-        per_step = _fmt_seconds(row["per_step"])
-        lines.append((row["workload"], row["engine"], time_text, per_step, ratio, gflops))
     ran = [row for row in results if not row["skipped"]]
     if any(row["scaled"] for row in ran):
         notes.insert(0, "* extrapolated from a run of part of the workload")
@@ -801,14 +859,75 @@ def format_table(results: list[dict[str, Any]]) -> str:
             notes.insert(0, f"{engine}: {meaning}")
     if ran:
         notes.append(_blas_note(ran))
-    widths = [max(len(r[i]) for r in (header, *lines)) for i in range(len(header))]
-    right = {2, 3, 4, 5}
+    return notes
 
-    def fmt(cols: tuple[str, ...]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cols, widths))
-        ).rstrip()
 
-    out = [fmt(header), fmt(tuple("-" * w for w in widths))]
-    out += [fmt(r) for r in lines]
+def format_table(results: list[dict[str, Any]]) -> str:
+    """A plain-text table of :func:`run_all`'s rows; scaled and skipped rows are footnoted.
+
+    ``time`` is for the whole workload, ``per step`` for one update (one
+    product for ``numpy-matvec``), ``vs cython`` the per-step time ratio.
+    """
+    lines = [_cells(row) for row in results if not row["skipped"]]
+    widths = [max(len(r[i]) for r in (TABLE_COLUMNS, *lines)) for i in range(len(TABLE_COLUMNS))]
+    out = [format_header(widths), *(format_line(r, widths) for r in lines)]
+    notes = table_notes(results)
     return "\n".join(out + [""] + notes if notes else out)
+
+
+#: Workloads whose compiled runs hand their large layers' batch products to BLAS
+#: (mini-batches, layers of at least ``_core.BLAS_MIN_WEIGHTS`` weights).
+BLAS_WORKLOADS = ("minibatch-784",)
+#: The engines of this package that use that BLAS.
+BLAS_ENGINES = ("cython", FLOAT32_ENGINE)
+
+
+def blas_summary(results: list[dict[str, Any]]) -> str:
+    """Whether the compiled engine used BLAS in these results, and which one:
+    SciPy's (found at run time), with the library and thread count that
+    threadpoolctl reports; and NumPy's, which the NumPy peers use."""
+    try:
+        from . import _core
+    except ImportError:
+        return "BLAS: not used (the compiled engine is not built)"
+    ran = {
+        row["workload"]
+        for row in results
+        if not row["skipped"]
+        and row["engine"] in BLAS_ENGINES
+        and row["workload"] in BLAS_WORKLOADS
+    }
+    available = _core.blas_available()  # (loads SciPy's BLAS, to be listed below)
+    pools = [p for p in _blas_info() or () if p.get("user_api") == "blas"]
+
+    def which(pool: dict[str, Any]) -> str:
+        return (
+            f"{pool.get('internal_api')} {pool.get('version') or ''}".rstrip()
+            + f", {pool.get('num_threads')} thread(s)"
+        )
+
+    def owner(pool: dict[str, Any]) -> str:  # the folder it was loaded from: scipy.libs ...
+        return os.path.basename(os.path.dirname(str(pool.get("filepath") or ""))).lower()
+
+    scipy_pools = [p for p in pools if owner(p).startswith("scipy")]
+    numpy_pools = [p for p in pools if owner(p).startswith("numpy")]
+    if len(pools) == 1:  # one BLAS serves both (a shared system library)
+        scipy_pools = numpy_pools = pools
+    if not available:
+        why = (
+            "turned off by BACKPROP_BLAS=0"
+            if os.environ.get("BACKPROP_BLAS", "1").strip().lower() in ("0", "false", "no", "off")
+            else "SciPy is not installed"
+        )
+        used = f"BLAS: not used by the compiled engine ({why}: hand-written loops throughout)"
+    elif not ran:
+        used = (
+            f"BLAS: not used by the workloads run (only {', '.join(BLAS_WORKLOADS)} has "
+            f"layers large enough; SciPy's BLAS is available)"
+        )
+    else:
+        lib = which(scipy_pools[0]) if scipy_pools else "library unknown: install threadpoolctl"
+        used = f"BLAS: used by the compiled engine in {', '.join(sorted(ran))} (SciPy's: {lib})"
+    if numpy_pools:
+        used += f"; NumPy's BLAS ({which(numpy_pools[0])}) serves the NumPy peers"
+    return used

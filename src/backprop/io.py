@@ -21,8 +21,8 @@ holds these arrays, and no others:
 
 ``header``
     A 1-D ``uint8`` array: the UTF-8 bytes of a JSON object with these keys
-    (``dtype``, ``optimizer``, ``schedule`` and ``shuffle`` may be left out, and
-    no others may be given)::
+    (``dtype``, ``optimizer``, ``schedule``, ``shuffle`` and ``columns`` may be left
+    out, and no others may be given)::
 
         {"format": "backprop-network", "version": 3,
          "layers": [2, 2, 2], "bias": "shared", "train_bias": false,
@@ -91,6 +91,19 @@ holds these arrays, and no others:
         Present when the network keeps a shuffling stream (after
         ``train(shuffle=True)``): an object with exactly the key ``samples``, an
         integer >= 1, the number of samples of that training set.
+    ``columns``
+        Present when the network records the names of the data it was trained
+        on (``Network.columns``, a ``backprop.columns.Columns``; ``backprop
+        train`` records them and ``backprop predict`` matches a table's
+        columns by them): an object with the keys ``inputs`` (a list of
+        ``layers[0]`` names, one per input unit), ``targets`` (the target
+        columns: one per output unit, or, with ``classes``, the one column of
+        class labels) and, for a classifier trained on labels only,
+        ``classes`` (the label of each output unit; two labels for a
+        one-output network), such as ``{"inputs": ["x1", "x2"], "targets":
+        ["species"], "classes": ["setosa", "versicolor"]}``.  Names are
+        non-empty strings on one line of at most 1,000 characters, unique
+        within each list, and no name is both an input and a target.
 
 ``weights_0`` ... ``weights_{L-1}``
     ``weights_l`` has shape ``(layers[l+1], layers[l])``: ``weights_l[j, i]`` is
@@ -127,11 +140,11 @@ timestamps, so the same network always gives the same bytes.
 
 Earlier versions
 ----------------
-Version 2 files (backprop before learning-rate schedules) have ``"version": 2``
-and no ``schedule`` header entry; otherwise they are version 3 files, and they
-load as such.  Version 1 files (backprop before the training state was saved)
-also have ``"version": 1``, no ``optimizer`` or ``shuffle`` header entries and no
-``optimizer_state``, ``shuffle_*`` arrays.
+Version 2 files (backprop before learning-rate schedules and column names) have
+``"version": 2`` and no ``schedule`` or ``columns`` header entry; otherwise they
+are version 3 files, and they load as such.  Version 1 files (backprop before
+the training state was saved) also have ``"version": 1``, no ``optimizer`` or
+``shuffle`` header entries and no ``optimizer_state``, ``shuffle_*`` arrays.
 They still load: the network then keeps no training state, as if
 ``reset_optimizer`` had been called and it had never been trained with
 ``shuffle=True`` (its next ``train`` call starts the optimizer afresh, and
@@ -173,19 +186,20 @@ import numpy as np
 from . import _spec, _training
 from . import _validation as check
 from . import network as _network
+from .columns import Columns
 from .schedule import Schedule, ScheduleState
 
 if TYPE_CHECKING:
     from .network import Network
 
-__all__ = ["FORMAT", "VERSION", "save", "load"]
+__all__ = ["FORMAT", "VERSION", "save", "load", "read_header"]
 
 #: The ``format`` entry of every file's header.
 FORMAT = "backprop-network"
 #: The format version this module writes.
 VERSION = 3
 #: The format versions this module reads (version 1 has no training state,
-#: version 2 no schedule).
+#: version 2 no schedule and no column names).
 READ_VERSIONS = (1, 2, 3)
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -196,7 +210,7 @@ _REQUIRED_KEYS = ("format", "version", "layers", "bias", "train_bias", "activati
 _OPTIONAL_KEYS = {
     1: ("dtype",),
     2: ("dtype", "optimizer", "shuffle"),
-    3: ("dtype", "optimizer", "schedule", "shuffle"),
+    3: ("dtype", "optimizer", "schedule", "shuffle", "columns"),
 }
 #: The keys of the header's ``schedule`` entry.
 _SCHEDULE_KEYS = ("name", "params", "learning_rate", "epochs", "samples", "rate", "best", "bad")
@@ -263,6 +277,7 @@ def save(net: Network, path: PathLike) -> None:
 
 def _contents(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The header and the named arrays that describe ``net`` (file and pickle alike)."""
+    columns = getattr(net, "columns", None)
     header = {
         "format": FORMAT,
         "version": VERSION,
@@ -294,6 +309,8 @@ def _contents(net: Network) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         }
     if shuffle is not None:
         header["shuffle"] = {"samples": int(shuffle.perm.shape[0])}
+    if columns is not None:
+        header["columns"] = columns.as_dict()
     arrays: dict[str, np.ndarray] = {}
     for l, w in enumerate(net.weights):
         arrays[f"weights_{l}"] = w
@@ -588,6 +605,8 @@ def _attach(
         )
     if "schedule" in header:
         net._schedule = header["schedule"]
+    if "columns" in header:
+        net._columns = header["columns"]
     net._bind()
     return net
 
@@ -683,33 +702,12 @@ def _read(fh: IO[bytes], engine: str | None, ensembles: bool = True) -> Any:
     """The network in an open file, checked: the header first, then every array
     (its ``.npy`` header against the network's, then its data, straight into the
     network's buffer); or, for an ensemble's file, the ensemble."""
-    try:
-        archive = zipfile.ZipFile(fh)
-    except zipfile.BadZipFile:
-        raise _Invalid(
-            "it is not a readable ZIP (.npz) archive: the file is truncated, "
-            "damaged, or not a backprop network file"
-        ) from None
+    archive = _open_archive(fh)
     with archive:
-        entries = archive.infolist()
-        names = [info.filename for info in entries]
-        duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
-        if duplicates:
-            raise _Invalid(f"the archive holds more than one entry named {duplicates[0]!r}")
-        members = {
-            n[: -len(".npy")] if n.endswith(".npy") else n: info for n, info in zip(names, entries)
-        }
-        if _HEADER not in members:
-            raise _Invalid(
-                f"it is not a backprop network file: it has no {_HEADER!r} array "
-                f"(its arrays: {_listing(members)})"
-            )
-        raw = _read_array(
-            archive, members[_HEADER], _HEADER, np.dtype(np.uint8), None, _MAX_HEADER_BYTES
-        )
-        if ensembles and _is_ensemble(raw.tobytes()):
-            return _read_ensemble(archive, members, raw.tobytes(), engine)
-        header = _parse_header(raw.tobytes())
+        members, raw = _archive_raw_header(archive)
+        if ensembles and _is_ensemble(raw):
+            return _read_ensemble(archive, members, raw, engine)
+        header = _parse_header(raw)
         entries = _entries(header)
         missing = [n for n in entries if n not in members]
         if missing:
@@ -822,6 +820,66 @@ def _read_ensemble(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]
     ens._members = nets  # (from_networks copied them: keep the loaded ones)
     ens.seeds = seeds
     return ens
+
+
+def _open_archive(fh: IO[bytes]) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(fh)
+    except zipfile.BadZipFile:
+        raise _Invalid(
+            "it is not a readable ZIP (.npz) archive: the file is truncated, "
+            "damaged, or not a backprop network file"
+        ) from None
+
+
+def _archive_header(
+    archive: zipfile.ZipFile,
+) -> tuple[dict[str, zipfile.ZipInfo], dict[str, Any]]:
+    """The archive's members by array name, and its header, checked."""
+    members, raw = _archive_raw_header(archive)
+    return members, _parse_header(raw)
+
+
+def _archive_raw_header(archive: zipfile.ZipFile) -> tuple[dict[str, zipfile.ZipInfo], bytes]:
+    """The archive's members by array name, and its header's bytes (unchecked)."""
+    entries = archive.infolist()
+    names = [info.filename for info in entries]
+    duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
+    if duplicates:
+        raise _Invalid(f"the archive holds more than one entry named {duplicates[0]!r}")
+    members = {
+        n[: -len(".npy")] if n.endswith(".npy") else n: info for n, info in zip(names, entries)
+    }
+    if _HEADER not in members:
+        raise _Invalid(
+            f"it is not a backprop network file: it has no {_HEADER!r} array "
+            f"(its arrays: {_listing(members)})"
+        )
+    raw = _read_array(
+        archive, members[_HEADER], _HEADER, np.dtype(np.uint8), None, _MAX_HEADER_BYTES
+    )
+    return members, raw.tobytes()
+
+
+def read_header(path: PathLike) -> dict[str, Any]:
+    """The checked header of a network file, without reading its arrays: the JSON
+    object described in this module (``version``, ``layers``, ``activations`` ...,
+    ``dtype`` filled in; ``columns``, when present, as a ``Columns``).  Only the
+    header is checked (``load`` checks the whole file); it raises as ``load``
+    does: ``FileNotFoundError``, or a ``ValueError`` naming the file."""
+    name = os.fsdecode(os.fspath(path))
+    try:
+        with _open_regular(name) as fh, _open_archive(fh) as archive:
+            return _archive_header(archive)[1]
+    except _Invalid as exc:
+        raise ValueError(f"cannot read a network file {name!r}: {exc}") from None
+    except _READ_ERRORS as exc:
+        if isinstance(exc, OSError) and exc.filename is not None:
+            raise  # open() itself: no such file, no permission
+        raise ValueError(
+            f"cannot read a network file {name!r}: the file is truncated, damaged "
+            f"or not a backprop network file ({_describe(exc)})"
+        ) from exc
 
 
 def _why(header: dict[str, Any], name: str, entries: Any, verb: str) -> str:
@@ -1068,6 +1126,11 @@ def _parse_header(raw: bytes) -> dict[str, Any]:
         samples = shuffle["samples"]
         if type(samples) is not int or not 1 <= samples <= sys.maxsize:
             raise _Invalid(f"the header's shuffle samples must be an integer >= 1, got {samples!r}")
+    if "columns" in header:
+        try:
+            header["columns"] = Columns.from_dict(header["columns"]).check(layers)
+        except (TypeError, ValueError) as exc:
+            raise _Invalid(f"the header's columns are not valid: {exc}") from None
     return header
 
 

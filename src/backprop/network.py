@@ -22,6 +22,7 @@ from . import tutorial as _tutorial
 from ._params import start_params
 from ._spec import ACTIVATIONS, BIAS_MODES, ENGINES, INITS, LOSSES, TRAIN, TRAIN_OPTIONS, UPDATES
 from ._training import NonFiniteError
+from .columns import Columns
 from .schedule import Schedule, ScheduleState
 from .trace import Trace
 
@@ -248,6 +249,23 @@ class Network:
     @property
     def loss(self) -> str:
         return self._loss
+
+    #: The data's column names, if recorded (see ``columns``).
+    _columns: Columns | None = None
+
+    @property
+    def columns(self) -> Columns | None:
+        """The names of the data it was trained on (``backprop train`` records
+        them; ``save`` keeps them): a ``backprop.columns.Columns`` with
+        ``inputs``, ``targets`` and, for a classifier of labels, ``classes``;
+        ``None`` if not recorded.  Set it to a ``Columns`` that fits the layers."""
+        return self._columns
+
+    @columns.setter
+    def columns(self, value: Columns | None) -> None:
+        if value is not None and not isinstance(value, Columns):
+            raise TypeError(f"columns must be a backprop Columns or None, got {value!r}"[:200])
+        self._columns = None if value is None else value.check(self._sizes)
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -524,6 +542,22 @@ class Network:
         if self._dtype != np.float64:
             extra += f", dtype={self._dtype.name}"
         return f"Network({list(self._sizes)}{extra}, engine={self._engine_name!r})"
+
+    # ------------------------------------------------------------ pictures
+    def draw(self, ax: Any = None, **options: Any) -> Any:
+        """Draw the network with matplotlib (the seed's diagram for small
+        networks); returns the axes.  ``options``: ``trace``, ``show``, ``view``,
+        ``labels``, ``fmt``, as for ``backprop.plot.draw_network``.  Needs
+        matplotlib: ``pip install "backprop[plot]"``."""
+        from .plot import draw_network
+
+        return draw_network(self, ax, **options)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the layers, options and parameter counts as a table."""
+        from ._html import network_html
+
+        return network_html(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # pickled as a network file is saved, and checked as one is loaded

@@ -85,6 +85,13 @@ class Trace:
         lines.append(f"errors {_fmt(self.errors)}   total error {self.total_error:.9f}")
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: layer by layer, with the seed's names (net, out,
+        dE/dout, dout/dnet, delta; each weight's gradient and new value)."""
+        from ._html import trace_html
+
+        return trace_html(self)
+
     def as_dict(self) -> dict:
         """The trace as a dict of plain Python lists and floats (JSON-ready)."""
 
