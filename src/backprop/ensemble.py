@@ -453,14 +453,16 @@ class Ensemble:
                 size = min(chunk, epochs - done)
                 snapshot = [m.copy() for m in current]
 
-                def one(k: int, size: int = size, later: bool = done > 0) -> np.ndarray:
+                def one(
+                    k: int, size: int = size, later: bool = done > 0, nets: list = current
+                ) -> np.ndarray:
                     X, T = pairs[k] if per else pairs[0]
                     s = dict(settings[k])
                     lr = s.pop("learning_rate")
                     if later:
                         s.pop("seed", None)  # the shuffling stream continues
                     try:
-                        return np.asarray(current[k].train(X, T, size, lr, update, **s))
+                        return np.asarray(nets[k].train(X, T, size, lr, update, **s))
                     except TrainingError as exc:
                         raise TrainingError(f"member {k}: {exc}") from None
 
