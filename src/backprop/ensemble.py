@@ -430,12 +430,15 @@ class Ensemble:
         spanning = (
             any(first.get(k) is not None for k in _SPANNING)
             or first.get("progress", False) is not False
-            or first.get("record_every", 1) != 1
         )
         P = self._members[0]._params.size
         samples = pairs[0][0].shape[0]
         chunk = epochs if spanning else max(1, min(epochs, _CHUNK_WORK // max(1, samples * P * n)))
         every = first.get("record_every", 1)
+        chunked_records = not spanning and every != 1
+        if chunked_records:  # chunks record every epoch; the ensemble keeps every k-th
+            every = check.positive_int("record_every", every)
+            settings = [{k: v for k, v in s.items() if k != "record_every"} for s in settings]
         if isinstance(every, int) and every >= 1:
             kept = _spec.recorded(0, epochs, epochs, every)
             check.fits_in_memory(
@@ -484,7 +487,11 @@ class Ensemble:
                         f"member; the members keep them",
                         history, done, 0,
                     ) from exc  # fmt: skip
-                parts.append(np.stack(results))
+                chunk_history = np.stack(results)
+                if chunked_records:
+                    e = np.arange(done, done + size)
+                    chunk_history = chunk_history[:, ((e + 1) % every == 0) | (e + 1 == epochs)]
+                parts.append(chunk_history)
                 done += size
                 if done >= epochs:
                     break
