@@ -27,6 +27,10 @@ that a compiler allowed to use FMA instructions (a BACKPROP_NATIVE build) rounds
 exactly as the portable build does.  The tutorial's figures are therefore the same
 bit for bit in every build.
 
+A release build carries no debug information (``-g0`` after Python's own
+flags, which may hold ``-g``): the module is a fifth of the size, and keeps its
+symbol table for profilers.
+
 Cython runs when the extension is built, not when this file is read (so making
 an sdist or reading the metadata compiles nothing), and only when the C file it
 would write differs from the last build's: pip (21.3 and later) builds in the
@@ -120,7 +124,7 @@ class BuildExt(build_ext):
             elif SANITIZE:
                 flags = ["-O1", "-g"]  # fast enough for the suite, exact stack traces
             else:
-                flags = ["-O3"]
+                flags = ["-O3", "-g0"]  # after Python's CFLAGS: no debug information
             if SANITIZE:
                 sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
                 flags += sanitize + ["-fno-omit-frame-pointer"]
