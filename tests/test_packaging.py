@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+import tomllib
 from importlib import metadata, resources
 from pathlib import Path
 
@@ -87,12 +88,18 @@ def test_the_compiled_engine_source_ships_without_generated_files():
     assert not [n for n in names if n.endswith((".c", ".html"))]
 
 
-def test_pyproject_states_the_name():
-    pytest.importorskip("tomllib", reason="tomllib is new in Python 3.11")
-    import tomllib
-
-    project = tomllib.loads(project_file("pyproject.toml").read_text(encoding="utf-8"))
-    assert project["project"]["name"] == DISTRIBUTION
+def test_pyproject_agrees_with_the_metadata(meta):
+    with project_file("pyproject.toml").open("rb") as fh:
+        pyproject = tomllib.load(fh)
+    assert pyproject["project"]["name"] == DISTRIBUTION
+    # cibuildwheel builds (and tests) a wheel for each classified version, no other
+    versions = [
+        c.rsplit(" ", 1)[1]
+        for c in meta.get_all("Classifier")
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    ]
+    selected = pyproject["tool"]["cibuildwheel"]["build"].split()
+    assert selected == [f"cp{v.replace('.', '')}-*" for v in versions]
 
 
 #: ``pip install`` followed by options and a requirement: a local path or a name
