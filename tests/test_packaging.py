@@ -47,7 +47,7 @@ def test_the_name_and_version(meta):
 
 def test_the_licence_is_an_spdx_expression_and_ships(meta):
     assert meta["License-Expression"] == "MIT"
-    assert meta["License"] is None  # the deprecated free-text field
+    assert "License" not in meta  # the deprecated free-text field
     assert not [c for c in meta.get_all("Classifier") if c.startswith("License ::")]
     assert meta.get_all("License-File") == ["LICENSE"]
     shipped = [f for f in metadata.files(DISTRIBUTION) if f.name == "LICENSE"]
