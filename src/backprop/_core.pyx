@@ -1186,7 +1186,7 @@ cdef Py_ssize_t train_plan(Net* n, Run* run, Plan* p, Batch* bt, const real* X,
                            Py_ssize_t epochs) noexcept nogil:
     """``train_loop`` with shuffling, mini-batches and optimizers (same returns;
     an interrupt stops at a sample or batch boundary)."""
-    cdef Py_ssize_t e, s, r, q, start, rows, done
+    cdef Py_ssize_t e, s, r, q, start, rows = 0, done
     cdef Py_ssize_t n_in = n.sizes[0], n_out = n.sizes[n.n_layers]
     cdef bint online = p.batch == 1 and p.optimizer == SGD and not penalised(p)
     cdef double total
@@ -1463,7 +1463,7 @@ def trace_step(const real[::1] params, const Py_ssize_t[::1] sizes,
         a = &x[0] if l == 0 else <real*> n.out + n.u_off[l - 1]
         d = <real*> n.delta + n.u_off[l]
         # the weights the error flowed back through
-        w = (&new_params[0] if sequential else &params[0]) + n.w_off[l]
+        w = (<const real*> &new_params[0] if sequential else &params[0]) + n.w_off[l]
         gw_arr = np.empty((n_out, n_in), dtype=dtype)
         contrib_arr = np.empty((n_out, n_in), dtype=dtype)
         gb_arr = np.empty(n.n_bias[l], dtype=dtype)
