@@ -550,7 +550,7 @@ class Network:
         """Draw the network with matplotlib (the seed's diagram for small
         networks); returns the axes.  ``options``: ``trace``, ``show``, ``view``,
         ``labels``, ``fmt``, as for ``backprop.plot.draw_network``.  Needs
-        matplotlib: ``pip install "backprop[plot]"``."""
+        matplotlib: ``pip install "backprop-nn[plot]"``."""
         from .plot import draw_network
 
         return draw_network(self, ax, **options)
