@@ -56,7 +56,10 @@ def test_peer_agrees_with_library(name: str, engine: str) -> None:
         pytest.skip(f"engine {engine!r} unavailable")
     from backprop import Network
 
-    sizes = (2, 2, 2) if name == "numba_222" else SIZES  # that peer knows one shape
+    # numba_222 and c_222 know one shape, numba_2d one hidden layer
+    sizes = {"numba_222": (2, 2, 2), "c_222": (2, 2, 2), "numba_2d": SIZES[:2] + SIZES[-1:]}.get(
+        name, SIZES
+    )
     rng = np.random.default_rng(7)
     weights, biases = bench.init_params(sizes, seed=11)
     X = rng.uniform(0.0, 1.0, (6, sizes[0]))

@@ -12,6 +12,11 @@ is not built:
   ``engine="cython"`` takes it with ``@pytest.mark.usefixtures("core")``;
 * ``engine``: each engine by name, ``"cython"`` then ``"python"``.
 
+The compiled engine's kernels come in SIMD levels (``baseline``, ``avx2``,
+``avx512``) that must give the same bits; the ``simd_level`` fixture runs a test
+once under each level this machine runs (the engine-agreement, seed, kernel and
+float32 modules take it for every test).
+
 What the tests share is handed out by fixtures, not imported: ``from conftest
 import ...`` picks up whichever ``conftest`` module was loaded last, which is
 ``benchmarks/conftest.py`` under ``pytest tests benchmarks``.
@@ -75,9 +80,34 @@ NET_OPTIONS = {
 }
 
 
+#: The SIMD levels of the compiled engine this machine runs (none without it).
+SIMD_LEVELS = _core.simd_levels() if _core is not None else ()
+
+
 def pytest_report_header(config):
     built = "built" if _core is not None else "NOT built: its tests are skipped"
-    return f"backprop default engine: {bp.default_engine()}; compiled engine {built}"
+    header = f"backprop default engine: {bp.default_engine()}; compiled engine {built}"
+    if _core is not None:
+        header += (
+            f"; SIMD level {_core.simd_level()} (tests run under each of: "
+            f"{', '.join(SIMD_LEVELS)}; built: {', '.join(_core.built_simd_levels())})"
+        )
+    return header
+
+
+@pytest.fixture(params=SIMD_LEVELS or [None], ids=[f"simd-{x}" for x in SIMD_LEVELS] or ["-"])
+def simd_level(request):
+    """Run the test under each SIMD level of the compiled engine this machine runs
+    (``_core.use_simd``), the level in use restored after; ``None`` without the
+    compiled engine."""
+    if request.param is None:
+        yield None
+        return
+    previous = _core.use_simd(request.param)
+    try:
+        yield request.param
+    finally:
+        _core.use_simd(previous)
 
 
 @pytest.fixture(scope="session")

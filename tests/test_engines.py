@@ -16,6 +16,9 @@ import pytest
 
 import backprop as bp
 
+#: Every test runs under each SIMD level of the compiled engine (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("simd_level")
+
 
 @pytest.fixture
 def twins(core, sizes, bias_mode, net_options):

@@ -27,6 +27,9 @@ import pytest
 
 import backprop as bp
 
+#: Every test runs under each SIMD level of the compiled engine (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("simd_level")
+
 EPS32 = float(np.finfo(np.float32).eps)  # 2**-23 = 1.19e-7
 U32 = EPS32 / 2  # the largest relative error of one rounding
 EPS64 = float(np.finfo(np.float64).eps)

@@ -14,7 +14,8 @@ import pytest
 
 import backprop as bp
 
-pytestmark = pytest.mark.usefixtures("core")  # skipped where the compiled engine is not built
+# skipped where the compiled engine is not built; run under each of its SIMD levels
+pytestmark = pytest.mark.usefixtures("core", "simd_level")
 
 
 @pytest.mark.parametrize(

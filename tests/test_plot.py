@@ -244,7 +244,7 @@ def test_without_matplotlib_the_error_names_the_extra(monkeypatch):
         if name == "matplotlib" or name.startswith("matplotlib."):
             monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib fails
-    with pytest.raises(ImportError, match=r'pip install "backprop\[plot\]"'):
+    with pytest.raises(ImportError, match=r'pip install "backprop-nn\[plot\]"'):
         bp.Network.tutorial().draw()
-    with pytest.raises(ImportError, match=r"backprop\[plot\]"):
+    with pytest.raises(ImportError, match=r"backprop-nn\[plot\]"):
         bp.plot_history([1.0, 0.5])

@@ -7,6 +7,7 @@ shown when, and written into ``io.StringIO`` streams.
 from __future__ import annotations
 
 import io
+import re
 import sys
 
 import numpy as np
@@ -19,6 +20,7 @@ from backprop._progress import (
     format_rate,
     make_progress,
 )
+from backprop._version import DISTRIBUTION
 
 
 class FakeClock:
@@ -324,7 +326,8 @@ def test_without_tqdm_the_plain_line_is_used(monkeypatch, clock):
     assert not progress.uses_tqdm
     progress.close()
     assert stream.getvalue().startswith("epoch 0/10")
-    with pytest.raises(ImportError, match="backprop\\[progress\\]"):
+    hint = f'pip install "{DISTRIBUTION}[progress]"'  # the distribution's name, not backprop
+    with pytest.raises(ImportError, match=re.escape(hint)):
         Progress(10, 1, stream=stream, use_tqdm=True, clock=clock)
 
 

@@ -18,6 +18,9 @@ import pytest
 
 import backprop as bp
 
+#: Every test runs under each SIMD level of the compiled engine (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("simd_level")
+
 X = [0.05, 0.10]
 T = [0.01, 0.99]
 

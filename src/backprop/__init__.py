@@ -8,6 +8,7 @@ readably and serves as the oracle in the tests.  Start with::
     print(net.trace([0.05, 0.10], [0.01, 0.99]))
 """
 
+from ._build import build_info
 from ._spec import ACTIVATIONS, BIAS_MODES, ENGINES, LOSSES, UPDATES
 from ._training import History, NonFiniteError, TrainingError, TrainingInterrupted
 from ._version import __version__
@@ -37,6 +38,7 @@ __all__ = [
     "TrainingInterrupted",
     "History",
     "default_engine",
+    "build_info",
     "load",
     "plot_history",
     "Columns",

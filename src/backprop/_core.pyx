@@ -16,10 +16,14 @@ Layers of this file:
 * ``def`` wrappers: take typed memoryviews, set up a ``Net`` and its workspace,
   release the GIL, call the kernels;
 * ``cdef ... noexcept nogil`` kernels over raw pointers to contiguous float32 or
-  float64 data (the fused type ``real``).
+  float64 data (the fused type ``real``): the training loops here, the per-layer
+  kernels (forward pass, deltas, updates, mini-batch gradients) in
+  ``backprop._kernels``, compiled once per SIMD level and called through the
+  table of the level chosen at import (``use_simd``; ``_simd.pxd`` declares what
+  the two modules share, and the vector maths both use).
 """
 
-from libc.math cimport exp, fabs, isfinite, log, log1p, pow, sqrt, tanh
+from libc.math cimport isfinite, pow, sqrt
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy, memset
@@ -32,25 +36,18 @@ cimport numpy as cnp
 cimport cpython.float
 from cpython.object cimport PyObject_TypeCheck, PyTypeObject
 from cpython.ref cimport Py_REFCNT
-from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
+from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer, PyCapsule_IsValid
+
+from backprop._simd cimport (
+    CROSS_ENTROPY, HALF_SSE, KERNELS_ABI, LEAKY_RELU, LEAKY_SLOPE, LINEAR, LOGISTIC,
+    MSE, RELU, SOFTMAX, TANH, Batch, Kernels, Net, dgemm_t, logistic, real, sgemm_t,
+)
 
 cnp.import_array()
 
 # The engine's codes: each option's position in its table in ``backprop._spec``
-# (``tests/test_spec.py`` checks these against it through ``CODES``).
-cdef enum:
-    LOGISTIC = 0
-    TANH = 1
-    RELU = 2
-    LEAKY_RELU = 3
-    LINEAR = 4
-    SOFTMAX = 5
-
-cdef enum:
-    HALF_SSE = 0
-    MSE = 1
-    CROSS_ENTROPY = 2
-
+# (``tests/test_spec.py`` checks these against it through ``CODES``); those of
+# the activations and losses are in ``_simd.pxd``, which the kernels share.
 cdef enum:
     SGD = 0
     MOMENTUM = 1
@@ -72,25 +69,11 @@ cdef enum:
     H_ALPHA = 9
     N_HYPER = 10
 
-#: Slope of ``leaky_relu`` for negative net input (``_spec.LEAKY_SLOPE``).
-cdef double LEAKY_SLOPE = 0.01
-
-# Every kernel is written once over ``real`` and compiled for both precisions.
-ctypedef fused real:
-    float
-    double
-
 #: Batch rows the mini-batch path handles at once (bounds its workspace).
 cdef Py_ssize_t BATCH_ROWS = 256
 #: Layers with at least this many weights use BLAS for mini-batches, if found.
 BLAS_MIN_WEIGHTS = 16384
 
-ctypedef void (*dgemm_t)(char* transa, char* transb, int* m, int* n, int* k,
-                         double* alpha, double* a, int* lda, double* b, int* ldb,
-                         double* beta, double* c, int* ldc) noexcept nogil
-ctypedef void (*sgemm_t)(char* transa, char* transb, int* m, int* n, int* k,
-                         float* alpha, float* a, int* lda, float* b, int* ldb,
-                         float* beta, float* c, int* ldc) noexcept nogil
 cdef dgemm_t dgemm_ptr = NULL
 cdef sgemm_t sgemm_ptr = NULL
 cdef int blas_state = 0           # 0: not looked for yet, 1: found, -1: absent
@@ -136,32 +119,6 @@ CODES = {
     "hyper_size": N_HYPER,
     "leaky_slope": LEAKY_SLOPE,
 }
-
-
-cdef struct Net:
-    # the network's shape and options: fixed for its lifetime (the per-call
-    # values, learning rate and update order, travel with each call)
-    Py_ssize_t n_layers        # weight layers
-    Py_ssize_t n_units         # units outside the input layer
-    const Py_ssize_t* sizes    # n_layers + 1 layer sizes
-    Py_ssize_t* w_off          # offset of W[l] in params       (_spec.layout column 0)
-    Py_ssize_t* b_off          # offset of layer l's biases     (column 1)
-    Py_ssize_t* n_bias         # 0, 1 or sizes[l + 1] biases    (column 2)
-    Py_ssize_t* u_off          # offset of layer l's units in the unit buffers
-    Py_ssize_t n_params
-    const int* acts
-    int loss
-    bint train_bias
-    # the parameters and the workspace (one value per unit outside the input
-    # layer) hold ``real`` values: float or double, as the kernels are specialised
-    void* params
-    void* block                # the single allocation behind the buffers below
-    void* net                  # net input
-    void* out                  # output
-    void* dout                 # dE/dout
-    void* dact                 # dout/dnet
-    void* delta                # dE/dnet
-    void* err                  # per-output error terms of the last sample
 
 
 cdef int net_init(Net* n, void* params, const Py_ssize_t[::1] sizes,
@@ -325,75 +282,202 @@ cdef inline bint look(Run* r, Py_ssize_t e, Py_ssize_t done) noexcept nogil:
     return False
 
 
-# ------------------------------------------------------------------ kernels
-cdef inline real dot(const real* w, const real* a, Py_ssize_t n) noexcept nogil:
-    """Sum of w[i] * a[i].
-
-    Short rows are summed left to right, as the pure-Python twin does.  Long rows
-    keep eight partial sums, combined pairwise at the end: enough independent
-    additions in flight to hide the adder's latency, in a fixed order the
-    compiler may vectorise without reassociating (which IEEE arithmetic forbids
-    without -ffast-math), so every build gives the same bits.
+# ---------------------------------------------------------- the SIMD levels
+cdef extern from *:
     """
-    cdef Py_ssize_t i, m = n - n % 8
-    cdef real s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    cdef real s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0
-    if n < 16:
-        for i in range(n):
-            s0 += w[i] * a[i]
-        return s0
-    for i in range(0, m, 8):
-        s0 += w[i] * a[i]
-        s1 += w[i + 1] * a[i + 1]
-        s2 += w[i + 2] * a[i + 2]
-        s3 += w[i + 3] * a[i + 3]
-        s4 += w[i + 4] * a[i + 4]
-        s5 += w[i + 5] * a[i + 5]
-        s6 += w[i + 6] * a[i + 6]
-        s7 += w[i + 7] * a[i + 7]
-    for i in range(m, n):
-        s0 += w[i] * a[i]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    /* Which SIMD levels this CPU runs: 0 baseline, 1 AVX2, 2 AVX-512 (F, DQ, BW,
+       VL), with the operating system saving the vector registers. */
+    static int backprop_cpu_level(void) {
+    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+        __builtin_cpu_init();
+        if (!__builtin_cpu_supports("avx2"))
+            return 0;
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+                && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+            return 2;
+        return 1;
+    #else
+        return 0;
+    #endif
+    }
+    #if defined(__clang__)
+    #define BACKPROP_COMPILER "clang " __clang_version__
+    #elif defined(__GNUC__)
+    #define BACKPROP_COMPILER "gcc " __VERSION__
+    #elif defined(_MSC_VER)
+    #define BACKPROP_STR2(x) #x
+    #define BACKPROP_STR(x) BACKPROP_STR2(x)
+    #define BACKPROP_COMPILER "msvc " BACKPROP_STR(_MSC_FULL_VER)
+    #else
+    #define BACKPROP_COMPILER "unknown"
+    #endif
+    #ifndef BACKPROP_BUILD_FLAGS
+    #define BACKPROP_BUILD_FLAGS ""
+    #endif
+    """
+    int backprop_cpu_level() noexcept nogil
+    const char* BACKPROP_COMPILER
+    const char* BACKPROP_BUILD_FLAGS
+
+#: The SIMD levels, lowest first: each is a build of ``_kernels.pyx``.
+SIMD_LEVELS = ("baseline", "avx2", "avx512")  # _spec.SIMD_LEVELS (tests/test_spec.py)
+
+#: The kernels in use (a table of the level ``use_simd`` chose).
+cdef const Kernels* K = NULL
+cdef object K_level = None       # its name
+cdef object K_module = None      # its module, kept imported
 
 
-cdef inline real activate_unit(real s, int act) noexcept nogil:
-    """Output of one unit of an element-wise activation (not softmax)."""
-    if act == LOGISTIC:
-        return 1.0 / (1.0 + exp(-s))
-    if act == TANH:
-        return tanh(s)
-    if act == RELU:
-        return s if s > 0.0 else 0.0
-    if act == LEAKY_RELU:
-        return s if s > 0.0 else LEAKY_SLOPE * s
-    return s
+def cpu_simd_levels():
+    """The SIMD levels this CPU can run, lowest first (``baseline`` on any CPU;
+    ``avx2`` and ``avx512`` on x86-64 CPUs, and an operating system, that have them)."""
+    return SIMD_LEVELS[:backprop_cpu_level() + 1]
 
 
-cdef inline void softmax(const real* net, real* out, Py_ssize_t n) noexcept nogil:
-    """Softmax outputs, shifted by the largest net input so exp never overflows."""
-    cdef Py_ssize_t j
-    cdef real top = net[0], total = 0.0
-    for j in range(1, n):
-        if net[j] > top:
-            top = net[j]
-    for j in range(n):
-        out[j] = exp(net[j] - top)
-        total += out[j]
-    for j in range(n):
-        out[j] = out[j] / total
+def built_simd_levels():
+    """The SIMD levels this installation has kernels for, lowest first."""
+    import importlib.util
+    return tuple(level for level in SIMD_LEVELS
+                 if importlib.util.find_spec(f"backprop._kernels_{level}") is not None)
 
 
-cdef inline real slope(real net, real out, int act) noexcept nogil:
-    """dout/dnet of one unit (softmax: the diagonal of its Jacobian)."""
-    if act == LOGISTIC or act == SOFTMAX:
-        return out * (1.0 - out)
-    if act == TANH:
-        return 1.0 - out * out
-    if act == RELU:
-        return 1.0 if net > 0.0 else 0.0
-    if act == LEAKY_RELU:
-        return 1.0 if net > 0.0 else LEAKY_SLOPE
-    return 1.0
+def simd_levels():
+    """The SIMD levels usable here: built, and run by this CPU; lowest first."""
+    cpu = cpu_simd_levels()
+    return tuple(level for level in built_simd_levels() if level in cpu)
+
+
+def simd_level():
+    """The SIMD level whose kernels the engine runs now."""
+    return K_level
+
+
+def use_simd(level=None):
+    """Run the kernels of SIMD ``level`` from now on (``None``: the best usable
+    one); returns the level in use before.  Every level computes the same bits;
+    this is for benchmarks and tests (``BACKPROP_SIMD`` chooses at import).
+
+    Raises ``ValueError`` for an unknown level and ``RuntimeError`` for one this
+    CPU cannot run or this installation did not build.
+    """
+    global K, K_level, K_module
+    import importlib
+    if level is None:
+        usable = simd_levels()
+        if not usable:
+            raise RuntimeError("backprop: no SIMD level of the kernels is built "
+                               "(reinstall backprop)")
+        level = usable[len(usable) - 1]
+    if level not in SIMD_LEVELS:
+        raise ValueError(f"unknown SIMD level {level!r}; expected one of "
+                         f"{', '.join(SIMD_LEVELS)}")
+    if level not in cpu_simd_levels():
+        raise RuntimeError(f"SIMD level {level!r}: this CPU does not support it (it runs "
+                           f"{', '.join(cpu_simd_levels())})")
+    if level not in built_simd_levels():
+        raise RuntimeError(f"SIMD level {level!r}: not built in this installation "
+                           f"(built: {', '.join(built_simd_levels()) or 'none'})")
+    module = importlib.import_module(f"backprop._kernels_{level}")
+    capsule = module.TABLE
+    if not PyCapsule_IsValid(capsule, b"backprop._simd.Kernels"):
+        raise RuntimeError(f"backprop._kernels_{level}: not a table of kernels")
+    cdef const Kernels* table = <const Kernels*> PyCapsule_GetPointer(
+        capsule, b"backprop._simd.Kernels")
+    if table.abi != KERNELS_ABI:
+        raise RuntimeError(f"backprop._kernels_{level} is of another build "
+                           f"(kernel table {table.abi}, expected {KERNELS_ABI}); reinstall")
+    previous = K_level
+    K = table
+    K_level = level
+    K_module = module
+    return previous
+
+
+def build_info():
+    """How this engine was built and what it runs (see ``backprop.build_info``)."""
+    return {
+        "compiler": BACKPROP_COMPILER.decode(),
+        "flags": BACKPROP_BUILD_FLAGS.decode(),
+        "simd": K_level,
+        "simd_isa": K.isa.decode() if K != NULL else None,
+        "simd_flags": K_module.FLAGS if K_module is not None else None,
+        "simd_levels": simd_levels(),
+        "simd_built": built_simd_levels(),
+        "simd_cpu": cpu_simd_levels(),
+    }
+
+
+def map_values(values, str fn):
+    """``fn`` (``"exp"``, ``"tanh"`` or ``"logistic"``) of every value of a 1-D
+    float64 or float32 array, by the kernels of the SIMD level in use (for the
+    tests of the vector maths)."""
+    cdef int code = {"exp": 0, "tanh": 1, "logistic": 2}[fn]
+    cdef cnp.ndarray x = np.ascontiguousarray(values)
+    if x.dtype not in (np.float64, np.float32) or x.ndim != 1:
+        raise TypeError("map_values needs a 1-D float64 or float32 array")
+    cdef cnp.ndarray y = np.empty_like(x)
+    cdef Py_ssize_t size = x.shape[0]
+    with nogil:
+        if cnp.PyArray_TYPE(x) == cnp.NPY_DOUBLE:
+            K.map_d(<const double*> cnp.PyArray_DATA(x), <double*> cnp.PyArray_DATA(y), size,
+                    code)
+        else:
+            K.map_f(<const float*> cnp.PyArray_DATA(x), <float*> cnp.PyArray_DATA(y), size,
+                    code)
+    return y
+
+
+def _choose_simd():
+    """The level ``BACKPROP_SIMD`` names (``baseline``, ``avx2``, ``avx512``), or the
+    best usable one; a level this CPU lacks is refused."""
+    wanted = os.environ.get("BACKPROP_SIMD", "").strip().lower()
+    try:
+        use_simd(wanted or None)
+    except (ValueError, RuntimeError) as exc:
+        if wanted:
+            raise RuntimeError(f"BACKPROP_SIMD={wanted}: {exc}") from None
+        raise
+
+
+_choose_simd()
+
+
+# ------------------------------------------------------------------ kernels
+cdef inline void forward_layers(Net* n, const real* x, Py_ssize_t first) noexcept nogil:
+    """Net inputs and outputs of layers ``first`` and up (``x`` feeds layer 0), by
+    the kernels of the SIMD level in use."""
+    if real is double:
+        K.forward_layers_d(n, x, first)
+    else:
+        K.forward_layers_f(n, x, first)
+
+
+cdef inline double output_deltas_at(Net* n, const real* net, const real* o, const real* t,
+                                    real* d) noexcept nogil:
+    """Error terms, dE/dout, dout/dnet and deltas of the output layer, for output
+    net inputs ``net`` and outputs ``o`` stored anywhere; returns E."""
+    if real is double:
+        return K.output_deltas_d(n, net, o, t, d)
+    else:
+        return K.output_deltas_f(n, net, o, t, d)
+
+
+cdef inline void backward_update(Net* n, const real* x, const real* nxt, double rate,
+                                 bint seq) noexcept nogil:
+    """Back-propagate the output deltas and update every layer (see the kernel)."""
+    if real is double:
+        K.backward_update_d(n, x, nxt, rate, seq)
+    else:
+        K.backward_update_f(n, x, nxt, rate, seq)
+
+
+cdef inline double batch_gradient(Net* n, Batch* bt, const real* X, const real* T,
+                                  Py_ssize_t rows, real* grad) noexcept nogil:
+    """Add the gradients of ``rows`` samples to ``grad``; returns their errors' sum."""
+    if real is double:
+        return K.batch_gradient_d(n, bt, X, T, rows, grad)
+    else:
+        return K.batch_gradient_f(n, bt, X, T, rows, grad)
 
 
 cdef inline void forward_sample(Net* n, const real* x) noexcept nogil:
@@ -401,272 +485,10 @@ cdef inline void forward_sample(Net* n, const real* x) noexcept nogil:
     forward_layers(n, x, 0)
 
 
-cdef inline void unit_outputs(Net* n, Py_ssize_t l, Py_ssize_t j, real s) noexcept nogil:
-    """Store unit j of layer l's net input ``s`` (bias included) and, for an
-    element-wise activation, its output."""
-    (<real*> n.net)[n.u_off[l] + j] = s
-    if n.acts[l] != SOFTMAX:
-        (<real*> n.out)[n.u_off[l] + j] = activate_unit(s, n.acts[l])
-
-
-cdef inline void forward_layers(Net* n, const real* x, Py_ssize_t first) noexcept nogil:
-    """Net inputs and outputs of layers ``first`` and up (``x`` feeds layer 0).
-
-    Each unit's net input goes straight from the dot product through the bias
-    and the activation while it is in a register: on small networks the step is
-    a chain of dependent operations, and a round trip through memory between
-    them would lengthen it.
-    """
-    cdef Py_ssize_t l, j, n_in, n_out, n_bias
-    cdef const real* a = x if first == 0 else (<real*> n.out) + n.u_off[first - 1]
-    cdef const real* w
-    cdef const real* b
-    cdef real* net
-    cdef real* out
-    cdef real s
-    cdef int act
-    for l in range(first, n.n_layers):
-        n_in = n.sizes[l]
-        n_out = n.sizes[l + 1]
-        n_bias = n.n_bias[l]
-        act = n.acts[l]
-        w = (<real*> n.params) + n.w_off[l]
-        b = (<real*> n.params) + n.b_off[l]
-        net = (<real*> n.net) + n.u_off[l]
-        out = (<real*> n.out) + n.u_off[l]
-        for j in range(n_out):
-            s = dot(w + j * n_in, a, n_in)
-            if n_bias == 1:
-                s = s + b[0]
-            elif n_bias > 1:
-                s = s + b[j]
-            net[j] = s
-            if act != SOFTMAX:
-                out[j] = activate_unit(s, act)
-        if act == SOFTMAX:
-            softmax(net, out, n_out)
-        a = out
-
-
 cdef inline double output_deltas(Net* n, const real* t) noexcept nogil:
     """Error terms, dE/dout, dout/dnet and deltas of the output layer; returns E."""
     cdef Py_ssize_t u = n.u_off[n.n_layers - 1]
     return output_deltas_at(n, (<real*> n.net) + u, (<real*> n.out) + u, t, (<real*> n.delta) + u)
-
-
-cdef inline double output_deltas_at(Net* n, const real* net, const real* o,
-                                    const real* t, real* d) noexcept nogil:
-    """``output_deltas`` for output net inputs ``net`` and outputs ``o`` stored
-    anywhere (a row of a batch); deltas go to ``d``, the rest to the workspace."""
-    cdef Py_ssize_t L = n.n_layers - 1, k, K = n.sizes[n.n_layers]
-    cdef Py_ssize_t u = n.u_off[L]
-    cdef int act = n.acts[L], loss = n.loss
-    cdef real* g = (<real*> n.dout) + u
-    cdef real* da = (<real*> n.dact) + u
-    cdef real* err = (<real*> n.err)
-    cdef double total = 0.0
-    cdef real diff, lse = 0.0, dot_go = 0.0, gk, dk, t_sum = 0.0
-    if loss == CROSS_ENTROPY and act == SOFTMAX:
-        # targets that do not sum to 1 scale the softmax's share of the delta
-        for k in range(K):
-            t_sum += t[k]
-        # log of the softmax denominator, from the net inputs (no log(0))
-        lse = net[0]
-        for k in range(1, K):
-            if net[k] > lse:
-                lse = net[k]
-        for k in range(K):
-            dot_go += exp(net[k] - lse)
-        lse = lse + log(dot_go)
-    for k in range(K):
-        da[k] = slope(net[k], o[k], act)
-        diff = t[k] - o[k]
-        if loss == HALF_SSE:
-            err[k] = 0.5 * diff * diff
-            gk = -diff
-        elif loss == MSE:
-            err[k] = diff * diff / K
-            gk = 2.0 * (o[k] - t[k]) / K
-        elif act == SOFTMAX:  # categorical cross-entropy
-            err[k] = t[k] * (lse - net[k])
-            gk = -t[k] / o[k] if t[k] != 0.0 else 0.0
-        else:  # binary cross-entropy of a logistic output, from its net input
-            err[k] = (net[k] if net[k] > 0.0 else 0.0) - net[k] * t[k] + log1p(exp(-fabs(net[k])))
-            gk = (o[k] - t[k]) / (o[k] * (1.0 - o[k]))
-        g[k] = gk
-        if loss == CROSS_ENTROPY and act == SOFTMAX:
-            dk = o[k] * t_sum - t[k]  # o - t for targets summing to 1
-        elif loss == CROSS_ENTROPY:
-            dk = o[k] - t[k]          # the activation's slope cancels
-        else:
-            dk = gk * da[k]
-        d[k] = dk
-        total += err[k]
-    if act == SOFTMAX and loss != CROSS_ENTROPY:
-        # full Jacobian of softmax: delta_k = o_k (g_k - sum_m g_m o_m)
-        dot_go = 0.0
-        for k in range(K):
-            dot_go += g[k] * o[k]
-        for k in range(K):
-            d[k] = o[k] * (g[k] - dot_go)
-    return total
-
-
-cdef inline void back_rows1(real* row, real dj, const real* a, real* g,
-                            Py_ssize_t n_in, real lr, bint seq) noexcept nogil:
-    """One row of a wide layer: g += dj * row and row -= lr * dj * a, fused."""
-    cdef Py_ssize_t i
-    cdef real c = lr * dj
-    if seq:
-        for i in range(n_in):
-            row[i] = row[i] - c * a[i]
-            g[i] += dj * row[i]
-    else:
-        for i in range(n_in):
-            g[i] += dj * row[i]
-            row[i] = row[i] - c * a[i]
-
-
-cdef inline void back_rows4(real* w, Py_ssize_t n_in, const real* d, const real* a,
-                            real* g, real lr, bint seq) noexcept nogil:
-    """``back_rows1`` on four rows at once.
-
-    Each g[i] takes its four additions in row order while it sits in a register,
-    so the result is the same as four ``back_rows1`` calls, with a quarter of
-    the loads and stores of ``g`` and of ``a``.
-    """
-    cdef Py_ssize_t i
-    cdef real* r0 = w
-    cdef real* r1 = w + n_in
-    cdef real* r2 = w + 2 * n_in
-    cdef real* r3 = w + 3 * n_in
-    cdef real d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3]
-    cdef real c0 = lr * d0, c1 = lr * d1, c2 = lr * d2, c3 = lr * d3
-    cdef real ai, gi, w0, w1, w2, w3
-    for i in range(n_in):
-        ai = a[i]
-        w0 = r0[i]
-        w1 = r1[i]
-        w2 = r2[i]
-        w3 = r3[i]
-        gi = g[i]
-        if seq:
-            w0 = w0 - c0 * ai
-            w1 = w1 - c1 * ai
-            w2 = w2 - c2 * ai
-            w3 = w3 - c3 * ai
-            gi = gi + d0 * w0
-            gi = gi + d1 * w1
-            gi = gi + d2 * w2
-            gi = gi + d3 * w3
-        else:
-            gi = gi + d0 * w0
-            gi = gi + d1 * w1
-            gi = gi + d2 * w2
-            gi = gi + d3 * w3
-            w0 = w0 - c0 * ai
-            w1 = w1 - c1 * ai
-            w2 = w2 - c2 * ai
-            w3 = w3 - c3 * ai
-        g[i] = gi
-        r0[i] = w0
-        r1[i] = w1
-        r2[i] = w2
-        r3[i] = w3
-
-
-cdef inline void backward_update(Net* n, const real* x, const real* nxt, double rate,
-                                 bint seq) noexcept nogil:
-    """Back-propagate the output deltas and update every layer, top layer first,
-    with learning rate ``rate``.
-
-    Going down from the output, layer ``l``'s weights are read to pass the error
-    to layer ``l - 1`` in the same sweep that updates them: before the update
-    (simultaneous) or after it (sequential).  When ``nxt`` (the next sample) is
-    given, each updated row of the first layer also computes its unit's net input
-    for ``nxt`` while the row is in cache: on wide layers that saves a pass over
-    the largest matrix (the caller then runs ``forward_layers(n, nxt, 1)``).
-    Narrow layers (few units above)
-    sweep column by column so that each dE/dout stays in a register; wide ones
-    sweep row by row, which streams the weights and vectorises.
-    """
-    cdef Py_ssize_t l, i, j, n_in, n_out, lo
-    cdef const real* a
-    cdef real* w
-    cdef real* row
-    cdef real* b
-    cdef real* d
-    cdef real* g
-    cdef real c, s, wji, da
-    cdef real lr = <real> rate
-    cdef int act
-    for l in range(n.n_layers - 1, -1, -1):
-        n_in = n.sizes[l]
-        n_out = n.sizes[l + 1]
-        a = x if l == 0 else (<real*> n.out) + n.u_off[l - 1]
-        w = (<real*> n.params) + n.w_off[l]
-        d = (<real*> n.delta) + n.u_off[l]
-        if n.train_bias and n.n_bias[l] > 0:
-            b = (<real*> n.params) + n.b_off[l]
-            if n.n_bias[l] == 1:
-                s = 0.0
-                for j in range(n_out):
-                    s += d[j]
-                b[0] = b[0] - lr * s
-            else:
-                for j in range(n_out):
-                    b[j] = b[j] - lr * d[j]
-        if l == 0:
-            b = (<real*> n.params) + n.b_off[0]
-            for j in range(n_out):
-                row = w + j * n_in
-                c = lr * d[j]
-                for i in range(n_in):
-                    row[i] = row[i] - c * a[i]
-                if nxt != NULL:
-                    s = dot(row, nxt, n_in)
-                    if n.n_bias[0] == 1:
-                        s = s + b[0]
-                    elif n.n_bias[0] > 1:
-                        s = s + b[j]
-                    unit_outputs(n, 0, j, s)
-            if nxt != NULL and n.acts[0] == SOFTMAX:
-                softmax((<real*> n.net), (<real*> n.out), n_out)
-        elif n_out <= 8:
-            lo = n.u_off[l - 1]
-            act = n.acts[l - 1]
-            for i in range(n_in):
-                s = 0.0
-                if seq:
-                    for j in range(n_out):
-                        wji = w[j * n_in + i] - (lr * d[j]) * a[i]
-                        w[j * n_in + i] = wji
-                        s += d[j] * wji
-                else:
-                    for j in range(n_out):
-                        wji = w[j * n_in + i]
-                        s += d[j] * wji
-                        w[j * n_in + i] = wji - (lr * d[j]) * a[i]
-                da = slope((<real*> n.net)[lo + i], a[i], act)
-                (<real*> n.dout)[lo + i] = s
-                (<real*> n.dact)[lo + i] = da
-                (<real*> n.delta)[lo + i] = s * da
-        else:
-            lo = n.u_off[l - 1]
-            act = n.acts[l - 1]
-            g = (<real*> n.dout) + lo
-            for i in range(n_in):
-                g[i] = 0.0
-            j = 0
-            while j + 4 <= n_out:
-                back_rows4(w + j * n_in, n_in, d + j, a, g, lr, seq)
-                j += 4
-            while j < n_out:
-                back_rows1(w + j * n_in, d[j], a, g, n_in, lr, seq)
-                j += 1
-            for i in range(n_in):
-                (<real*> n.dact)[lo + i] = slope((<real*> n.net)[lo + i], a[i], act)
-                (<real*> n.delta)[lo + i] = g[i] * (<real*> n.dact)[lo + i]
 
 
 cdef inline double train_sample(Net* n, const real* x, const real* t, double lr,
@@ -711,7 +533,7 @@ cdef inline bint is_seed_shape(const Net* n) noexcept nogil:
 
 
 cdef inline real sigmoid(real s) noexcept nogil:
-    return 1.0 / (1.0 + exp(-s))
+    return logistic(s)
 
 
 cdef Py_ssize_t train_loop_seed(Net* n, Run* r, const real* X, const real* T,
@@ -925,174 +747,6 @@ cdef inline void shuffle(Py_ssize_t* perm, Py_ssize_t n, uint64_t* rng) noexcept
         perm[j] = tmp
 
 
-cdef struct Batch:
-    # workspace of the mini-batch path: ``rows`` samples at a time, every buffer
-    # row-major with one row per sample
-    Py_ssize_t rows
-    Py_ssize_t* u_off          # offset of layer l's block (rows x sizes[l + 1])
-    # ``real`` buffers:
-    void* x                    # gathered inputs (rows x sizes[0]) when shuffled
-    void* t                    # gathered targets (rows x sizes[L])
-    void* net
-    void* out
-    void* delta
-    void* e                    # back-propagated dE/dout (rows x widest layer)
-    bint* blas                 # per layer: use BLAS for its matrix products
-
-
-cdef inline void blas_gemm(char* ta, char* tb, int m, int n, int k, real alpha,
-                           const real* A, int lda, const real* B, int ldb, real beta,
-                           real* C, int ldc) noexcept nogil:
-    """C = alpha op(A) op(B) + beta C (column-major) by BLAS, in ``real``'s precision."""
-    if real is double:
-        dgemm_ptr(ta, tb, &m, &n, &k, &alpha, <double*> A, &lda, <double*> B, &ldb, &beta,
-                  C, &ldc)
-    else:
-        sgemm_ptr(ta, tb, &m, &n, &k, &alpha, <float*> A, &lda, <float*> B, &ldb, &beta,
-                  C, &ldc)
-
-
-cdef inline void gemm_rows(const real* A, const real* W, real* Z, Py_ssize_t rows,
-                           Py_ssize_t n_in, Py_ssize_t n_out, bint blas) noexcept nogil:
-    """Z = A W^T: row b of Z holds the dot products of row b of A with W's rows."""
-    cdef Py_ssize_t r, j
-    if blas:
-        # column-major view: Z^T (n_out x rows) = W (n_out x n_in) . A^T
-        blas_gemm(b"T", b"N", <int> n_out, <int> rows, <int> n_in, 1, W, <int> n_in, A,
-                  <int> n_in, 0, Z, <int> n_out)
-        return
-    for r in range(rows):
-        for j in range(n_out):
-            Z[r * n_out + j] = dot(W + j * n_in, A + r * n_in, n_in)
-
-
-cdef inline void gemm_grad(const real* D, const real* A, real* G, Py_ssize_t rows,
-                           Py_ssize_t n_in, Py_ssize_t n_out, bint blas) noexcept nogil:
-    """G += D^T A: the weight gradients of ``rows`` samples, added in sample order."""
-    cdef Py_ssize_t r, j, i
-    cdef real drj
-    cdef const real* a
-    cdef real* g
-    if blas:
-        # column-major: G^T (n_in x n_out) += A^T (n_in x rows) . D (rows x n_out)
-        blas_gemm(b"N", b"T", <int> n_in, <int> n_out, <int> rows, 1, A, <int> n_in, D,
-                  <int> n_out, 1, G, <int> n_in)
-        return
-    for r in range(rows):
-        a = A + r * n_in
-        for j in range(n_out):
-            drj = D[r * n_out + j]
-            g = G + j * n_in
-            for i in range(n_in):
-                g[i] += drj * a[i]
-
-
-cdef inline void gemm_back(const real* D, const real* W, real* E, Py_ssize_t rows,
-                           Py_ssize_t n_in, Py_ssize_t n_out, bint blas) noexcept nogil:
-    """E = D W: each sample's dE/dout of the layer below, from its deltas."""
-    cdef Py_ssize_t r, j, i
-    cdef real drj
-    cdef const real* w
-    cdef real* g
-    if blas:
-        # column-major: E^T (n_in x rows) = W^T (n_in x n_out) . D^T (n_out x rows)
-        blas_gemm(b"N", b"N", <int> n_in, <int> rows, <int> n_out, 1, W, <int> n_in, D,
-                  <int> n_out, 0, E, <int> n_in)
-        return
-    for r in range(rows):
-        g = E + r * n_in
-        for i in range(n_in):
-            g[i] = 0.0
-        for j in range(n_out):
-            drj = D[r * n_out + j]
-            w = W + j * n_in
-            for i in range(n_in):
-                g[i] += drj * w[i]
-
-
-cdef double batch_gradient(Net* n, Batch* bt, const real* X, const real* T,
-                           Py_ssize_t rows, real* grad) noexcept nogil:
-    """Add the gradients of ``rows`` samples (rows of ``X``/``T``) to ``grad``.
-
-    The same sums as one sample at a time, in the same order, arranged as matrix
-    products over the batch; layers marked for BLAS hand their products to it
-    (faster on large layers, summed in BLAS's own order).  Returns the sum of the
-    samples' errors.
-    """
-    cdef Py_ssize_t l, r, j, i, n_in, n_out, L = n.n_layers, K = n.sizes[n.n_layers]
-    cdef const real* A
-    cdef const real* w
-    cdef const real* b
-    cdef real* Z
-    cdef real* O
-    cdef real* D
-    cdef real* gb
-    cdef real s
-    cdef double total = 0.0
-    cdef int act
-    cdef real* bnet = <real*> bt.net
-    cdef real* bout = <real*> bt.out
-    cdef real* bdelta = <real*> bt.delta
-    cdef real* be = <real*> bt.e
-    # forward, layer by layer over the whole batch
-    for l in range(L):
-        n_in = n.sizes[l]
-        n_out = n.sizes[l + 1]
-        act = n.acts[l]
-        A = X if l == 0 else bout + bt.u_off[l - 1]
-        Z = bnet + bt.u_off[l]
-        O = bout + bt.u_off[l]
-        w = (<real*> n.params) + n.w_off[l]
-        b = (<real*> n.params) + n.b_off[l]
-        gemm_rows(A, w, Z, rows, n_in, n_out, bt.blas[l])
-        for r in range(rows):
-            for j in range(n_out):
-                s = Z[r * n_out + j]
-                if n.n_bias[l] == 1:
-                    s = s + b[0]
-                elif n.n_bias[l] > 1:
-                    s = s + b[j]
-                Z[r * n_out + j] = s
-                if act != SOFTMAX:
-                    O[r * n_out + j] = activate_unit(s, act)
-            if act == SOFTMAX:
-                softmax(Z + r * n_out, O + r * n_out, n_out)
-    # output deltas, sample by sample
-    Z = bnet + bt.u_off[L - 1]
-    O = bout + bt.u_off[L - 1]
-    D = bdelta + bt.u_off[L - 1]
-    for r in range(rows):
-        total += output_deltas_at(n, Z + r * K, O + r * K, T + r * K, D + r * K)
-    # backward, top layer first: gradients, then the deltas of the layer below
-    for l in range(L - 1, -1, -1):
-        n_in = n.sizes[l]
-        n_out = n.sizes[l + 1]
-        A = X if l == 0 else bout + bt.u_off[l - 1]
-        D = bdelta + bt.u_off[l]
-        w = (<real*> n.params) + n.w_off[l]
-        gemm_grad(D, A, grad + n.w_off[l], rows, n_in, n_out, bt.blas[l])
-        if n.train_bias and n.n_bias[l] > 0:
-            gb = grad + n.b_off[l]
-            for r in range(rows):
-                if n.n_bias[l] == 1:
-                    s = 0.0
-                    for j in range(n_out):
-                        s += D[r * n_out + j]
-                    gb[0] += s
-                else:
-                    for j in range(n_out):
-                        gb[j] += D[r * n_out + j]
-        if l > 0:
-            gemm_back(D, w, be, rows, n_in, n_out, bt.blas[l])
-            act = n.acts[l - 1]
-            Z = bnet + bt.u_off[l - 1]
-            O = bout + bt.u_off[l - 1]
-            D = bdelta + bt.u_off[l - 1]
-            for i in range(rows * n_in):
-                D[i] = be[i] * slope(Z[i], O[i], act)
-    return total
-
-
 cdef void optimizer_step(Net* n, Plan* p, real* g, double count, double rate) noexcept nogil:
     """Apply the mean gradient of ``count`` samples with the plan's optimizer and
     learning rate ``rate``, and zero the gradient for the next batch.
@@ -1186,7 +840,7 @@ cdef Py_ssize_t train_plan(Net* n, Run* run, Plan* p, Batch* bt, const real* X,
                            Py_ssize_t epochs) noexcept nogil:
     """``train_loop`` with shuffling, mini-batches and optimizers (same returns;
     an interrupt stops at a sample or batch boundary)."""
-    cdef Py_ssize_t e, s, r, q, start, rows, done
+    cdef Py_ssize_t e, s, r, q, start, rows = 0, done
     cdef Py_ssize_t n_in = n.sizes[0], n_out = n.sizes[n.n_layers]
     cdef bint online = p.batch == 1 and p.optimizer == SGD and not penalised(p)
     cdef double total
@@ -1374,6 +1028,8 @@ def train(real[::1] params, const Py_ssize_t[::1] sizes, const Py_ssize_t[:, ::1
     bt.e = work + 3 * rows * n.n_units
     bt.x = work + 3 * rows * n.n_units + rows * widest
     bt.t = work + 3 * rows * n.n_units + rows * (widest + sizes[0])
+    bt.dgemm = dgemm_ptr
+    bt.sgemm = sgemm_ptr
     with nogil:
         if epochs > 0:
             if plain:
@@ -1463,7 +1119,7 @@ def trace_step(const real[::1] params, const Py_ssize_t[::1] sizes,
         a = &x[0] if l == 0 else <real*> n.out + n.u_off[l - 1]
         d = <real*> n.delta + n.u_off[l]
         # the weights the error flowed back through
-        w = (&new_params[0] if sequential else &params[0]) + n.w_off[l]
+        w = (<const real*> &new_params[0] if sequential else &params[0]) + n.w_off[l]
         gw_arr = np.empty((n_out, n_in), dtype=dtype)
         contrib_arr = np.empty((n_out, n_in), dtype=dtype)
         gb_arr = np.empty(n.n_bias[l], dtype=dtype)

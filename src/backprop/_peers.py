@@ -40,6 +40,15 @@ Peers (see :data:`PEERS`):
     PyTorch eager mode: ``nn.Linear`` + ``torch.sigmoid``, autograd and
     ``torch.optim.SGD``, float64, one thread; a mini-batch is one forward pass
     of the ``(B, n)`` batch and one ``step()``;
+``numba_2d``
+    the plain Numba loop a Numba user writes for one hidden layer: one
+    ``@njit`` function over the 2-D weight arrays ``W1``, ``W2`` (shapes from
+    the arrays), ``math.exp``, no fastmath; online SGD only;
+``numba_222``
+    Numba written for the seed's 2-2-2 shape only, every weight in a local;
+``c_222``
+    the same 2-2-2 loop in plain C, compiled with ``cc -O3`` (no other flag) the
+    first time it is used and loaded with ``ctypes``; needs a C compiler;
 ``python_loop``
     a compact pure-Python loop over lists with ``math.exp``, in the style of
     the seed's original script.
@@ -51,9 +60,15 @@ can run and :func:`make_peer` to build one.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import math
+import os
+import shlex
+import shutil
+import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -73,7 +88,15 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 
 #: Names of all peers, in the order the benchmarks list them.
-PEERS: tuple[str, ...] = ("numpy", "numba", "numba_222", "torch", "python_loop")
+PEERS: tuple[str, ...] = (
+    "numpy",
+    "numba",
+    "numba_2d",
+    "numba_222",
+    "c_222",
+    "torch",
+    "python_loop",
+)
 
 #: Peers that take ``batch_size`` (mini-batch SGD) besides online SGD.
 BATCH_PEERS: tuple[str, ...] = ("numpy", "numba", "torch")
@@ -82,7 +105,9 @@ BATCH_PEERS: tuple[str, ...] = ("numpy", "numba", "torch")
 _REQUIRES: dict[str, str | None] = {
     "numpy": None,
     "numba": "numba",
+    "numba_2d": "numba",
     "numba_222": "numba",
+    "c_222": None,  # a C compiler (see ``available``)
     "torch": "torch",
     "python_loop": None,
 }
@@ -121,6 +146,8 @@ def available(name: str) -> bool:
     """Return whether peer ``name`` can run here (its dependency is importable)."""
     if name not in _REQUIRES:
         raise ValueError(f"unknown peer {name!r}; expected one of {PEERS}")
+    if name == "c_222":
+        return _c_compiler() is not None
     module = _REQUIRES[name]
     return module is None or has_module(module)
 
@@ -128,9 +155,11 @@ def available(name: str) -> bool:
 def _require(name: str) -> None:
     """Raise :class:`PeerUnavailableError` unless peer ``name`` is available."""
     if not available(name):
-        raise PeerUnavailableError(
-            f"peer {name!r} is unavailable: the {_REQUIRES[name]!r} package is not installed"
-        )
+        if name == "c_222":
+            why = "no C compiler found ($CC or cc)"
+        else:
+            why = f"the {_REQUIRES[name]!r} package is not installed"
+        raise PeerUnavailableError(f"peer {name!r} is unavailable: {why}")
 
 
 def _prepare(
@@ -685,13 +714,235 @@ class _Numba222Peer:
         return [self._b[:2].copy(), self._b[2:].copy()]
 
 
+# --------------------------------------------------------------------------- numba_2d
+
+_numba_2d_kernel: Callable[..., None] | None = None
+
+
+def _get_numba_2d_kernel() -> Callable[..., None]:
+    """Compile (once per process) the plain 2-D Numba loop."""
+    global _numba_2d_kernel
+    if _numba_2d_kernel is None:
+        import numba
+
+        @numba.njit(cache=False, fastmath=False)
+        def train_2d(W1, b1, W2, b2, X, T, lr, epochs, train_bias, history):  # type: ignore[no-untyped-def]
+            """One hidden layer, as a Numba user writes it: 2-D weights, shapes
+            from the arrays, ``math.exp``, the deltas from the pre-update weights."""
+            n_hidden, n_in = W1.shape
+            n_out = W2.shape[0]
+            h = np.empty(n_hidden)
+            o = np.empty(n_out)
+            d2 = np.empty(n_out)
+            d1 = np.empty(n_hidden)
+            for epoch in range(epochs):
+                total = 0.0
+                for s in range(X.shape[0]):
+                    for j in range(n_hidden):
+                        net = b1[j]
+                        for i in range(n_in):
+                            net += W1[j, i] * X[s, i]
+                        h[j] = 1.0 / (1.0 + math.exp(-net))
+                    for k in range(n_out):
+                        net = b2[k]
+                        for j in range(n_hidden):
+                            net += W2[k, j] * h[j]
+                        o[k] = 1.0 / (1.0 + math.exp(-net))
+                    for k in range(n_out):
+                        diff = o[k] - T[s, k]
+                        total += 0.5 * diff * diff
+                        d2[k] = diff * o[k] * (1.0 - o[k])
+                    for j in range(n_hidden):
+                        g = 0.0
+                        for k in range(n_out):
+                            g += W2[k, j] * d2[k]
+                        d1[j] = g * h[j] * (1.0 - h[j])
+                    for k in range(n_out):
+                        step = lr * d2[k]
+                        for j in range(n_hidden):
+                            W2[k, j] -= step * h[j]
+                        if train_bias:
+                            b2[k] -= step
+                    for j in range(n_hidden):
+                        step = lr * d1[j]
+                        for i in range(n_in):
+                            W1[j, i] -= step * X[s, i]
+                        if train_bias:
+                            b1[j] -= step
+                history[epoch] = total
+
+        _numba_2d_kernel = train_2d
+    return _numba_2d_kernel
+
+
+class _Numba2dPeer:
+    """``numba`` as a user writes it for one hidden layer: 2-D weight arrays."""
+
+    def __init__(
+        self,
+        sizes: list[int],
+        weights: list[FloatArray],
+        biases: list[FloatArray],
+        X: FloatArray,
+        T: FloatArray,
+        learning_rate: float,
+        train_bias: bool,
+    ) -> None:
+        if len(sizes) != 3:
+            raise ValueError(f"peer 'numba_2d' is written for one hidden layer, got sizes {sizes}")
+        self._kernel = _get_numba_2d_kernel()
+        self._w, self._b = weights, biases
+        self._X, self._T = X, T
+        self._lr, self._train_bias = float(learning_rate), bool(train_bias)
+        # compile now (zero epochs trains nothing) so that timings exclude it
+        self._kernel(*self._w[:1], *self._b[:1], *self._w[1:], *self._b[1:], X, T, 0.0, 0,
+                     False, np.zeros(0))  # fmt: skip
+
+    def train(self, epochs: int = 1) -> FloatArray:
+        history = np.zeros(epochs)
+        (W1, W2), (b1, b2) = self._w, self._b
+        self._kernel(W1, b1, W2, b2, self._X, self._T, self._lr, epochs, self._train_bias, history)
+        return history
+
+    @property
+    def weights(self) -> list[FloatArray]:
+        return [w.copy() for w in self._w]
+
+    @property
+    def biases(self) -> list[FloatArray]:
+        return [b.copy() for b in self._b]
+
+
+# --------------------------------------------------------------------------- c_222
+
+#: ``numba_222``'s loop in C: what a C programmer writes for the seed's shape.
+_C_222 = r"""
+#include <math.h>
+
+void train_222(double *w, double *b, const double *X, const double *T, long n,
+               double lr, long epochs, int train_bias, double *history)
+{
+    double w1 = w[0], w2 = w[1], w3 = w[2], w4 = w[3];
+    double w5 = w[4], w6 = w[5], w7 = w[6], w8 = w[7];
+    double b1 = b[0], b2 = b[1], b3 = b[2], b4 = b[3];
+    for (long epoch = 0; epoch < epochs; epoch++) {
+        double total = 0.0;
+        for (long s = 0; s < n; s++) {
+            double x1 = X[2 * s], x2 = X[2 * s + 1], t1 = T[2 * s], t2 = T[2 * s + 1];
+            double h1 = 1.0 / (1.0 + exp(-(w1 * x1 + w2 * x2 + b1)));
+            double h2 = 1.0 / (1.0 + exp(-(w3 * x1 + w4 * x2 + b2)));
+            double o1 = 1.0 / (1.0 + exp(-(w5 * h1 + w6 * h2 + b3)));
+            double o2 = 1.0 / (1.0 + exp(-(w7 * h1 + w8 * h2 + b4)));
+            total += 0.5 * (t1 - o1) * (t1 - o1) + 0.5 * (t2 - o2) * (t2 - o2);
+            double d1 = (o1 - t1) * o1 * (1.0 - o1);
+            double d2 = (o2 - t2) * o2 * (1.0 - o2);
+            double e1 = (d1 * w5 + d2 * w7) * h1 * (1.0 - h1);
+            double e2 = (d1 * w6 + d2 * w8) * h2 * (1.0 - h2);
+            w5 -= lr * d1 * h1;
+            w6 -= lr * d1 * h2;
+            w7 -= lr * d2 * h1;
+            w8 -= lr * d2 * h2;
+            w1 -= lr * e1 * x1;
+            w2 -= lr * e1 * x2;
+            w3 -= lr * e2 * x1;
+            w4 -= lr * e2 * x2;
+            if (train_bias) {
+                b1 -= lr * e1;
+                b2 -= lr * e2;
+                b3 -= lr * d1;
+                b4 -= lr * d2;
+            }
+        }
+        history[epoch] = total;
+    }
+    w[0] = w1; w[1] = w2; w[2] = w3; w[3] = w4;
+    w[4] = w5; w[5] = w6; w[6] = w7; w[7] = w8;
+    b[0] = b1; b[1] = b2; b[2] = b3; b[3] = b4;
+}
+"""
+
+_c_library: Any = None
+
+
+def _c_compiler() -> list[str] | None:
+    """The C compiler command (``$CC``, else ``cc``), or ``None`` if there is none."""
+    command = shlex.split(os.environ.get("CC", "cc"))
+    return command if command and shutil.which(command[0]) else None
+
+
+def _get_c_222() -> Any:
+    """Compile (once per process) ``_C_222`` with ``cc -O3`` and load it."""
+    global _c_library
+    if _c_library is None:
+        compiler = _c_compiler()
+        if compiler is None:
+            raise PeerUnavailableError("peer 'c_222' is unavailable: no C compiler found")
+        with tempfile.TemporaryDirectory(prefix="backprop-c222-") as tmp:
+            source, library = os.path.join(tmp, "c222.c"), os.path.join(tmp, "c222.so")
+            with open(source, "w", encoding="utf-8") as fh:
+                fh.write(_C_222)
+            cmd = [*compiler, "-O3", "-shared", "-fPIC", source, "-o", library, "-lm"]
+            subprocess.run(cmd, check=True, capture_output=True)
+            lib = ctypes.CDLL(library)  # mapped: the file may go
+        double_p = ctypes.POINTER(ctypes.c_double)
+        lib.train_222.argtypes = [
+            double_p, double_p, double_p, double_p, ctypes.c_long, ctypes.c_double,
+            ctypes.c_long, ctypes.c_int, double_p,
+        ]  # fmt: skip
+        lib.train_222.restype = None
+        _c_library = lib
+    return _c_library
+
+
+class _C222Peer:
+    """``numba_222``'s loop in plain C (``cc -O3``), called through ``ctypes``."""
+
+    def __init__(
+        self,
+        sizes: list[int],
+        weights: list[FloatArray],
+        biases: list[FloatArray],
+        X: FloatArray,
+        T: FloatArray,
+        learning_rate: float,
+        train_bias: bool,
+    ) -> None:
+        if list(sizes) != [2, 2, 2]:
+            raise ValueError(f"peer 'c_222' is written for sizes [2, 2, 2], got {sizes}")
+        self._lib = _get_c_222()
+        self._w = np.concatenate([w.ravel() for w in weights])
+        self._b = np.concatenate(biases)
+        self._X, self._T = X, T
+        self._lr, self._train_bias = float(learning_rate), bool(train_bias)
+
+    def train(self, epochs: int = 1) -> FloatArray:
+        history = np.zeros(epochs)
+        p = ctypes.POINTER(ctypes.c_double)
+        self._lib.train_222(
+            self._w.ctypes.data_as(p), self._b.ctypes.data_as(p), self._X.ctypes.data_as(p),
+            self._T.ctypes.data_as(p), len(self._X), self._lr, epochs, int(self._train_bias),
+            history.ctypes.data_as(p),
+        )  # fmt: skip
+        return history
+
+    @property
+    def weights(self) -> list[FloatArray]:
+        return [self._w[:4].reshape(2, 2).copy(), self._w[4:].reshape(2, 2).copy()]
+
+    @property
+    def biases(self) -> list[FloatArray]:
+        return [self._b[:2].copy(), self._b[2:].copy()]
+
+
 # --------------------------------------------------------------------------- registry
 
 #: The class behind each peer; those of BATCH_PEERS take ``batch_size`` last.
 _CLASSES: dict[str, Callable[..., Peer]] = {
     "numpy": _NumpyPeer,
     "numba": _NumbaPeer,
+    "numba_2d": _Numba2dPeer,
     "numba_222": _Numba222Peer,
+    "c_222": _C222Peer,
     "torch": _TorchPeer,
     "python_loop": _PythonLoopPeer,
 }

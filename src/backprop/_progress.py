@@ -5,7 +5,7 @@ error, the validation error when there is one, the training speed in samples per
 second and the time left.  It writes to a text stream, ``sys.stderr`` by default,
 in one of two ways:
 
-* with ``tqdm`` (the optional extra ``pip install "backprop[progress]"``) when it
+* with ``tqdm`` (the optional extra ``pip install "backprop-nn[progress]"``) when it
   can be imported: a ``tqdm`` bar over the epochs, which computes the time left
   itself, with the errors and the speed as its postfix;
 * without it, a plain line such as
@@ -34,6 +34,8 @@ from types import TracebackType
 from typing import Any, TextIO
 
 import numpy as np
+
+from ._version import DISTRIBUTION
 
 __all__ = ["Progress", "make_progress"]
 
@@ -292,7 +294,7 @@ def _tqdm_class(use_tqdm: bool | None) -> Any:
     except ImportError:
         if use_tqdm:
             raise ImportError(
-                'the tqdm progress bar needs tqdm: pip install "backprop[progress]"'
+                f'the tqdm progress bar needs tqdm: pip install "{DISTRIBUTION}[progress]"'
             ) from None
         return None
     return tqdm

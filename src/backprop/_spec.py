@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 
 ENGINES = ("cython", "python")
+#: The compiled engine's SIMD levels, lowest first (``BACKPROP_SIMD``, ``build_info``).
+SIMD_LEVELS = ("baseline", "avx2", "avx512")
 ACTIVATIONS = ("logistic", "tanh", "relu", "leaky_relu", "linear", "softmax")
 LOSSES = ("half_sse", "mse", "cross_entropy")
 BIAS_MODES = ("per-neuron", "shared", "none")

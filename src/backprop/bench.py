@@ -92,7 +92,8 @@ Run = Callable[[], object]
 #: This package's engines; ratios are measured against :data:`REFERENCE_ENGINE`.
 LIBRARY_ENGINES: tuple[str, ...] = ("cython", "python")
 REFERENCE_ENGINE = "cython"
-#: The compiled engine on a float32 network (width sweep only: data in float32 too).
+#: The compiled engine on a float32 network (width sweep and mini-batches; data in
+#: float32 too).
 FLOAT32_ENGINE = "cython-float32"
 #: The compiled engine on the same network and work, called another way: the
 #: argument forms of a Python loop's calls (seed-python-loop) and the cost of a
@@ -148,7 +149,9 @@ _COST_MODEL: dict[str, tuple[float, float]] = {
     "cython-nosignals": (2e-7, 1e-9),
     "cython-float32": (2e-7, 1e-9),
     "numba": (2e-7, 1e-9),
+    "numba_2d": (2e-7, 1e-9),
     "numba_222": (2e-7, 1e-9),
+    "c_222": (2e-7, 1e-9),
     "python": (1e-5, 6e-8),
     "python_loop": (1e-5, 6e-8),
     "numpy": (3e-5, 1e-9),
@@ -499,21 +502,24 @@ def _workloads(family: str) -> list[_Workload]:
     model_engines = (*LIBRARY_ENGINES, "numpy", "numba", "torch")
     if family in ("seed-library-loop", "seed-python-loop"):
         variants = RUN_VARIANTS if family == "seed-library-loop" else CALL_VARIANTS
-        engines = (*model_engines[:2], *variants, *model_engines[2:], "numba_222", "python_loop")
+        engines = (
+            *model_engines[:2], *variants, *model_engines[2:], "numba_222", "c_222", "python_loop",
+        )  # fmt: skip
         return [_Workload(family, family, engines, SEED_STEPS, tutorial.SIZES)]
     if family == "digits":
-        engines = (*model_engines[:2], *RUN_VARIANTS, *model_engines[2:])
+        engines = (*model_engines[:2], *RUN_VARIANTS, *model_engines[2:], "numba_2d")
         return [_Workload(family, family, engines, DIGITS_SAMPLES, DIGITS_SIZES, ("sklearn",))]
     if family == "width-sweep":
         return [
             _Workload(f"width-sweep-{n}", family,
-                      (*model_engines, FLOAT32_ENGINE, "numpy-matvec"),
+                      (*model_engines, "numba_2d", FLOAT32_ENGINE, "numpy-matvec"),
                       width_steps(n), (n, n, n))
             for n in WIDTHS
         ]  # fmt: skip
     if family == "minibatch-784":
         return [
-            _Workload(family, family, model_engines, MINIBATCH_SAMPLES, MINIBATCH_SIZES,
+            _Workload(family, family, (*model_engines, FLOAT32_ENGINE), MINIBATCH_SAMPLES,
+                      MINIBATCH_SIZES,
                       quick_steps=MINIBATCH_QUICK_SAMPLES,
                       slow_steps=(("python", *MINIBATCH_PYTHON_SAMPLES),))
         ]  # fmt: skip

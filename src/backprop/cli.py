@@ -604,7 +604,7 @@ def bench(args: argparse.Namespace) -> int:
     if args.engine:
         engines = list(dict.fromkeys([_bench.REFERENCE_ENGINE, *args.engine]))
     if args.blas_threads is not None and not _peers.has_module("threadpoolctl"):
-        raise CommandError("--blas-threads needs threadpoolctl: pip install threadpoolctl")
+        raise CommandError('--blas-threads needs threadpoolctl: pip install "backprop-nn[bench]"')
     if args.json:
         _check_writable(args.json, "--json")
     if args.plot:

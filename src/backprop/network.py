@@ -22,6 +22,7 @@ from . import tutorial as _tutorial
 from ._params import start_params
 from ._spec import ACTIVATIONS, BIAS_MODES, ENGINES, INITS, LOSSES, TRAIN, TRAIN_OPTIONS, UPDATES
 from ._training import NonFiniteError
+from ._version import DISTRIBUTION
 from .columns import Columns
 from .schedule import Schedule, ScheduleState
 from .trace import Trace
@@ -58,8 +59,9 @@ def _engine_module(name: str):
     if _core is None:
         raise ImportError(
             f"engine='cython' needs the compiled extension backprop._core, "
-            f"which failed to import ({_CORE_ERROR}); reinstall with "
-            f"'pip install .' or use engine='python'"
+            f"which failed to import ({_CORE_ERROR}); reinstall it ('pip install "
+            f"--force-reinstall {DISTRIBUTION}', or 'pip install .' in a checkout) or use "
+            f"engine='python'"
         )
     return _core
 
@@ -548,7 +550,7 @@ class Network:
         """Draw the network with matplotlib (the seed's diagram for small
         networks); returns the axes.  ``options``: ``trace``, ``show``, ``view``,
         ``labels``, ``fmt``, as for ``backprop.plot.draw_network``.  Needs
-        matplotlib: ``pip install "backprop[plot]"``."""
+        matplotlib: ``pip install "backprop-nn[plot]"``."""
         from .plot import draw_network
 
         return draw_network(self, ax, **options)

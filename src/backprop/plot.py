@@ -13,7 +13,7 @@ is ``None``) and returning it:
 * :func:`plot_bench`: ``backprop bench``'s results, each engine's time relative
   to the compiled engine's, on a log scale.
 
-matplotlib is optional (``pip install "backprop[plot]"``) and is imported only
+matplotlib is optional (``pip install "backprop-nn[plot]"``) and is imported only
 when a picture is drawn: ``import backprop`` does not import it.
 """
 
@@ -47,10 +47,7 @@ _UNIT_FACE = "#fdf6e3"
 _BIAS_FACE = "#e8e8e8"
 _EDGE = "#555555"
 
-_MISSING = (
-    'needs matplotlib, an optional dependency: pip install "backprop[plot]" '
-    "(or pip install matplotlib)"
-)
+_MISSING = 'needs matplotlib, an optional dependency: pip install "backprop-nn[plot]"'
 
 
 def require_matplotlib(what: str = "drawing") -> Any:

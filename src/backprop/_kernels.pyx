@@ -1,0 +1,576 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+# cython: cdivision=True, embedsignature=True
+"""The engine's kernels: forward pass, deltas, weight updates and mini-batch
+gradients over raw pointers, in typed Cython.
+
+This one source is compiled once per SIMD level into ``backprop._kernels_baseline``,
+``backprop._kernels_avx2`` and ``backprop._kernels_avx512`` (``setup.py``: the same
+code, with more vector instructions allowed); ``backprop._core`` picks one at
+import (``_core.use_simd``, ``BACKPROP_SIMD``) and calls it through the table of
+function pointers ``TABLE`` holds (``_simd.Kernels``).  Every level computes the
+same bits: no fused multiply-adds (``-ffp-contract=off``), sums in a fixed order
+(``dot``'s eight partial sums), and the vector maths of ``_simd.pxd``.
+
+The kernels mirror the pure-Python twin ``backprop._reference`` and carry the
+names of its functions.  Nothing here raises or touches a Python object: the
+kernels are ``noexcept nogil``, and ``_core`` validated everything before.
+"""
+
+from cpython.pycapsule cimport PyCapsule_New
+from libc.math cimport fabs, log, log1p
+
+from backprop._simd cimport (
+    CROSS_ENTROPY, HALF_SSE, KERNELS_ABI, LEAKY_RELU, LEAKY_SLOPE, LOGISTIC, MAP_EXP,
+    MAP_TANH, MSE, RELU, SOFTMAX, TANH, Batch, Kernels, Net, logistic, real, vexp, vtanh,
+)
+
+cdef extern from *:
+    """
+    #if defined(__AVX512F__)
+    #define BACKPROP_ISA "avx512f"
+    #elif defined(__AVX2__)
+    #define BACKPROP_ISA "avx2"
+    #elif defined(__AVX__)
+    #define BACKPROP_ISA "avx"
+    #elif defined(__SSE2__) || defined(_M_X64)
+    #define BACKPROP_ISA "sse2"
+    #elif defined(__ARM_NEON) || defined(__aarch64__)
+    #define BACKPROP_ISA "neon"
+    #else
+    #define BACKPROP_ISA "scalar"
+    #endif
+    #ifndef BACKPROP_BUILD_FLAGS
+    #define BACKPROP_BUILD_FLAGS ""
+    #endif
+    """
+    const char* BACKPROP_ISA
+    const char* BACKPROP_BUILD_FLAGS
+
+
+# ------------------------------------------------------------------ kernels
+cdef inline real dot(const real* w, const real* a, Py_ssize_t n) noexcept nogil:
+    """Sum of w[i] * a[i].
+
+    Short rows are summed left to right, as the pure-Python twin does.  Long rows
+    keep eight partial sums, combined pairwise at the end: enough independent
+    additions in flight to hide the adder's latency, in a fixed order the
+    compiler may vectorise without reassociating (which IEEE arithmetic forbids
+    without -ffast-math), so every build gives the same bits.
+    """
+    cdef Py_ssize_t i, m = n - n % 8
+    cdef real s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef real s4 = 0.0, s5 = 0.0, s6 = 0.0, s7 = 0.0
+    if n < 16:
+        for i in range(n):
+            s0 += w[i] * a[i]
+        return s0
+    for i in range(0, m, 8):
+        s0 += w[i] * a[i]
+        s1 += w[i + 1] * a[i + 1]
+        s2 += w[i + 2] * a[i + 2]
+        s3 += w[i + 3] * a[i + 3]
+        s4 += w[i + 4] * a[i + 4]
+        s5 += w[i + 5] * a[i + 5]
+        s6 += w[i + 6] * a[i + 6]
+        s7 += w[i + 7] * a[i + 7]
+    for i in range(m, n):
+        s0 += w[i] * a[i]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+cdef inline real activate_unit(real s, int act) noexcept nogil:
+    """Output of one unit of an element-wise activation (not softmax)."""
+    if act == LOGISTIC:
+        return logistic(s)
+    if act == TANH:
+        return vtanh(s)
+    if act == RELU:
+        return s if s > 0.0 else 0.0
+    if act == LEAKY_RELU:
+        return s if s > 0.0 else LEAKY_SLOPE * s
+    return s
+
+
+cdef inline void softmax(const real* net, real* out, Py_ssize_t n) noexcept nogil:
+    """Softmax outputs, shifted by the largest net input so exp never overflows."""
+    cdef Py_ssize_t j
+    cdef real top = net[0], total = 0.0
+    for j in range(1, n):
+        if net[j] > top:
+            top = net[j]
+    for j in range(n):
+        out[j] = vexp(net[j] - top)
+        total += out[j]
+    for j in range(n):
+        out[j] = out[j] / total
+
+
+cdef inline real slope(real net, real out, int act) noexcept nogil:
+    """dout/dnet of one unit (softmax: the diagonal of its Jacobian)."""
+    if act == LOGISTIC or act == SOFTMAX:
+        return out * (1.0 - out)
+    if act == TANH:
+        return 1.0 - out * out
+    if act == RELU:
+        return 1.0 if net > 0.0 else 0.0
+    if act == LEAKY_RELU:
+        return 1.0 if net > 0.0 else LEAKY_SLOPE
+    return 1.0
+
+
+cdef inline void unit_outputs(Net* n, Py_ssize_t l, Py_ssize_t j, real s) noexcept nogil:
+    """Store unit j of layer l's net input ``s`` (bias included) and, for an
+    element-wise activation, its output."""
+    (<real*> n.net)[n.u_off[l] + j] = s
+    if n.acts[l] != SOFTMAX:
+        (<real*> n.out)[n.u_off[l] + j] = activate_unit(s, n.acts[l])
+
+
+cdef void forward_layers(Net* n, const real* x, Py_ssize_t first) noexcept nogil:
+    """Net inputs and outputs of layers ``first`` and up (``x`` feeds layer 0).
+
+    Each unit's net input goes straight from the dot product through the bias
+    and the activation while it is in a register: on small networks the step is
+    a chain of dependent operations, and a round trip through memory between
+    them would lengthen it.
+    """
+    cdef Py_ssize_t l, j, n_in, n_out, n_bias
+    cdef const real* a = x if first == 0 else (<real*> n.out) + n.u_off[first - 1]
+    cdef const real* w
+    cdef const real* b
+    cdef real* net
+    cdef real* out
+    cdef real s
+    cdef int act
+    for l in range(first, n.n_layers):
+        n_in = n.sizes[l]
+        n_out = n.sizes[l + 1]
+        n_bias = n.n_bias[l]
+        act = n.acts[l]
+        w = (<real*> n.params) + n.w_off[l]
+        b = (<real*> n.params) + n.b_off[l]
+        net = (<real*> n.net) + n.u_off[l]
+        out = (<real*> n.out) + n.u_off[l]
+        for j in range(n_out):
+            s = dot(w + j * n_in, a, n_in)
+            if n_bias == 1:
+                s = s + b[0]
+            elif n_bias > 1:
+                s = s + b[j]
+            net[j] = s
+            if act != SOFTMAX:
+                out[j] = activate_unit(s, act)
+        if act == SOFTMAX:
+            softmax(net, out, n_out)
+        a = out
+
+
+cdef double output_deltas_at(Net* n, const real* net, const real* o, const real* t,
+                             real* d) noexcept nogil:
+    """Error terms, dE/dout, dout/dnet and deltas of the output layer, for output
+    net inputs ``net`` and outputs ``o`` stored anywhere (the workspace, or a row
+    of a batch); deltas go to ``d``, the rest to the workspace.  Returns E."""
+    cdef Py_ssize_t L = n.n_layers - 1, k, K = n.sizes[n.n_layers]
+    cdef Py_ssize_t u = n.u_off[L]
+    cdef int act = n.acts[L], loss = n.loss
+    cdef real* g = (<real*> n.dout) + u
+    cdef real* da = (<real*> n.dact) + u
+    cdef real* err = (<real*> n.err)
+    cdef double total = 0.0
+    cdef real diff, lse = 0.0, dot_go = 0.0, gk, dk, t_sum = 0.0
+    if loss == CROSS_ENTROPY and act == SOFTMAX:
+        # targets that do not sum to 1 scale the softmax's share of the delta
+        for k in range(K):
+            t_sum += t[k]
+        # log of the softmax denominator, from the net inputs (no log(0))
+        lse = net[0]
+        for k in range(1, K):
+            if net[k] > lse:
+                lse = net[k]
+        for k in range(K):
+            dot_go += vexp(net[k] - lse)
+        lse = lse + log(dot_go)
+    for k in range(K):
+        da[k] = slope(net[k], o[k], act)
+        diff = t[k] - o[k]
+        if loss == HALF_SSE:
+            err[k] = 0.5 * diff * diff
+            gk = -diff
+        elif loss == MSE:
+            err[k] = diff * diff / K
+            gk = 2.0 * (o[k] - t[k]) / K
+        elif act == SOFTMAX:  # categorical cross-entropy
+            err[k] = t[k] * (lse - net[k])
+            gk = -t[k] / o[k] if t[k] != 0.0 else 0.0
+        else:  # binary cross-entropy of a logistic output, from its net input
+            err[k] = (net[k] if net[k] > 0.0 else 0.0) - net[k] * t[k] + log1p(vexp(-fabs(net[k])))
+            gk = (o[k] - t[k]) / (o[k] * (1.0 - o[k]))
+        g[k] = gk
+        if loss == CROSS_ENTROPY and act == SOFTMAX:
+            dk = o[k] * t_sum - t[k]  # o - t for targets summing to 1
+        elif loss == CROSS_ENTROPY:
+            dk = o[k] - t[k]          # the activation's slope cancels
+        else:
+            dk = gk * da[k]
+        d[k] = dk
+        total += err[k]
+    if act == SOFTMAX and loss != CROSS_ENTROPY:
+        # full Jacobian of softmax: delta_k = o_k (g_k - sum_m g_m o_m)
+        dot_go = 0.0
+        for k in range(K):
+            dot_go += g[k] * o[k]
+        for k in range(K):
+            d[k] = o[k] * (g[k] - dot_go)
+    return total
+
+
+cdef inline void back_rows1(real* row, real dj, const real* a, real* g,
+                            Py_ssize_t n_in, real lr, bint seq) noexcept nogil:
+    """One row of a wide layer: g += dj * row and row -= lr * dj * a, fused."""
+    cdef Py_ssize_t i
+    cdef real c = lr * dj
+    if seq:
+        for i in range(n_in):
+            row[i] = row[i] - c * a[i]
+            g[i] += dj * row[i]
+    else:
+        for i in range(n_in):
+            g[i] += dj * row[i]
+            row[i] = row[i] - c * a[i]
+
+
+cdef inline void back_rows4(real* w, Py_ssize_t n_in, const real* d, const real* a,
+                            real* g, real lr, bint seq) noexcept nogil:
+    """``back_rows1`` on four rows at once.
+
+    Each g[i] takes its four additions in row order while it sits in a register,
+    so the result is the same as four ``back_rows1`` calls, with a quarter of
+    the loads and stores of ``g`` and of ``a``.
+    """
+    cdef Py_ssize_t i
+    cdef real* r0 = w
+    cdef real* r1 = w + n_in
+    cdef real* r2 = w + 2 * n_in
+    cdef real* r3 = w + 3 * n_in
+    cdef real d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3]
+    cdef real c0 = lr * d0, c1 = lr * d1, c2 = lr * d2, c3 = lr * d3
+    cdef real ai, gi, w0, w1, w2, w3
+    for i in range(n_in):
+        ai = a[i]
+        w0 = r0[i]
+        w1 = r1[i]
+        w2 = r2[i]
+        w3 = r3[i]
+        gi = g[i]
+        if seq:
+            w0 = w0 - c0 * ai
+            w1 = w1 - c1 * ai
+            w2 = w2 - c2 * ai
+            w3 = w3 - c3 * ai
+            gi = gi + d0 * w0
+            gi = gi + d1 * w1
+            gi = gi + d2 * w2
+            gi = gi + d3 * w3
+        else:
+            gi = gi + d0 * w0
+            gi = gi + d1 * w1
+            gi = gi + d2 * w2
+            gi = gi + d3 * w3
+            w0 = w0 - c0 * ai
+            w1 = w1 - c1 * ai
+            w2 = w2 - c2 * ai
+            w3 = w3 - c3 * ai
+        g[i] = gi
+        r0[i] = w0
+        r1[i] = w1
+        r2[i] = w2
+        r3[i] = w3
+
+
+cdef void backward_update(Net* n, const real* x, const real* nxt, double rate,
+                          bint seq) noexcept nogil:
+    """Back-propagate the output deltas and update every layer, top layer first,
+    with learning rate ``rate``.
+
+    Going down from the output, layer ``l``'s weights are read to pass the error
+    to layer ``l - 1`` in the same sweep that updates them: before the update
+    (simultaneous) or after it (sequential).  When ``nxt`` (the next sample) is
+    given, each updated row of the first layer also computes its unit's net input
+    for ``nxt`` while the row is in cache: on wide layers that saves a pass over
+    the largest matrix (the caller then runs ``forward_layers(n, nxt, 1)``).
+    Narrow layers (few units above)
+    sweep column by column so that each dE/dout stays in a register; wide ones
+    sweep row by row, which streams the weights and vectorises.
+    """
+    cdef Py_ssize_t l, i, j, n_in, n_out, lo
+    cdef const real* a
+    cdef real* w
+    cdef real* row
+    cdef real* b
+    cdef real* d
+    cdef real* g
+    cdef real c, s, wji, da
+    cdef real lr = <real> rate
+    cdef int act
+    for l in range(n.n_layers - 1, -1, -1):
+        n_in = n.sizes[l]
+        n_out = n.sizes[l + 1]
+        a = x if l == 0 else (<real*> n.out) + n.u_off[l - 1]
+        w = (<real*> n.params) + n.w_off[l]
+        d = (<real*> n.delta) + n.u_off[l]
+        if n.train_bias and n.n_bias[l] > 0:
+            b = (<real*> n.params) + n.b_off[l]
+            if n.n_bias[l] == 1:
+                s = 0.0
+                for j in range(n_out):
+                    s += d[j]
+                b[0] = b[0] - lr * s
+            else:
+                for j in range(n_out):
+                    b[j] = b[j] - lr * d[j]
+        if l == 0:
+            b = (<real*> n.params) + n.b_off[0]
+            for j in range(n_out):
+                row = w + j * n_in
+                c = lr * d[j]
+                for i in range(n_in):
+                    row[i] = row[i] - c * a[i]
+                if nxt != NULL:
+                    s = dot(row, nxt, n_in)
+                    if n.n_bias[0] == 1:
+                        s = s + b[0]
+                    elif n.n_bias[0] > 1:
+                        s = s + b[j]
+                    unit_outputs(n, 0, j, s)
+            if nxt != NULL and n.acts[0] == SOFTMAX:
+                softmax((<real*> n.net), (<real*> n.out), n_out)
+        elif n_out <= 8:
+            lo = n.u_off[l - 1]
+            act = n.acts[l - 1]
+            for i in range(n_in):
+                s = 0.0
+                if seq:
+                    for j in range(n_out):
+                        wji = w[j * n_in + i] - (lr * d[j]) * a[i]
+                        w[j * n_in + i] = wji
+                        s += d[j] * wji
+                else:
+                    for j in range(n_out):
+                        wji = w[j * n_in + i]
+                        s += d[j] * wji
+                        w[j * n_in + i] = wji - (lr * d[j]) * a[i]
+                da = slope((<real*> n.net)[lo + i], a[i], act)
+                (<real*> n.dout)[lo + i] = s
+                (<real*> n.dact)[lo + i] = da
+                (<real*> n.delta)[lo + i] = s * da
+        else:
+            lo = n.u_off[l - 1]
+            act = n.acts[l - 1]
+            g = (<real*> n.dout) + lo
+            for i in range(n_in):
+                g[i] = 0.0
+            j = 0
+            while j + 4 <= n_out:
+                back_rows4(w + j * n_in, n_in, d + j, a, g, lr, seq)
+                j += 4
+            while j < n_out:
+                back_rows1(w + j * n_in, d[j], a, g, n_in, lr, seq)
+                j += 1
+            for i in range(n_in):
+                (<real*> n.dact)[lo + i] = slope((<real*> n.net)[lo + i], a[i], act)
+                (<real*> n.delta)[lo + i] = g[i] * (<real*> n.dact)[lo + i]
+
+
+cdef inline void blas_gemm(const Batch* bt, char* ta, char* tb, int m, int n, int k,
+                           real alpha, const real* A, int lda, const real* B, int ldb,
+                           real beta, real* C, int ldc) noexcept nogil:
+    """C = alpha op(A) op(B) + beta C (column-major) by BLAS, in ``real``'s precision."""
+    if real is double:
+        bt.dgemm(ta, tb, &m, &n, &k, &alpha, <double*> A, &lda, <double*> B, &ldb, &beta,
+                 C, &ldc)
+    else:
+        bt.sgemm(ta, tb, &m, &n, &k, &alpha, <float*> A, &lda, <float*> B, &ldb, &beta,
+                 C, &ldc)
+
+
+cdef inline void gemm_rows(const real* A, const real* W, real* Z, Py_ssize_t rows,
+                           Py_ssize_t n_in, Py_ssize_t n_out, const Batch* bt,
+                           bint blas) noexcept nogil:
+    """Z = A W^T: row b of Z holds the dot products of row b of A with W's rows."""
+    cdef Py_ssize_t r, j
+    if blas:
+        # column-major view: Z^T (n_out x rows) = W (n_out x n_in) . A^T
+        blas_gemm(bt, b"T", b"N", <int> n_out, <int> rows, <int> n_in, 1, W, <int> n_in, A,
+                  <int> n_in, 0, Z, <int> n_out)
+        return
+    for r in range(rows):
+        for j in range(n_out):
+            Z[r * n_out + j] = dot(W + j * n_in, A + r * n_in, n_in)
+
+
+cdef inline void gemm_grad(const real* D, const real* A, real* G, Py_ssize_t rows,
+                           Py_ssize_t n_in, Py_ssize_t n_out, const Batch* bt,
+                           bint blas) noexcept nogil:
+    """G += D^T A: the weight gradients of ``rows`` samples, added in sample order."""
+    cdef Py_ssize_t r, j, i
+    cdef real drj
+    cdef const real* a
+    cdef real* g
+    if blas:
+        # column-major: G^T (n_in x n_out) += A^T (n_in x rows) . D (rows x n_out)
+        blas_gemm(bt, b"N", b"T", <int> n_in, <int> n_out, <int> rows, 1, A, <int> n_in, D,
+                  <int> n_out, 1, G, <int> n_in)
+        return
+    for r in range(rows):
+        a = A + r * n_in
+        for j in range(n_out):
+            drj = D[r * n_out + j]
+            g = G + j * n_in
+            for i in range(n_in):
+                g[i] += drj * a[i]
+
+
+cdef inline void gemm_back(const real* D, const real* W, real* E, Py_ssize_t rows,
+                           Py_ssize_t n_in, Py_ssize_t n_out, const Batch* bt,
+                           bint blas) noexcept nogil:
+    """E = D W: each sample's dE/dout of the layer below, from its deltas."""
+    cdef Py_ssize_t r, j, i
+    cdef real drj
+    cdef const real* w
+    cdef real* g
+    if blas:
+        # column-major: E^T (n_in x rows) = W^T (n_in x n_out) . D^T (n_out x rows)
+        blas_gemm(bt, b"N", b"N", <int> n_in, <int> rows, <int> n_out, 1, W, <int> n_in, D,
+                  <int> n_out, 0, E, <int> n_in)
+        return
+    for r in range(rows):
+        g = E + r * n_in
+        for i in range(n_in):
+            g[i] = 0.0
+        for j in range(n_out):
+            drj = D[r * n_out + j]
+            w = W + j * n_in
+            for i in range(n_in):
+                g[i] += drj * w[i]
+
+
+cdef double batch_gradient(Net* n, Batch* bt, const real* X, const real* T,
+                           Py_ssize_t rows, real* grad) noexcept nogil:
+    """Add the gradients of ``rows`` samples (rows of ``X``/``T``) to ``grad``.
+
+    The same sums as one sample at a time, in the same order, arranged as matrix
+    products over the batch; layers marked for BLAS hand their products to it
+    (faster on large layers, summed in BLAS's own order).  Returns the sum of the
+    samples' errors.
+    """
+    cdef Py_ssize_t l, r, j, i, n_in, n_out, L = n.n_layers, K = n.sizes[n.n_layers]
+    cdef const real* A
+    cdef const real* w
+    cdef const real* b
+    cdef real* Z
+    cdef real* O
+    cdef real* D
+    cdef real* gb
+    cdef real s
+    cdef double total = 0.0
+    cdef int act
+    cdef real* bnet = <real*> bt.net
+    cdef real* bout = <real*> bt.out
+    cdef real* bdelta = <real*> bt.delta
+    cdef real* be = <real*> bt.e
+    # forward, layer by layer over the whole batch
+    for l in range(L):
+        n_in = n.sizes[l]
+        n_out = n.sizes[l + 1]
+        act = n.acts[l]
+        A = X if l == 0 else bout + bt.u_off[l - 1]
+        Z = bnet + bt.u_off[l]
+        O = bout + bt.u_off[l]
+        w = (<real*> n.params) + n.w_off[l]
+        b = (<real*> n.params) + n.b_off[l]
+        gemm_rows(A, w, Z, rows, n_in, n_out, bt, bt.blas[l])
+        for r in range(rows):
+            for j in range(n_out):
+                s = Z[r * n_out + j]
+                if n.n_bias[l] == 1:
+                    s = s + b[0]
+                elif n.n_bias[l] > 1:
+                    s = s + b[j]
+                Z[r * n_out + j] = s
+                if act != SOFTMAX:
+                    O[r * n_out + j] = activate_unit(s, act)
+            if act == SOFTMAX:
+                softmax(Z + r * n_out, O + r * n_out, n_out)
+    # output deltas, sample by sample
+    Z = bnet + bt.u_off[L - 1]
+    O = bout + bt.u_off[L - 1]
+    D = bdelta + bt.u_off[L - 1]
+    for r in range(rows):
+        total += output_deltas_at(n, Z + r * K, O + r * K, T + r * K, D + r * K)
+    # backward, top layer first: gradients, then the deltas of the layer below
+    for l in range(L - 1, -1, -1):
+        n_in = n.sizes[l]
+        n_out = n.sizes[l + 1]
+        A = X if l == 0 else bout + bt.u_off[l - 1]
+        D = bdelta + bt.u_off[l]
+        w = (<real*> n.params) + n.w_off[l]
+        gemm_grad(D, A, grad + n.w_off[l], rows, n_in, n_out, bt, bt.blas[l])
+        if n.train_bias and n.n_bias[l] > 0:
+            gb = grad + n.b_off[l]
+            for r in range(rows):
+                if n.n_bias[l] == 1:
+                    s = 0.0
+                    for j in range(n_out):
+                        s += D[r * n_out + j]
+                    gb[0] += s
+                else:
+                    for j in range(n_out):
+                        gb[j] += D[r * n_out + j]
+        if l > 0:
+            gemm_back(D, w, be, rows, n_in, n_out, bt, bt.blas[l])
+            act = n.acts[l - 1]
+            Z = bnet + bt.u_off[l - 1]
+            O = bout + bt.u_off[l - 1]
+            D = bdelta + bt.u_off[l - 1]
+            for i in range(rows * n_in):
+                D[i] = be[i] * slope(Z[i], O[i], act)
+    return total
+
+
+# ------------------------------------------------------------- maths, mapped
+cdef void map_values(const real* x, real* y, Py_ssize_t n, int fn) noexcept nogil:
+    """``y[i] = f(x[i])`` for the tests of the vector maths: ``fn`` is ``MAP_EXP``,
+    ``MAP_TANH`` or ``MAP_LOGISTIC``; each is one loop, as the kernels run it."""
+    cdef Py_ssize_t i
+    if fn == MAP_EXP:
+        for i in range(n):
+            y[i] = vexp(x[i])
+    elif fn == MAP_TANH:
+        for i in range(n):
+            y[i] = vtanh(x[i])
+    else:
+        for i in range(n):
+            y[i] = logistic(x[i])
+
+
+# ------------------------------------------------------------------ the table
+cdef Kernels table
+table.abi = KERNELS_ABI
+table.isa = BACKPROP_ISA
+table.forward_layers_d = forward_layers[double]
+table.forward_layers_f = forward_layers[float]
+table.output_deltas_d = output_deltas_at[double]
+table.output_deltas_f = output_deltas_at[float]
+table.backward_update_d = backward_update[double]
+table.backward_update_f = backward_update[float]
+table.batch_gradient_d = batch_gradient[double]
+table.batch_gradient_f = batch_gradient[float]
+table.map_d = map_values[double]
+table.map_f = map_values[float]
+
+#: The kernels of this level, for ``_core`` (a capsule of a ``_simd.Kernels``).
+TABLE = PyCapsule_New(&table, b"backprop._simd.Kernels", NULL)
+#: The vector instructions this level was compiled for (``sse2``, ``avx2``, ...).
+ISA = BACKPROP_ISA.decode()
+#: The compiler flags of this level's build.
+FLAGS = BACKPROP_BUILD_FLAGS.decode()
