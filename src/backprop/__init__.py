@@ -13,10 +13,12 @@ from ._spec import ACTIVATIONS, BIAS_MODES, ENGINES, LOSSES, UPDATES
 from ._training import History, NonFiniteError, TrainingError, TrainingInterrupted
 from ._version import __version__
 from .columns import Columns
+from .ensemble import Ensemble
 from .io import load
 from .network import Network, default_engine
 from .plot import plot_history
 from .schedule import Schedule
+from .sweep import SweepResult, sweep
 from .trace import Trace
 
 __all__ = [
@@ -26,6 +28,9 @@ __all__ = [
     "LOSSES",
     "UPDATES",
     "Network",
+    "Ensemble",
+    "sweep",
+    "SweepResult",
     "Trace",
     "Schedule",
     "TrainingError",

@@ -1580,3 +1580,91 @@ def train_method(checked, diverged, interrupted, str trainer_attribute, epochs,
                 return interrupted(self, *result[1:])
         return checked(self, X, T, epochs, learning_rate, update, **options)
     return train
+
+
+# ------------------------------------------------------------------ ensembles
+# Many networks of one shape trained together, side by side: every parameter,
+# unit value and error of ``m`` members lies in ``m`` consecutive ``real``s (the
+# "lanes"), so each step of the one-network kernels above becomes a loop over
+# the lanes that the compiler turns into vector instructions.  Each lane does
+# exactly the arithmetic of ``train_sample`` (the same operations in the same
+# order, the dot products summed as ``dot`` sums them), so a member trained here
+# has the bits it would have trained alone.
+
+#: Members per block: a block's parameters and workspace stay in the L1/L2 cache.
+cdef Py_ssize_t ENSEMBLE_LANES = 64
+
+
+cdef inline Py_ssize_t lanes_epochs(Net* n, real* W, Py_ssize_t m, const real* X,
+                                    const real* T, Py_ssize_t x_stride, Py_ssize_t t_stride,
+                                    Py_ssize_t n_samples, Py_ssize_t epochs, const real* lr,
+                                    double* history, Py_ssize_t history_stride, real* work,
+                                    double* dwork) noexcept nogil:
+    """The ensemble kernel of the SIMD level in use (``_kernels.lanes_epochs``)."""
+    if real is double:
+        return K.lanes_epochs_d(n, W, m, X, T, x_stride, t_stride, n_samples, epochs, lr,
+                                history, history_stride, work, dwork)
+    else:
+        return K.lanes_epochs_f(n, W, m, X, T, x_stride, t_stride, n_samples, epochs, lr,
+                                history, history_stride, work, dwork)
+
+
+def ensemble_train(real[:, ::1] W, const Py_ssize_t[::1] sizes,
+                   const Py_ssize_t[:, ::1] layout, const int[::1] acts, bint train_bias,
+                   int loss, const real[:, :, ::1] X, const real[:, :, ::1] T,
+                   Py_ssize_t epochs, const real[::1] lr, double[:, ::1] history,
+                   Py_ssize_t first, Py_ssize_t start, Py_ssize_t stop):
+    """Online SGD (samples in order, simultaneous updates) of members ``start`` to
+    ``stop - 1`` of an ensemble, in place, with the GIL released.
+
+    ``W`` (parameters x members) holds member k's parameters in column k (the
+    layout of ``_spec.layout``); ``X``, ``T`` (1 or members x samples x values)
+    are shared by all members or given per member; ``lr`` one rate per member;
+    member k's error of epoch e goes to ``history[k, first + e]``.  Each member
+    is trained with exactly the arithmetic of ``train`` on it alone.  Returns the
+    first epoch in which a member's error was not finite, else -1; the weights
+    are then unspecified (the caller keeps a copy)."""
+    cdef Net n
+    cdef Py_ssize_t P = W.shape[0], n_samples = X.shape[1], b0, m, k, p
+    cdef Py_ssize_t lanes = ENSEMBLE_LANES, failed = -1, f
+    cdef Py_ssize_t x_stride = 0 if X.shape[0] == 1 else X.shape[1] * X.shape[2]
+    cdef Py_ssize_t t_stride = 0 if T.shape[0] == 1 else T.shape[1] * T.shape[2]
+    cdef real* Wb
+    cdef real* work
+    cdef double* dwork
+    cdef Py_ssize_t n_work
+    if epochs <= 0 or stop <= start or n_samples == 0:
+        return -1
+    _raise_memory(net_init(&n, NULL, sizes, layout, acts, sizeof(real)))
+    n.loss = loss
+    n.train_bias = train_bias
+    n_work = (5 * n.n_units + 12 + sizes[0] + sizes[sizes.shape[0] - 1]) * lanes
+    Wb = <real*> malloc((P * lanes + n_work) * sizeof(real))
+    dwork = <double*> malloc(2 * lanes * sizeof(double))
+    if Wb == NULL or dwork == NULL:
+        free(Wb)
+        free(dwork)
+        net_free(&n)
+        raise MemoryError("backprop: could not allocate the ensemble's workspace")
+    work = Wb + P * lanes
+    with nogil:
+        b0 = start
+        while b0 < stop:
+            m = min(lanes, stop - b0)
+            for p in range(P):
+                for k in range(m):
+                    Wb[p * m + k] = W[p, b0 + k]
+            f = lanes_epochs(&n, Wb, m, &X[0, 0, 0] + (b0 * x_stride if x_stride else 0),
+                             &T[0, 0, 0] + (b0 * t_stride if t_stride else 0),
+                             x_stride, t_stride, n_samples, epochs, &lr[b0],
+                             &history[b0, first], history.shape[1], work, dwork)
+            for p in range(P):
+                for k in range(m):
+                    W[p, b0 + k] = Wb[p * m + k]
+            if f >= 0 and (failed < 0 or f < failed):
+                failed = f
+            b0 += m
+    free(Wb)
+    free(dwork)
+    net_free(&n)
+    return failed

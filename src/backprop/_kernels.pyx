@@ -17,11 +17,11 @@ kernels are ``noexcept nogil``, and ``_core`` validated everything before.
 """
 
 from cpython.pycapsule cimport PyCapsule_New
-from libc.math cimport fabs, log, log1p
+from libc.math cimport fabs, isfinite, log, log1p
 
 from backprop._simd cimport (
     CROSS_ENTROPY, HALF_SSE, KERNELS_ABI, LEAKY_RELU, LEAKY_SLOPE, LOGISTIC, MAP_EXP,
-    MAP_TANH, MSE, RELU, SOFTMAX, TANH, Batch, Kernels, Net, logistic, real, vexp, vtanh,
+    LINEAR, MAP_TANH, MSE, RELU, SOFTMAX, TANH, Batch, Kernels, Net, logistic, real, vexp, vtanh,
 )
 
 cdef extern from *:
@@ -537,6 +537,325 @@ cdef double batch_gradient(Net* n, Batch* bt, const real* X, const real* T,
     return total
 
 
+# ------------------------------------------------------------------ ensembles
+# Many networks of one shape trained together, side by side: every parameter,
+# unit value and error of ``m`` members lies in ``m`` consecutive ``real``s (the
+# "lanes"), so each step of the one-network kernels above becomes a loop over
+# the lanes that the compiler turns into vector instructions.  Each lane does
+# exactly the arithmetic of ``train_sample`` (the same operations in the same
+# order, the dot products summed as ``dot`` sums them, the same vector maths),
+# so a member trained here has the bits it would have trained alone.
+
+cdef inline void lanes_dot(const real* w, const real* a, Py_ssize_t n, Py_ssize_t m,
+                           real* s, real* part) noexcept nogil:
+    """``s[k] = dot(w[., k], a[., k], n)`` for each lane k of rows ``w[i * m + k]``,
+    ``a[i * m + k]``, summed as ``dot`` sums (eight partial sums in ``part`` for
+    long rows)."""
+    cdef Py_ssize_t i, k, q, r = n - n % 8
+    cdef const real* wi
+    cdef const real* ai
+    cdef real* pq
+    for k in range(m):
+        s[k] = 0.0
+    if n < 16:
+        for i in range(n):
+            wi = w + i * m
+            ai = a + i * m
+            for k in range(m):
+                s[k] += wi[k] * ai[k]
+        return
+    for k in range(8 * m):
+        part[k] = 0.0
+    for i in range(0, r, 8):
+        for q in range(8):
+            wi = w + (i + q) * m
+            ai = a + (i + q) * m
+            pq = part + q * m
+            for k in range(m):
+                pq[k] += wi[k] * ai[k]
+    for i in range(r, n):
+        wi = w + i * m
+        ai = a + i * m
+        for k in range(m):
+            part[k] += wi[k] * ai[k]
+    for k in range(m):
+        s[k] = (((part[k] + part[m + k]) + (part[2 * m + k] + part[3 * m + k]))
+                + ((part[4 * m + k] + part[5 * m + k]) + (part[6 * m + k] + part[7 * m + k])))
+
+
+cdef inline void lanes_slope(const real* net, const real* out, real* da, Py_ssize_t m,
+                             int act) noexcept nogil:
+    """``da[k] = slope(net[k], out[k], act)``, one loop per activation (no branch
+    inside a loop, so that each vectorises)."""
+    cdef Py_ssize_t k
+    if act == LOGISTIC or act == SOFTMAX:
+        for k in range(m):
+            da[k] = out[k] * (1.0 - out[k])
+    elif act == TANH:
+        for k in range(m):
+            da[k] = 1.0 - out[k] * out[k]
+    elif act == RELU:
+        for k in range(m):
+            da[k] = 1.0 if net[k] > 0.0 else 0.0
+    elif act == LEAKY_RELU:
+        for k in range(m):
+            da[k] = 1.0 if net[k] > 0.0 else LEAKY_SLOPE
+    else:
+        for k in range(m):
+            da[k] = 1.0
+
+
+cdef inline void lanes_activate(const real* s, real* o, Py_ssize_t m, int act) noexcept nogil:
+    """``o[k] = activate_unit(s[k], act)`` for an element-wise activation."""
+    cdef Py_ssize_t k
+    if act == LOGISTIC:
+        for k in range(m):
+            o[k] = logistic(s[k])
+    elif act == TANH:
+        for k in range(m):
+            o[k] = vtanh(s[k])
+    elif act == RELU:
+        for k in range(m):
+            o[k] = s[k] if s[k] > 0.0 else 0.0
+    elif act == LEAKY_RELU:
+        for k in range(m):
+            o[k] = s[k] if s[k] > 0.0 else LEAKY_SLOPE * s[k]
+    elif act == LINEAR:
+        for k in range(m):
+            o[k] = s[k]
+
+
+cdef void lanes_sample(Net* n, real* W, Py_ssize_t m, const real* x, const real* t,
+                       const real* lr, double* err, real* work) noexcept nogil:
+    """One online SGD step of ``m`` members (``train_sample`` lane by lane).
+
+    ``W[p * m + k]``: parameter p of lane k; ``x``, ``t``: the sample's inputs and
+    targets, one row of lanes per value; ``lr[k]``: lane k's rate; ``err[k]``
+    gets the sample's error (before the update).  ``work`` holds
+    ``(5 * n_units + 12) * m`` reals.  Every loop over the lanes is free of
+    branches on the options (they are taken outside it), so that it vectorises.
+    """
+    cdef Py_ssize_t L = n.n_layers, l, i, j, k, n_in, n_out, nb, lo, u, K
+    cdef real* net = work
+    cdef real* out = work + n.n_units * m
+    cdef real* delta = work + 2 * n.n_units * m
+    cdef real* g = work + 3 * n.n_units * m
+    cdef real* s = work + 4 * n.n_units * m
+    cdef real* c = s + m
+    cdef real* top = s + 2 * m
+    cdef real* tot = s + 3 * m
+    cdef real* part = s + 4 * m
+    cdef real* da = top                     # (the softmax scratch, free by then)
+    cdef const real* a
+    cdef real* wr
+    cdef real* b
+    cdef real* o
+    cdef real* nt
+    cdef real* d
+    cdef real* dj
+    cdef real* gj
+    cdef const real* tj
+    cdef real e, diff
+    cdef int act, loss = n.loss
+    # forward, layer by layer: net = dot + bias, out = activation(net)
+    a = x
+    for l in range(L):
+        n_in = n.sizes[l]
+        n_out = n.sizes[l + 1]
+        nb = n.n_bias[l]
+        act = n.acts[l]
+        u = n.u_off[l]
+        for j in range(n_out):
+            lanes_dot(W + (n.w_off[l] + j * n_in) * m, a, n_in, m, s, part)
+            nt = net + (u + j) * m
+            if nb > 0:
+                b = W + (n.b_off[l] + (j if nb > 1 else 0)) * m
+                for k in range(m):
+                    s[k] = s[k] + b[k]
+            for k in range(m):
+                nt[k] = s[k]
+            if act != SOFTMAX:
+                lanes_activate(s, out + (u + j) * m, m, act)
+        if act == SOFTMAX:
+            nt = net + u * m
+            o = out + u * m
+            for k in range(m):
+                top[k] = nt[k]
+            for j in range(1, n_out):
+                for k in range(m):
+                    top[k] = nt[j * m + k] if nt[j * m + k] > top[k] else top[k]
+            for k in range(m):
+                tot[k] = 0.0
+            for j in range(n_out):
+                for k in range(m):
+                    o[j * m + k] = vexp(nt[j * m + k] - top[k])
+                for k in range(m):
+                    tot[k] += o[j * m + k]
+            for j in range(n_out):
+                for k in range(m):
+                    o[j * m + k] = o[j * m + k] / tot[k]
+        a = out + u * m
+    # the output layer's deltas and the sample's error (output_deltas_at)
+    K = n.sizes[L]
+    u = n.u_off[L - 1]
+    act = n.acts[L - 1]
+    nt = net + u * m
+    o = out + u * m
+    d = delta + u * m
+    for k in range(m):
+        err[k] = 0.0
+    if loss == CROSS_ENTROPY and act == SOFTMAX:
+        for k in range(m):
+            c[k] = 0.0                       # the targets' sum
+            top[k] = nt[k]
+        for j in range(K):
+            for k in range(m):
+                c[k] += t[j * m + k]
+        for j in range(1, K):
+            for k in range(m):
+                top[k] = nt[j * m + k] if nt[j * m + k] > top[k] else top[k]
+        for k in range(m):
+            tot[k] = 0.0
+        for j in range(K):
+            for k in range(m):
+                tot[k] += vexp(nt[j * m + k] - top[k])
+        for k in range(m):
+            top[k] = top[k] + log(tot[k])    # log of the softmax denominator
+        for j in range(K):
+            tj = t + j * m
+            for k in range(m):
+                e = tj[k] * (top[k] - nt[j * m + k])
+                g[j * m + k] = -tj[k] / o[j * m + k] if tj[k] != 0.0 else 0.0
+                d[j * m + k] = o[j * m + k] * c[k] - tj[k]
+                err[k] += e
+    else:
+        for j in range(K):
+            tj = t + j * m
+            gj = g + j * m
+            dj = d + j * m
+            nt = net + (u + j) * m
+            o = out + (u + j) * m
+            lanes_slope(nt, o, da, m, act)
+            if loss == HALF_SSE:
+                for k in range(m):
+                    diff = tj[k] - o[k]
+                    e = 0.5 * diff * diff
+                    gj[k] = -diff
+                    dj[k] = gj[k] * da[k]
+                    err[k] += e
+            elif loss == MSE:
+                for k in range(m):
+                    diff = tj[k] - o[k]
+                    e = diff * diff / K
+                    gj[k] = 2.0 * (o[k] - tj[k]) / K
+                    dj[k] = gj[k] * da[k]
+                    err[k] += e
+            else:  # binary cross-entropy of logistic outputs
+                for k in range(m):
+                    e = ((nt[k] if nt[k] > 0.0 else 0.0) - nt[k] * tj[k]
+                         + log1p(vexp(-fabs(nt[k]))))
+                    gj[k] = (o[k] - tj[k]) / (o[k] * (1.0 - o[k]))
+                    dj[k] = o[k] - tj[k]
+                    err[k] += e
+        if act == SOFTMAX and loss != CROSS_ENTROPY:
+            o = out + u * m
+            for k in range(m):
+                tot[k] = 0.0
+            for j in range(K):
+                for k in range(m):
+                    tot[k] += g[j * m + k] * o[j * m + k]
+            for j in range(K):
+                for k in range(m):
+                    d[j * m + k] = o[j * m + k] * (g[j * m + k] - tot[k])
+    # back-propagate and update, top layer first (backward_update, simultaneous)
+    for l in range(L - 1, -1, -1):
+        n_in = n.sizes[l]
+        n_out = n.sizes[l + 1]
+        nb = n.n_bias[l]
+        a = x if l == 0 else out + n.u_off[l - 1] * m
+        d = delta + n.u_off[l] * m
+        if n.train_bias and nb > 0:
+            b = W + n.b_off[l] * m
+            if nb == 1:
+                for k in range(m):
+                    s[k] = 0.0
+                for j in range(n_out):
+                    for k in range(m):
+                        s[k] += d[j * m + k]
+                for k in range(m):
+                    b[k] = b[k] - lr[k] * s[k]
+            else:
+                for j in range(n_out):
+                    for k in range(m):
+                        b[j * m + k] = b[j * m + k] - lr[k] * d[j * m + k]
+        if l > 0:
+            for i in range(n_in * m):
+                g[i] = 0.0
+        for j in range(n_out):
+            dj = d + j * m
+            for k in range(m):
+                c[k] = lr[k] * dj[k]
+            for i in range(n_in):
+                wr = W + (n.w_off[l] + j * n_in + i) * m
+                gj = g + i * m
+                if l > 0:
+                    for k in range(m):
+                        gj[k] = gj[k] + dj[k] * wr[k]
+                for k in range(m):
+                    wr[k] = wr[k] - c[k] * a[i * m + k]
+        if l > 0:
+            lo = n.u_off[l - 1]
+            act = n.acts[l - 1]
+            for i in range(n_in):
+                lanes_slope(net + (lo + i) * m, a + i * m, da, m, act)
+                gj = g + i * m
+                dj = delta + (lo + i) * m
+                for k in range(m):
+                    dj[k] = gj[k] * da[k]
+
+
+cdef Py_ssize_t lanes_epochs(Net* n, real* W, Py_ssize_t m, const real* X, const real* T,
+                             Py_ssize_t x_stride, Py_ssize_t t_stride, Py_ssize_t n_samples,
+                             Py_ssize_t epochs, const real* lr, double* history,
+                             Py_ssize_t history_stride, real* work,
+                             double* dwork) noexcept nogil:
+    """``epochs`` epochs of online SGD, samples in order, for the ``m`` lanes of
+    ``W``; lane k reads its samples at ``X + k * x_stride`` and ``T + k *
+    t_stride`` (strides 0: data shared by all) and writes its epoch errors to
+    ``history[k * history_stride + e]``.  ``work`` holds ``(5 * n_units + 12 +
+    inputs + outputs) * m`` reals, ``dwork`` ``2 * m`` doubles.  Returns the first
+    epoch in which a lane's error was not finite, else -1 (the caller checks the
+    parameters)."""
+    cdef Py_ssize_t e, s, i, k, n_in = n.sizes[0], n_out = n.sizes[n.n_layers]
+    cdef real* xb = work + (5 * n.n_units + 12) * m
+    cdef real* tb = xb + n_in * m
+    cdef double* err = dwork
+    cdef double* total = dwork + m
+    cdef const real* xs
+    cdef const real* ts
+    for e in range(epochs):
+        for k in range(m):
+            total[k] = 0.0
+        for s in range(n_samples):
+            xs = X + s * n_in
+            ts = T + s * n_out
+            for i in range(n_in):
+                for k in range(m):
+                    xb[i * m + k] = xs[k * x_stride + i]
+            for i in range(n_out):
+                for k in range(m):
+                    tb[i * m + k] = ts[k * t_stride + i]
+            lanes_sample(n, W, m, xb, tb, lr, err, work)
+            for k in range(m):
+                total[k] += err[k]
+        for k in range(m):
+            history[k * history_stride + e] = total[k]
+        for k in range(m):
+            if not isfinite(total[k]):
+                return e
+    return -1
+
+
 # ------------------------------------------------------------- maths, mapped
 cdef void map_values(const real* x, real* y, Py_ssize_t n, int fn) noexcept nogil:
     """``y[i] = f(x[i])`` for the tests of the vector maths: ``fn`` is ``MAP_EXP``,
@@ -567,6 +886,8 @@ table.batch_gradient_d = batch_gradient[double]
 table.batch_gradient_f = batch_gradient[float]
 table.map_d = map_values[double]
 table.map_f = map_values[float]
+table.lanes_epochs_d = lanes_epochs[double]
+table.lanes_epochs_f = lanes_epochs[float]
 
 #: The kernels of this level, for ``_core`` (a capsule of a ``_simd.Kernels``).
 TABLE = PyCapsule_New(&table, b"backprop._simd.Kernels", NULL)

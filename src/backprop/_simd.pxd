@@ -136,7 +136,7 @@ cdef struct Batch:
 # ------------------------------------------------------ the table of kernels
 #: Version of the ``Kernels`` layout: ``_core`` refuses a table of another one.
 cdef enum:
-    KERNELS_ABI = 1
+    KERNELS_ABI = 2
 
 ctypedef void (*forward_d_t)(Net* n, const double* x, Py_ssize_t first) noexcept nogil
 ctypedef void (*forward_f_t)(Net* n, const float* x, Py_ssize_t first) noexcept nogil
@@ -154,6 +154,16 @@ ctypedef double (*batch_f_t)(Net* n, Batch* bt, const float* X, const float* T,
                              Py_ssize_t rows, float* grad) noexcept nogil
 ctypedef void (*map_d_t)(const double* x, double* y, Py_ssize_t n, int fn) noexcept nogil
 ctypedef void (*map_f_t)(const float* x, float* y, Py_ssize_t n, int fn) noexcept nogil
+ctypedef Py_ssize_t (*lanes_d_t)(Net* n, double* W, Py_ssize_t m, const double* X,
+                                 const double* T, Py_ssize_t x_stride, Py_ssize_t t_stride,
+                                 Py_ssize_t n_samples, Py_ssize_t epochs, const double* lr,
+                                 double* history, Py_ssize_t history_stride, double* work,
+                                 double* dwork) noexcept nogil
+ctypedef Py_ssize_t (*lanes_f_t)(Net* n, float* W, Py_ssize_t m, const float* X,
+                                 const float* T, Py_ssize_t x_stride, Py_ssize_t t_stride,
+                                 Py_ssize_t n_samples, Py_ssize_t epochs, const float* lr,
+                                 double* history, Py_ssize_t history_stride, float* work,
+                                 double* dwork) noexcept nogil
 
 #: What ``map_d``/``map_f`` apply (element by element, for the tests of the maths).
 cdef enum:
@@ -175,6 +185,8 @@ cdef struct Kernels:
     batch_f_t batch_gradient_f
     map_d_t map_d
     map_f_t map_f
+    lanes_d_t lanes_epochs_d   # ensembles: many networks side by side (lanes)
+    lanes_f_t lanes_epochs_f
 
 
 # ------------------------------------------------------------ vector maths

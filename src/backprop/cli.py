@@ -592,11 +592,14 @@ def bench(args: argparse.Namespace) -> int:
     workloads = None
     if args.workload:
         try:
-            workloads = _bench.select_workloads(args.workload, extra=("sklearn",))
+            workloads = _bench.select_workloads(args.workload, extra=("sklearn", "ensembles"))
         except ValueError as exc:
             raise CommandError(str(exc)) from None
     run_sklearn = workloads is None and not args.engine or "sklearn" in (workloads or ())
-    timed = None if workloads is None else [w for w in workloads if w != "sklearn"]
+    run_ensembles = workloads is None and not args.engine or "ensembles" in (workloads or ())
+    timed = (
+        None if workloads is None else [w for w in workloads if w not in ("sklearn", "ensembles")]
+    )
     engines = None
     if args.engine:
         engines = list(dict.fromkeys([_bench.REFERENCE_ENGINE, *args.engine]))
@@ -638,6 +641,10 @@ def bench(args: argparse.Namespace) -> int:
             _emit("\n" + _sklearn_bench.format_result(result))
         else:
             _emit(f"\nBackpropClassifier vs MLPClassifier: skipped ({skipped})")
+    if run_ensembles:  # ensembles against a loop of networks, threads, PyTorch, JAX
+        from . import _ensemble_bench
+
+        _emit("\n" + _ensemble_bench.format_result(_ensemble_bench.run(quick=quick)))
     if args.json:
         _bench.write_json(results, args.json, quick=quick)
         _emit(f"figures written to {args.json}")
@@ -946,7 +953,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="run this workload only (repeatable); a prefix selects every "
         "workload that begins with it (seed, width-sweep); 'sklearn' is the "
-        "estimator against MLPClassifier",
+        "estimator against MLPClassifier, 'ensembles' the ensembles against a loop "
+        "of networks",
     )
     p.add_argument(
         "--engine",

@@ -150,6 +150,16 @@ They still load: the network then keeps no training state, as if
 ``shuffle=True`` (its next ``train`` call starts the optimizer afresh, and
 shuffles from a fresh stream unless ``seed`` is given).
 
+Ensembles
+---------
+``Ensemble.save`` writes a ZIP archive of ``.npy`` entries too: ``header``, a
+``uint8`` array holding the JSON object ``{"format": "backprop-ensemble",
+"version": 1, "members": n}``, then ``member_0`` ... ``member_{n-1}``, each a
+1-D ``uint8`` array holding the bytes of one member's network file (the format
+above, checked as ``load`` checks a file), and, when the ensemble was built
+from a seed, ``seeds``, an ``int64`` array of shape ``(n,)``.  The members must
+share their layers and options.  ``load`` returns an ``Ensemble`` for such a file.
+
 What is not saved: the engine (``load`` uses ``engine=`` or the default engine,
 see ``backprop.default_engine``), and an optimizer state that the next ``train``
 call would not continue (after a plain call of the compiled fast path).
@@ -437,7 +447,7 @@ def _sync_directory(directory: str) -> None:
 
 
 # ---------------------------------------------------------------------- loading
-def load(path: PathLike, engine: str | None = None) -> Network:
+def load(path: PathLike, engine: str | None = None) -> Any:
     """Read a network written by ``save`` (or any file in this module's format).
 
     ``engine`` chooses the engine of the new network ("cython" or "python";
@@ -688,13 +698,16 @@ def from_pickle_state(state: Any, cls: type[Network] | None = None) -> Network:
         raise ValueError(f"cannot unpickle a backprop Network: {exc}") from None
 
 
-def _read(fh: IO[bytes], engine: str | None) -> Network:
+def _read(fh: IO[bytes], engine: str | None, ensembles: bool = True) -> Any:
     """The network in an open file, checked: the header first, then every array
     (its ``.npy`` header against the network's, then its data, straight into the
-    network's buffer)."""
+    network's buffer); or, for an ensemble's file, the ensemble."""
     archive = _open_archive(fh)
     with archive:
-        members, header = _archive_header(archive)
+        members, raw = _archive_raw_header(archive)
+        if ensembles and _is_ensemble(raw):
+            return _read_ensemble(archive, members, raw, engine)
+        header = _parse_header(raw)
         entries = _entries(header)
         missing = [n for n in entries if n not in members]
         if missing:
@@ -715,6 +728,100 @@ def _read(fh: IO[bytes], engine: str | None) -> Network:
     return _attach(net, header, params, buffers)
 
 
+ENSEMBLE_FORMAT = "backprop-ensemble"
+#: The ensemble format's version this module writes and reads.
+ENSEMBLE_VERSION = 1
+
+
+def _is_ensemble(raw: bytes) -> bool:
+    """Whether a header (still unchecked) is an ensemble's."""
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return False  # _parse_header says what is wrong
+    return isinstance(header, dict) and header.get("format") == ENSEMBLE_FORMAT
+
+
+def save_ensemble(ens: Any, path: PathLike) -> None:
+    """Write an ``Ensemble`` to ``path`` (the "Ensembles" format above), atomically
+    as ``save`` writes a network."""
+    target = os.fsdecode(os.fspath(path))
+    members = ens._members
+    for m in members:
+        _training.guard(m, "save it")
+    header = {"format": ENSEMBLE_FORMAT, "version": ENSEMBLE_VERSION, "members": len(members)}
+    arrays = {_HEADER: np.frombuffer(json.dumps(header).encode("utf-8"), np.uint8)}
+    for k, m in enumerate(members):
+        arrays[f"member_{k}"] = np.frombuffer(_archive_bytes(m), np.uint8)
+    if ens.seeds is not None:
+        arrays["seeds"] = np.ascontiguousarray(ens.seeds, dtype="<i8")
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            entry = BytesIO()
+            np.lib.format.write_array(entry, array, allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE)
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, entry.getvalue())
+    _write_atomically(target, buffer.getvalue())
+
+
+def _read_ensemble(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo],
+                   raw: bytes, engine: str | None) -> Any:  # fmt: skip
+    """The ensemble in an open archive: its header, then each member's network
+    file, read and checked as ``load`` reads one."""
+    from .ensemble import Ensemble
+
+    header = json.loads(raw.decode("utf-8"))
+    keys = {"format", "version", "members"}
+    if set(header) != keys:
+        raise _Invalid(f"the ensemble's header must have exactly the keys {_listing(sorted(keys))}")
+    if header["version"] != ENSEMBLE_VERSION or type(header["version"]) is not int:
+        raise _Invalid(
+            f"unsupported ensemble format version {header['version']!r}; this backprop "
+            f"reads version {ENSEMBLE_VERSION}"
+        )
+    n = header["members"]
+    if type(n) is not int or n < 1:
+        raise _Invalid(f"the ensemble's members must be an integer >= 1, got {n!r}")
+    expected = {f"member_{k}" for k in range(n)}
+    optional = {"seeds"}
+    names = set(members) - {_HEADER}
+    missing = sorted(expected - names, key=len)
+    if missing:
+        raise _Invalid(f"array {missing[0]!r} is missing (the header counts {n} members)")
+    extra = sorted(names - expected - optional)
+    if extra:
+        raise _Invalid(f"unexpected array {extra[0]!r} in an ensemble of {n} members")
+    total = sum(members[f"member_{k}"].file_size for k in range(n))
+    try:
+        check.fits_in_memory("the file", total, "the ensemble's members")
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
+    nets = []
+    for k in range(n):
+        name = f"member_{k}"
+        info = members[name]
+        data = _read_array(archive, info, name, np.dtype(np.uint8), None, info.file_size)
+        try:
+            net = _read(BytesIO(data.tobytes()), engine, ensembles=False)
+        except _Invalid as exc:
+            raise _Invalid(f"member {k}: {exc}") from None
+        except _READ_ERRORS as exc:
+            raise _Invalid(f"member {k} is damaged ({_describe(exc)})") from None
+        nets.append(net)
+    seeds = None
+    if "seeds" in members:
+        seeds = _read_array(archive, members["seeds"], "seeds", np.dtype(np.int64), (n,), None)
+    try:
+        ens = Ensemble.from_networks(nets)
+    except ValueError as exc:
+        raise _Invalid(str(exc)) from None
+    ens._members = nets  # (from_networks copied them: keep the loaded ones)
+    ens.seeds = seeds
+    return ens
+
+
 def _open_archive(fh: IO[bytes]) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(fh)
@@ -729,6 +836,12 @@ def _archive_header(
     archive: zipfile.ZipFile,
 ) -> tuple[dict[str, zipfile.ZipInfo], dict[str, Any]]:
     """The archive's members by array name, and its header, checked."""
+    members, raw = _archive_raw_header(archive)
+    return members, _parse_header(raw)
+
+
+def _archive_raw_header(archive: zipfile.ZipFile) -> tuple[dict[str, zipfile.ZipInfo], bytes]:
+    """The archive's members by array name, and its header's bytes (unchecked)."""
     entries = archive.infolist()
     names = [info.filename for info in entries]
     duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
@@ -745,7 +858,7 @@ def _archive_header(
     raw = _read_array(
         archive, members[_HEADER], _HEADER, np.dtype(np.uint8), None, _MAX_HEADER_BYTES
     )
-    return members, _parse_header(raw.tobytes())
+    return members, raw.tobytes()
 
 
 def read_header(path: PathLike) -> dict[str, Any]:

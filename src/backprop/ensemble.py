@@ -1,0 +1,564 @@
+"""Many networks of one shape, trained together: ``Ensemble``.
+
+An ensemble holds ``n`` member networks of the same layers and options (their
+own weights, and their own training state).  ``train`` trains every member on
+shared data (``X`` of one row per sample) or on data of its own (a leading axis
+of ``n``: a bootstrap), each with the same options, where ``learning_rate``,
+``momentum``, ``beta1``, ``beta2`` and ``epsilon`` may also be arrays of one
+value per member.  Member ``k`` ends exactly as ``ens[k]`` trained alone with
+its options would (bit for bit).
+
+How: for online SGD with samples in order (``train``'s defaults) on small
+networks (at most ``LANES_MAX_PARAMS`` parameters), the compiled engine lays the
+members side by side, each parameter of many members in
+consecutive memory, and steps a block of members per vector instruction
+(``_core.ensemble_train``); ``n_jobs`` threads share the blocks with the GIL
+released.  Every other option trains the members one by one (``Network.train``),
+``n_jobs`` at a time, with BLAS held to one thread inside the workers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from . import _spec, _training
+from . import _validation as check
+from ._training import TrainingError, TrainingInterrupted
+from .network import Network
+
+__all__ = ["Ensemble"]
+
+#: The per-member settings of ``Ensemble.train`` (a number, or one per member).
+PER_MEMBER = ("learning_rate", "momentum", "beta1", "beta2", "epsilon")
+#: Options whose meaning spans a whole call (trained in one chunk per member).
+_SPANNING = ("validation", "patience", "callback", "checkpoint", "checkpoint_every")
+#: Largest network (parameters) trained side by side: a larger one fills the
+#: vector unit by itself (its rows are long), and the one-network kernels, on
+#: ``n_jobs`` threads, train it faster than the lanes would.
+LANES_MAX_PARAMS = 256
+#: Parameter updates per engine call on the side-by-side path: about a tenth of
+#: a second of work, so that Ctrl-C is seen between calls.
+_CHUNK_WORK = 1 << 22
+
+
+def n_jobs_value(n_jobs: Any) -> int:
+    """``n_jobs`` as a thread count: ``-1`` (or ``None``) is every core."""
+    cores = os.cpu_count() or 1
+    if n_jobs is None:
+        return cores
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)):
+        raise TypeError(f"n_jobs must be an integer, got {type(n_jobs).__name__}")
+    n_jobs = int(n_jobs)
+    if n_jobs == -1:
+        return cores
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be >= 1 or -1 (every core), got {n_jobs}")
+    return n_jobs
+
+
+class Ensemble:
+    """``n`` networks of one shape and options, trained together.
+
+    ``Ensemble(sizes, n, seed=None, **network_options)`` builds ``n`` members
+    with independent seeded starts: member ``k`` is ``Network(sizes,
+    seed=ens.seeds[k], **network_options)``, its seed drawn from ``seed`` by
+    NumPy's ``SeedSequence``.  ``Ensemble.from_networks(networks)`` gathers
+    copies of networks of the same layers and options.
+
+    ``len(ens)`` is ``n``; ``ens[k]`` a copy of member ``k`` (a ``Network``);
+    ``weights[l]`` has shape ``(n, out, in)``, ``biases[l]`` ``(n, out)`` (``(n,
+    1)`` for a shared bias, ``(n, 0)`` for none).
+    """
+
+    def __init__(self, sizes: Sequence[int], n: int, *, seed: int | None = None,
+                 **network_options: Any) -> None:  # fmt: skip
+        n = check.positive_int("n", n)
+        if "weights" in network_options or "biases" in network_options:
+            raise TypeError("Ensemble takes no weights or biases: use Ensemble.from_networks")
+        if seed is not None:
+            seed = check.non_negative_int("seed", seed)
+        seeds = np.random.SeedSequence(seed).generate_state(n, dtype=np.uint32)
+        first = Network(sizes, seed=int(seeds[0]), **network_options)
+        check.fits_in_memory(
+            "n", n * first._params.nbytes, f"an ensemble of {n} networks of this size"
+        )
+        members = [first] + [
+            Network(sizes, seed=int(s), **network_options) for s in seeds[1:].tolist()
+        ]
+        self._members = members
+        self.seeds: np.ndarray | None = seeds.astype(np.int64)
+
+    @classmethod
+    def from_networks(cls, networks: Sequence[Network]) -> Ensemble:
+        """An ensemble of copies of ``networks`` (same layers and options)."""
+        if isinstance(networks, Network) or not isinstance(networks, Sequence):
+            raise TypeError("networks must be a sequence of backprop Networks")
+        if not networks:
+            raise ValueError("networks must hold at least one Network")
+        for k, net in enumerate(networks):
+            if not isinstance(net, Network):
+                raise TypeError(f"networks[{k}] is a {type(net).__name__}, not a Network")
+        first = networks[0]
+        for k, net in enumerate(networks):
+            for what in ("layers", "bias", "train_bias", "activations", "loss", "dtype",
+                         "engine"):  # fmt: skip
+                if getattr(net, what) != getattr(first, what):
+                    raise ValueError(
+                        f"networks[{k}] differs from networks[0] in its {what}: "
+                        f"{getattr(net, what)!r} against {getattr(first, what)!r} (an "
+                        f"ensemble's members share their shape and options)"
+                    )
+        ens = object.__new__(cls)
+        ens._members = [net.copy() for net in networks]
+        ens.seeds = None
+        return ens
+
+    # ------------------------------------------------------------ members
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def __getitem__(self, k: int) -> Network:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"member index must be an integer, got {type(k).__name__}")
+        n = len(self._members)
+        if not -n <= k < n:
+            raise IndexError(f"member {k} out of range for an ensemble of {n}")
+        return self._members[int(k)].copy()
+
+    def __iter__(self):
+        return (self[k] for k in range(len(self)))
+
+    def copy(self) -> Ensemble:
+        ens = object.__new__(type(self))
+        ens._members = [m.copy() for m in self._members]
+        ens.seeds = None if self.seeds is None else self.seeds.copy()
+        return ens
+
+    def reset_optimizer(self) -> None:
+        """``reset_optimizer()`` on every member."""
+        for m in self._members:
+            m.reset_optimizer()
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return self._members[0].layers
+
+    @property
+    def bias(self) -> str:
+        return self._members[0].bias
+
+    @property
+    def train_bias(self) -> bool:
+        return self._members[0].train_bias
+
+    @property
+    def activations(self) -> tuple[str, ...]:
+        return self._members[0].activations
+
+    @property
+    def loss(self) -> str:
+        return self._members[0].loss
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._members[0].dtype
+
+    @property
+    def engine(self) -> str:
+        return self._members[0].engine
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Weight matrices of every member: ``weights[l][k]`` is member k's
+        ``weights[l]``, shape ``(n, out, in)``."""
+        per = [m.weights for m in self._members]
+        return [np.stack([w[l] for w in per]) for l in range(len(self.layers) - 1)]
+
+    @property
+    def biases(self) -> list[np.ndarray]:
+        """Biases of every member, shape ``(n, out)``; ``(n, 1)`` for a shared
+        bias, ``(n, 0)`` for none."""
+        keep = {"per-neuron": None, "shared": 1, "none": 0}[self.bias]
+        per = [m.biases for m in self._members]
+        return [np.stack([b[l][:keep] for b in per]) for l in range(len(self.layers) - 1)]
+
+    def __repr__(self) -> str:
+        return f"Ensemble(n={len(self)}, {self._members[0]!r})"
+
+    # ------------------------------------------------------------ maths
+    def _member_data(self, name: str, value: Any, width: int) -> tuple[np.ndarray, bool]:
+        """``value`` as one array shared by all members or one per member (a 3-D
+        array whose first axis is the members)."""
+        arr = value if isinstance(value, np.ndarray) else None
+        if arr is None:
+            try:
+                arr = np.asarray(value)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{name} must be an array of numbers ({exc})") from None
+        if arr.ndim == 3:
+            if arr.shape[0] != len(self):
+                raise ValueError(
+                    f"{name} given per member must have one block per member: shape "
+                    f"({len(self)}, samples, {width}), got {arr.shape}"
+                )
+            return arr, True
+        return arr, False
+
+    def forward(self, X: Any) -> np.ndarray:
+        """Every member's outputs: shape ``(n, samples, outputs)``; ``X`` is
+        ``(samples, inputs)`` for all members or ``(n, samples, inputs)``."""
+        arr, per = self._member_data("X", X, self.layers[0])
+        outs = [m.forward(arr[k] if per else arr) for k, m in enumerate(self._members)]
+        return np.stack([np.atleast_2d(o) if o.ndim == 1 else o for o in outs])
+
+    def total_error(self, X: Any, T: Any) -> np.ndarray:
+        """Every member's total error on ``X``, ``T``: shape ``(n,)``."""
+        xs, px = self._member_data("X", X, self.layers[0])
+        ts, pt = self._member_data("T", T, self.layers[-1])
+        return np.array(
+            [
+                m.total_error(xs[k] if px else xs, ts[k] if pt else ts)
+                for k, m in enumerate(self._members)
+            ]
+        )
+
+    # ------------------------------------------------------------ training
+    def _settings(self, options: dict[str, Any]) -> list[dict[str, Any]]:
+        """Each member's ``train`` keywords: the per-member settings split up."""
+        n = len(self)
+        per: list[dict[str, Any]] = [dict(options) for _ in range(n)]
+        for name in PER_MEMBER:
+            if name not in options:
+                continue
+            value = options[name]
+            if np.ndim(value) == 0:
+                continue
+            values = np.asarray(value)
+            if values.ndim != 1 or values.shape[0] != n:
+                raise ValueError(
+                    f"{name} must be a number or an array of {n} values (one per member), "
+                    f"got shape {values.shape}"
+                )
+            if values.dtype.kind not in "iuf":
+                raise TypeError(f"{name} must hold real numbers, got dtype {values.dtype}")
+            for k in range(n):
+                per[k][name] = values[k].item()
+        return per
+
+    def train(self, X: Any, T: Any, epochs: int = _spec.TRAIN.epochs,
+              learning_rate: Any = _spec.TRAIN.learning_rate,
+              update: str = _spec.TRAIN.update, *, n_jobs: int | None = 1,
+              **options: Any) -> np.ndarray:  # fmt: skip
+        """Train every member; returns the recorded errors, shape ``(n, epochs)``.
+
+        ``X``, ``T``: shared (one row per sample) or per member (a leading axis
+        of ``n``).  Every option of ``Network.train`` is taken, with the same
+        checks; ``learning_rate``, ``momentum``, ``beta1``, ``beta2`` and
+        ``epsilon`` may be arrays of one value per member.  ``n_jobs`` threads
+        (``-1``: every core) share the work.
+
+        A call succeeds, or raises with every member as it was: a member whose
+        training fails is named (``TrainingError``: "member k: ...").  Ctrl-C
+        stops training with ``TrainingInterrupted``: on the side-by-side path
+        (online SGD in order) every member keeps the epochs completed by all
+        (``epochs_completed``); on the others the ensemble is left as it was.
+        """
+        jobs = n_jobs_value(n_jobs)
+        unknown = sorted(set(options) - set(_spec.TRAIN_OPTIONS))
+        if unknown:
+            raise TypeError(f"train() got unexpected keyword argument(s): {', '.join(unknown)}")
+        given = {"learning_rate": learning_rate, **options}
+        settings = self._settings(given)
+        epochs = check.non_negative_int("epochs", epochs)
+        check.choice("update", update, _spec.UPDATES)
+        xs, px = self._member_data("X", X, self.layers[0])
+        ts, pt = self._member_data("T", T, self.layers[-1])
+        # the data, checked and converted as each member's train would
+        first = self._members[0]
+        if px or pt:
+            pairs = [
+                first._data(xs[k] if px else xs, ts[k] if pt else ts) for k in range(len(self))
+            ]
+        else:
+            pairs = [first._data(xs, ts)]
+        lanes = (
+            first.engine == "cython"
+            and first._params.size <= LANES_MAX_PARAMS
+            and update == "simultaneous"
+            and all(_plain_option(k, v) for k, v in options.items() if k not in PER_MEMBER)
+            and all(_plain_option(k, v) for k, v in options.items() if k in PER_MEMBER[1:])
+        )
+        if lanes:
+            # every member's options checked as its own train call checks them
+            # (once when no setting differs between members)
+            distinct = settings if any(np.ndim(given.get(k, 0)) for k in PER_MEMBER) else []
+            rates = []
+            for s in distinct or settings[:1]:
+                o = dict(s)
+                lr = o.pop("learning_rate")
+                rates.append(_training.make_plan(first, pairs[0][0].shape[0], epochs, lr,
+                                                 update, o).learning_rate)  # fmt: skip
+            lr_all = np.array(rates if distinct else rates * len(self), dtype=np.float64)
+            every = check.positive_int("record_every", options.get("record_every", 1))
+            return self._train_lanes(pairs, px or pt, epochs, lr_all, jobs, every)
+        return self._train_each(pairs, px or pt, epochs, update, settings, jobs)
+
+    def _train_lanes(
+        self, pairs: list[tuple[np.ndarray, np.ndarray]], per: bool, epochs: int,
+        rates: np.ndarray, jobs: int, every: int,
+    ) -> np.ndarray:  # fmt: skip
+        """Online SGD of all members side by side (``_core.ensemble_train``), in
+        chunks of about a tenth of a second (Ctrl-C is seen between them);
+        every ``every``-th epoch's errors (and the last's) are kept."""
+        from . import _core
+
+        n, first = len(self), self._members[0]
+        sizes, layout, acts = first._shape
+        X = np.ascontiguousarray(np.stack([p[0] for p in pairs]))
+        T = np.ascontiguousarray(np.stack([p[1] for p in pairs]))
+        for m in self._members:
+            if m._owner.holder() == _core.OTHER:
+                raise RuntimeError("a member of this ensemble is being trained in another thread")
+        kept = _spec.recorded(0, epochs, epochs, every)
+        check.fits_in_memory(
+            "epochs", 8 * n * kept, f"a history of {kept} epochs for {n} members",
+        )  # fmt: skip
+        W = np.ascontiguousarray(np.stack([m._params for m in self._members], axis=1))
+        start = W.copy()
+        history = np.zeros((n, kept))
+        lr = rates.astype(self.dtype)
+        work = max(1, X.shape[1] * W.shape[0] * n)
+        chunk = max(1, min(epochs, _CHUNK_WORK // work)) if epochs else 0
+        errors = np.zeros((n, chunk))
+        jobs = min(jobs, n)
+        bounds = np.linspace(0, n, jobs + 1).astype(int)
+        done = 0
+        pool = ThreadPoolExecutor(jobs) if jobs > 1 else None
+
+        def record(size: int) -> None:
+            # epochs done ... done + size - 1 of the run: keep the recorded ones
+            e = np.arange(done, done + size)
+            keep = ((e + 1) % every == 0) | (e + 1 == epochs)
+            history[:, _spec.recorded(0, done, epochs, every) + np.arange(keep.sum())] = errors[
+                :, :size
+            ][:, keep]
+
+        size = 0  # the epochs of the chunk in flight (0: none)
+        before = W.copy()
+        try:
+            while done < epochs:
+                np.copyto(before, W)
+                errors[:, min(chunk, epochs - done) - 1] = np.nan  # written when it ends
+                size = min(chunk, epochs - done)
+                args = (W, sizes, layout, acts, first.train_bias, first._loss_code, X, T,
+                        size, lr, errors, 0)  # fmt: skip
+                if pool is None:
+                    failed = _core.ensemble_train(*args, 0, n)
+                else:
+                    futures = [
+                        pool.submit(_core.ensemble_train, *args, int(a), int(b))
+                        for a, b in zip(bounds, bounds[1:])
+                    ]
+                    failed = min((f.result() for f in futures), key=lambda f: (f < 0, f))
+                bad = np.flatnonzero(~np.isfinite(W).all(axis=0))
+                if failed >= 0 or bad.size:
+                    rows = ~np.isfinite(errors[:, :size])
+                    members = np.flatnonzero(rows.any(axis=1))
+                    if members.size:
+                        epoch_of = rows.argmax(axis=1)
+                        k = int(members[np.argmin(epoch_of[members])])
+                        epoch = done + int(epoch_of[k])
+                    else:
+                        k, epoch = int(bad[0]), done + size - 1
+                    self._keep(start)
+                    raise TrainingError(
+                        f"member {k}: training diverged in epoch {epoch} (counting from 0): "
+                        f"its error or a weight became NaN or infinite (try a smaller "
+                        f"learning_rate, now {float(rates[k])!r}); the ensemble is unchanged"
+                    )
+                record(size)
+                done, size = done + size, 0  # (no signal is handled inside this line)
+        except KeyboardInterrupt as exc:
+            if pool is not None:  # the workers finish their chunk
+                pool.shutdown(wait=True)
+                pool = None
+            if size and np.isfinite(errors[:, size - 1]).all() and np.isfinite(W).all():
+                record(size)  # the chunk in flight completed: every member keeps it
+                done += size
+            elif size:  # not begun, or it failed: back to its start
+                W[...] = before
+            self._keep(W)
+            raise TrainingInterrupted(
+                f"training interrupted after {done} complete epoch(s) of every "
+                f"member; the members keep them",
+                history[:, : _spec.recorded(0, done, epochs, every)].copy(), done, 0,
+            ) from exc  # fmt: skip
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+        self._keep(W)
+        return history
+
+    def _keep(self, W: np.ndarray) -> None:
+        """Store the side-by-side parameters back in the members (their training
+        state then is as after a plain call: nothing to continue)."""
+        for k, m in enumerate(self._members):
+            m._params[:] = W[:, k]
+            m._optimizer = None
+            m._schedule = None
+
+    def _train_each(
+        self, pairs: list[tuple[np.ndarray, np.ndarray]], per: bool, epochs: int, update: str,
+        settings: list[dict[str, Any]], jobs: int,
+    ) -> np.ndarray:  # fmt: skip
+        """Every member by ``Network.train``, ``jobs`` at a time; all or nothing.
+
+        The members go in step, a chunk of epochs at a time (about a tenth of a
+        second of work; their training state carries over between chunks, so this
+        trains as one call would), unless an option spans the whole call
+        (validation, callbacks, checkpoints, a progress display, ``record_every``):
+        then in one chunk.  Ctrl-C puts every member back at the start of the
+        chunk in flight: they keep the epochs all of them completed.
+        """
+        n = len(self)
+        first = settings[0]
+        spanning = (
+            any(first.get(k) is not None for k in _SPANNING)
+            or first.get("progress", False) is not False
+        )
+        P = self._members[0]._params.size
+        samples = pairs[0][0].shape[0]
+        chunk = epochs if spanning else max(1, min(epochs, _CHUNK_WORK // max(1, samples * P * n)))
+        every = first.get("record_every", 1)
+        chunked_records = not spanning and every != 1
+        if chunked_records:  # chunks record every epoch; the ensemble keeps every k-th
+            every = check.positive_int("record_every", every)
+            settings = [{k: v for k, v in s.items() if k != "record_every"} for s in settings]
+        if isinstance(every, int) and every >= 1:
+            kept = _spec.recorded(0, epochs, epochs, every)
+            check.fits_in_memory(
+                "epochs", 8 * n * kept, f"a history of {kept} epochs for {n} members"
+            )
+        current = [m.copy() for m in self._members]
+        parts: list[np.ndarray] = []
+        done = 0
+        pool = ThreadPoolExecutor(min(jobs, n)) if jobs > 1 and n > 1 else None
+        limits = _one_blas_thread() if pool is not None else None
+        if limits is not None:
+            limits.__enter__()
+        try:
+            while True:
+                size = min(chunk, epochs - done)
+                snapshot = [m.copy() for m in current]
+
+                def one(
+                    k: int, size: int = size, later: bool = done > 0, nets: list = current
+                ) -> np.ndarray:
+                    X, T = pairs[k] if per else pairs[0]
+                    s = dict(settings[k])
+                    lr = s.pop("learning_rate")
+                    if later:
+                        s.pop("seed", None)  # the shuffling stream continues
+                    try:
+                        return np.asarray(nets[k].train(X, T, size, lr, update, **s))
+                    except TrainingError as exc:
+                        raise TrainingError(f"member {k}: {exc}") from None
+
+                try:
+                    results = (
+                        [one(k) for k in range(n)]
+                        if pool is None
+                        else list(pool.map(one, range(n)))
+                    )
+                except KeyboardInterrupt as exc:
+                    if pool is not None:
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        pool = None
+                    current = snapshot  # every member at the chunk's start
+                    self._members = current
+                    history = np.concatenate(parts, axis=1) if parts else np.zeros((n, 0))
+                    raise TrainingInterrupted(
+                        f"training interrupted after {done} complete epoch(s) of every "
+                        f"member; the members keep them",
+                        history, done, 0,
+                    ) from exc  # fmt: skip
+                chunk_history = np.stack(results)
+                if chunked_records:
+                    e = np.arange(done, done + size)
+                    chunk_history = chunk_history[:, ((e + 1) % every == 0) | (e + 1 == epochs)]
+                parts.append(chunk_history)
+                done += size
+                if done >= epochs:
+                    break
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+            if limits is not None:
+                limits.__exit__(None, None, None)
+        self._members = current
+        return np.concatenate(parts, axis=1)
+
+    # ------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the ensemble to ``path`` (``backprop.io``'s ensemble format);
+        ``backprop.load(path)`` reads it back, bit for bit."""
+        from . import io
+
+        io.save_ensemble(self, path)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, ([m.__reduce__() for m in self._members], self.seeds)
+
+
+def _rebuild(reduced: list[tuple[Any, ...]], seeds: np.ndarray | None) -> Ensemble:
+    ens = object.__new__(Ensemble)
+    ens._members = [fn(*args) for fn, args in reduced]
+    ens.seeds = seeds
+    return ens
+
+
+def _plain_option(name: str, value: Any) -> bool:
+    """Whether ``train`` option ``name`` is at online SGD's value (in order)."""
+    if name in ("momentum", "beta1", "beta2", "epsilon", "rprop_increase", "rprop_decrease",
+                "rprop_initial_step", "rprop_min_step", "rprop_max_step"):  # fmt: skip
+        return True  # unused by plain SGD (checked by make_plan all the same)
+    if name == "progress":
+        return value is False
+    if name in ("validation", "callback", "patience", "checkpoint", "checkpoint_every", "seed"):
+        return value is None
+    if name == "shuffle":
+        return value is False
+    if name == "optimizer":
+        return value == "sgd"
+    if name == "record_every":
+        return True  # (the side-by-side path keeps every k-th epoch too)
+    if name in ("batch_size", "report_every"):
+        return type(value) is int and value == 1
+    if name in ("weight_decay", "alpha"):
+        return type(value) in (int, float) and value == 0
+    if name == "schedule":
+        return isinstance(value, str) and value == "constant"
+    return False
+
+
+class _one_blas_thread:
+    """Hold BLAS to one thread while ``n_jobs`` workers train (threadpoolctl when
+    installed: OpenBLAS's own threads would oversubscribe the cores)."""
+
+    def __enter__(self) -> _one_blas_thread:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            self._limits = None
+        else:
+            self._limits = threadpool_limits(1, user_api="blas")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._limits is not None:
+            self._limits.restore_original_limits()

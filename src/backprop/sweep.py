@@ -1,0 +1,239 @@
+"""Hyper-parameter sweeps: ``sweep`` trains every combination of a grid.
+
+Configurations that make networks of one shape and options and train with the
+same options apart from ``learning_rate``, ``momentum``, ``beta1``, ``beta2``,
+``epsilon`` and ``seed`` are trained together as one ``Ensemble`` (side by side
+in vector lanes where the options allow).  Locally the ensembles run one after
+the other, each on ``n_jobs`` threads; given a Dask ``client``, they are split
+into chunks of members that run as tasks on the cluster's workers.  Every member
+is trained exactly as it would be alone, so a configuration's row is the same,
+bit for bit, however the work was split.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import _spec
+from .ensemble import PER_MEMBER, Ensemble, n_jobs_value
+from .network import Network
+
+__all__ = ["sweep", "SweepResult"]
+
+#: The ``Network`` options a grid or ``options`` may set (``sizes`` too).
+NETWORK_OPTIONS = ("sizes", "bias", "train_bias", "activation", "output_activation", "loss",
+                   "init", "dtype", "engine", "seed")  # fmt: skip
+#: The ``train`` options (``seed`` is the network's: the shuffling seed is
+#: ``shuffle_seed``).
+TRAIN_KEYS = tuple(k for k in ("learning_rate", "update", *_spec.TRAIN_OPTIONS) if k != "seed")
+#: What varies between the members of one ensemble.
+_MEMBER_KEYS = ("seed", *PER_MEMBER)
+
+
+@dataclass
+class SweepResult:
+    """``sweep``'s result: one row per configuration, in the grid's order.
+
+    Each row is a dict of the configuration's options, then ``train_error``
+    (the last epoch's), ``validation_error`` (after the last epoch; NaN without
+    validation data), ``best_epoch`` (counting from 0: the epoch with the lowest
+    validation error, or training error without validation data) and
+    ``best_error`` (that error)."""
+
+    rows: list[dict[str, Any]]
+    _params: list[np.ndarray]
+    _networks: list[dict[str, Any]]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.rows[i]
+
+    @property
+    def best(self) -> dict[str, Any]:
+        """The row of the lowest ``best_error``."""
+        return min(self.rows, key=lambda r: (math.isnan(r["best_error"]), r["best_error"]))
+
+    @property
+    def best_index(self) -> int:
+        return self.rows.index(self.best)
+
+    def network(self, i: int) -> Network:
+        """The network configuration ``i`` trained, with its final weights."""
+        options = dict(self._networks[i])
+        sizes = options.pop("sizes")
+        net = Network(sizes, **options)
+        net._params[:] = self._params[i]
+        return net
+
+    def to_pandas(self) -> Any:
+        """The rows as a ``pandas.DataFrame`` (pandas must be installed)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("SweepResult.to_pandas needs pandas: pip install pandas") from None
+        return pd.DataFrame(self.rows)
+
+
+def _configurations(grid: Mapping[str, Sequence[Any]], options: dict[str, Any]
+                    ) -> list[dict[str, Any]]:  # fmt: skip
+    if not isinstance(grid, Mapping):
+        raise TypeError(f"grid must be a mapping of option names to lists of values, got "
+                        f"{type(grid).__name__}")  # fmt: skip
+    known = set(NETWORK_OPTIONS) | set(TRAIN_KEYS) | {"shuffle_seed"}
+    for name in (*grid, *options):
+        if name not in known:
+            raise TypeError(f"sweep: unknown option {name!r} (Network and train options only)")
+    both = sorted(set(grid) & set(options))
+    if both:
+        raise TypeError(f"sweep: {both[0]!r} is given both in the grid and as an option")
+    values = []
+    for name, choices in grid.items():
+        if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence | np.ndarray):
+            raise TypeError(f"grid[{name!r}] must be a list of values, got {choices!r}")
+        if len(choices) == 0:
+            raise ValueError(f"grid[{name!r}] is empty")
+        values.append(list(choices))
+    return [{**options, **dict(zip(grid, combo))} for combo in itertools.product(*values)]
+
+
+def _group_key(config: dict[str, Any]) -> str:
+    return repr(sorted((k, repr(v)) for k, v in config.items() if k not in _MEMBER_KEYS))
+
+
+def _run_unit(unit: dict[str, Any]) -> list[tuple[int, dict[str, Any], np.ndarray]]:
+    """Train one chunk of one ensemble: ``unit`` holds the configurations (with
+    their indices), the data and the run's settings; returns each configuration's
+    index, its row's results and its final parameters.  Runs locally or as a
+    Dask task (it needs nothing but its argument)."""
+    configs, indices = unit["configs"], unit["indices"]
+    X, T, validation = unit["X"], unit["T"], unit["validation"]
+    epochs, every, jobs = unit["epochs"], unit["report_every"], unit["n_jobs"]
+    first = configs[0]
+    net_options = {k: v for k, v in first.items() if k in NETWORK_OPTIONS and k != "seed"}
+    sizes = net_options.pop("sizes")
+    members = [Network(sizes, seed=c.get("seed"), **net_options) for c in configs]
+    ens = Ensemble.from_networks(members)
+    ens._members = members
+    train = {k: v for k, v in first.items() if k in TRAIN_KEYS and k not in PER_MEMBER}
+    for key in PER_MEMBER:
+        if any(key in c for c in configs):
+            train[key] = np.array([c.get(key, getattr(_spec.TRAIN, key)) for c in configs])
+    lr = train.pop("learning_rate", _spec.TRAIN.learning_rate)
+    update = train.pop("update", _spec.TRAIN.update)
+    shuffle_seed = first.get("shuffle_seed")
+    n = len(configs)
+    errors = np.full((n, epochs), np.nan)
+    val = np.full((n, 0), np.nan)
+    if validation is None or epochs == 0:
+        if epochs:
+            errors[:] = ens.train(X, T, epochs, lr, update, n_jobs=jobs, seed=shuffle_seed,
+                                  **train)  # fmt: skip
+    else:
+        measured = []
+        done = 0
+        while done < epochs:
+            size = min(every, epochs - done)
+            errors[:, done : done + size] = ens.train(
+                X, T, size, lr, update, n_jobs=jobs, seed=shuffle_seed if done == 0 else None,
+                **train,
+            )  # fmt: skip
+            done += size
+            measured.append(ens.total_error(*validation))
+        val = np.stack(measured, axis=1)
+    out = []
+    for k in range(n):
+        if val.shape[1]:
+            b = int(np.nanargmin(val[k])) if np.isfinite(val[k]).any() else 0
+            best_epoch = min(epochs - 1, (b + 1) * every - 1)
+            best_error, final_val = float(val[k, b]), float(val[k, -1])
+        else:
+            b = int(np.nanargmin(errors[k])) if epochs and np.isfinite(errors[k]).any() else 0
+            best_epoch = b if epochs else -1
+            best_error = float(errors[k, b]) if epochs else math.nan
+            final_val = math.nan
+        result = {
+            "train_error": float(errors[k, -1]) if epochs else math.nan,
+            "validation_error": final_val,
+            "best_epoch": best_epoch,
+            "best_error": best_error,
+        }
+        out.append((indices[k], result, ens._members[k]._params.copy()))
+    return out
+
+
+def sweep(sizes: Sequence[int], X: Any, T: Any, grid: Mapping[str, Sequence[Any]], *,
+          epochs: int = _spec.TRAIN.epochs, validation: tuple[Any, Any] | None = None,
+          report_every: int = 1, n_jobs: int | None = -1, client: Any = None,
+          **options: Any) -> SweepResult:  # fmt: skip
+    """Train a network for every combination of ``grid`` and report each.
+
+    ``grid`` maps option names to lists of values: any ``Network`` option
+    (``sizes`` too, replacing the first argument; ``seed`` for the starting
+    weights; by default each configuration's index in the grid) and any
+    ``train`` option (``learning_rate``, ``momentum``,
+    ``optimizer``, ``batch_size`` ...; ``shuffle_seed`` is ``train``'s ``seed``).
+    ``options`` fixes other options for every configuration.  With
+    ``validation=(Xv, Tv)`` the validation error is measured every
+    ``report_every`` epochs and ``best_epoch`` is where it was lowest.
+
+    ``n_jobs`` threads (-1: every core) train each ensemble locally; with a Dask
+    ``client`` (``dask.distributed.Client``) the ensembles are split into chunks
+    that run as tasks on its workers (which need backprop installed), and the
+    rows are the same, bit for bit, as a local run's.
+    """
+    from . import _validation as check
+
+    epochs = check.non_negative_int("epochs", epochs)
+    report_every = check.positive_int("report_every", report_every)
+    jobs = n_jobs_value(n_jobs)
+    configs = _configurations(grid, {"sizes": sizes, **options})
+    # the data: converted once, as a first network would (the checks say what is wrong)
+    probe = dict(configs[0])
+    probe_sizes = probe.pop("sizes")
+    probe_net = Network(probe_sizes, **{k: v for k, v in probe.items() if k in NETWORK_OPTIONS})
+    X, T = probe_net._data(X, T)
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise TypeError("validation must be a pair (X, T) of held-out data")
+        validation = probe_net._data(*validation, "validation X", "validation T")
+    for i, c in enumerate(configs):
+        c.setdefault("seed", i)  # reproducible starts: the configuration's index
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(configs):
+        groups.setdefault(_group_key(c), []).append(i)
+    units = []
+    chunks = 1
+    if client is not None:
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        chunks = 2 * workers
+    for indices in groups.values():
+        size = max(1, math.ceil(len(indices) / chunks)) if client is not None else len(indices)
+        for start in range(0, len(indices), size):
+            part = indices[start : start + size]
+            units.append({
+                "configs": [configs[i] for i in part], "indices": part, "X": X, "T": T,
+                "validation": validation, "epochs": epochs, "report_every": report_every,
+                "n_jobs": 1 if client is not None else jobs,
+            })  # fmt: skip
+    if client is None:
+        results = [_run_unit(u) for u in units]
+    else:
+        futures = client.map(_run_unit, units, pure=False)
+        results = client.gather(futures)
+    rows: list[dict[str, Any] | None] = [None] * len(configs)
+    params: list[np.ndarray | None] = [None] * len(configs)
+    for batch in results:
+        for i, result, p in batch:
+            shown = {k: v for k, v in configs[i].items() if k in grid or k == "sizes"}
+            rows[i] = {**shown, **result}
+            params[i] = p
+    networks = [{k: v for k, v in c.items() if k in NETWORK_OPTIONS} for c in configs]
+    return SweepResult(rows, params, networks)  # type: ignore[arg-type]

@@ -1,0 +1,322 @@
+"""``bp.Ensemble`` and ``bp.sweep``: many networks of one shape trained together.
+
+The central check: member k of an ensemble trained in one call has exactly the
+bits of ``ens[k]`` trained alone as a ``Network`` with the same options, for
+every activation, loss, bias mode and optimizer, in both engines, on shared
+and per-member data, with one or two threads.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+import backprop as bp
+
+RNG = np.random.default_rng(3)
+X = RNG.uniform(-1.0, 1.0, (14, 3))
+T = RNG.uniform(0.1, 0.9, (14, 2))
+LABELS = np.eye(2)[RNG.integers(0, 2, 14)]
+
+
+def _alone(ens, k, X, T, epochs, **options):
+    """Member k trained alone: (history, params)."""
+    net = ens[k]
+    h = net.train(X, T, epochs, **options)
+    return np.asarray(h), net.params
+
+
+def _assert_members_alone(before, after, history, X, T, epochs, per_member=(), **options):
+    """Every member of ``after`` (``before`` trained) equals its copy trained alone."""
+    for k in range(len(before)):
+        opts = dict(options)
+        for name in per_member:
+            opts[name] = float(np.asarray(options[name])[k])
+        xs = X[k] if X.ndim == 3 else X
+        ts = T[k] if T.ndim == 3 else T
+        h, params = _alone(before, k, xs, ts, epochs, **opts)
+        np.testing.assert_array_equal(history[k], h, err_msg=f"member {k}")
+        np.testing.assert_array_equal(after[k].params, params, err_msg=f"member {k}")
+
+
+CASES = {
+    "seed-shape": dict(sizes=[3, 2, 2], activation="logistic", loss="half_sse", bias="shared"),
+    "tanh-softmax-ce": dict(
+        sizes=[3, 5, 2], activation="tanh", output_activation="softmax", loss="cross_entropy"
+    ),  # fmt: skip
+    "relu-linear-mse": dict(
+        sizes=[3, 18, 2], activation="relu", output_activation="linear", loss="mse"
+    ),  # fmt: skip
+    "leaky-logistic-ce-nobias": dict(
+        sizes=[3, 4, 3, 2],
+        activation="leaky_relu",
+        output_activation="logistic",
+        loss="cross_entropy",
+        bias="none",
+    ),  # fmt: skip
+    "softmax-half-sse": dict(sizes=[3, 6, 2], output_activation="softmax", train_bias=False),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_members_train_as_they_would_alone(engine, case, dtype):
+    options = dict(CASES[case])
+    sizes = options.pop("sizes")
+    targets = LABELS if options.get("output_activation") == "softmax" else T
+    ens = bp.Ensemble(sizes, n=9, seed=4, engine=engine, dtype=dtype, **options)
+    before = ens.copy()
+    rates = np.linspace(0.05, 0.4, 9)
+    history = ens.train(X, targets, 4, rates, n_jobs=2)
+    assert history.shape == (9, 4)
+    _assert_members_alone(before, ens, history, X, targets, 4, ("learning_rate",),
+                          learning_rate=rates)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(optimizer="adam", batch_size=4, shuffle=True, seed=2),
+        dict(optimizer="nesterov", momentum=np.linspace(0.1, 0.9, 5), batch_size=None),
+        dict(optimizer="rprop", batch_size=None),
+        dict(update="sequential"),
+        dict(alpha=0.1, schedule=bp.Schedule("step", step_size=2)),
+        dict(optimizer="adam", record_every=2),
+        dict(record_every=2),
+    ],
+    ids=[
+        "adam-shuffled",
+        "nesterov-per-member-momentum",
+        "rprop",
+        "sequential",
+        "penalty",
+        "adam-record-every",
+        "lanes-record-every",
+    ],  # fmt: skip
+)
+def test_every_train_option_works(engine, options):
+    ens = bp.Ensemble([3, 4, 2], n=5, seed=7, engine=engine)
+    before = ens.copy()
+    per = [k for k, v in options.items() if np.ndim(v) == 1]
+    history = ens.train(X, T, 3, 0.2, **options)
+    _assert_members_alone(before, ens, history, X, T, 3, per, learning_rate=0.2, **options)
+
+
+def test_per_member_data_is_a_bootstrap(engine):
+    ens = bp.Ensemble([3, 4, 2], n=4, seed=1, engine=engine)
+    before = ens.copy()
+    picks = RNG.integers(0, len(X), (4, len(X)))
+    Xb, Tb = X[picks], T[picks]
+    history = ens.train(Xb, Tb, 3, 0.3)
+    _assert_members_alone(before, ens, history, Xb, Tb, 3, learning_rate=0.3)
+
+
+def test_the_lanes_and_the_threads_do_not_change_the_bits(core):
+    """130 members (blocks of 64 lanes and a short one), 1 and 3 threads."""
+    a = bp.Ensemble([2, 3, 2], n=130, seed=0, engine="cython")
+    b = a.copy()
+    ha = a.train(X[:, :2], T, 5, 0.5, n_jobs=1)
+    hb = b.train(X[:, :2], T, 5, 0.5, n_jobs=3)
+    np.testing.assert_array_equal(ha, hb)
+    np.testing.assert_array_equal(a.weights[0], b.weights[0])
+
+
+def test_chunked_calls_equal_one(core):
+    a = bp.Ensemble([3, 4, 2], n=6, seed=2, engine="cython")
+    b = a.copy()
+    whole = a.train(X, T, 6, 0.3)
+    parts = np.concatenate([b.train(X, T, 2, 0.3), b.train(X, T, 4, 0.3)], axis=1)
+    np.testing.assert_array_equal(whole, parts)
+
+
+def test_construction_seeds_and_shapes():
+    ens = bp.Ensemble([2, 3, 1], n=3, seed=5, bias="shared")
+    assert len(ens) == 3 and ens.layers == (2, 3, 1)
+    for k in range(3):
+        alone = bp.Network([2, 3, 1], seed=int(ens.seeds[k]), bias="shared")
+        np.testing.assert_array_equal(ens[k].params, alone.params)
+    assert [w.shape for w in ens.weights] == [(3, 3, 2), (3, 1, 3)]
+    assert [b.shape for b in ens.biases] == [(3, 1), (3, 1)]
+    assert ens.forward(X[:, :2]).shape == (3, len(X), 1)
+    assert ens.total_error(X[:, :2], T[:, :1]).shape == (3,)
+    np.testing.assert_allclose(
+        ens.total_error(X[:, :2], T[:, :1])[1], ens[1].total_error(X[:, :2], T[:, :1])
+    )
+    assert not np.array_equal(ens[0].params, ens[1].params)
+    assert np.array_equal(bp.Ensemble([2, 3, 1], n=3, seed=5).seeds, ens.seeds)
+    ens[0]._params[:] = 0  # a copy: the member is untouched
+    assert np.any(ens[0].params != 0)
+
+
+def test_from_networks_and_files(tmp_path, engine):
+    nets = [bp.Network([3, 4, 2], seed=s, engine=engine) for s in range(3)]
+    ens = bp.Ensemble.from_networks(nets)
+    ens.train(X, T, 2, 0.1, optimizer="adam")
+    ens.save(tmp_path / "e.npz")
+    loaded = bp.load(tmp_path / "e.npz", engine=engine)
+    assert isinstance(loaded, bp.Ensemble) and len(loaded) == 3 and loaded.seeds is None
+    again = pickle.loads(pickle.dumps(ens))
+    h = ens.train(X, T, 2, 0.1, optimizer="adam")  # the optimizers' states continue
+    for other in (loaded, again):
+        np.testing.assert_array_equal(other.train(X, T, 2, 0.1, optimizer="adam"), h)
+        np.testing.assert_array_equal(other.weights[1], ens.weights[1])
+
+
+def test_a_damaged_ensemble_file_is_refused(tmp_path):
+    import zipfile
+
+    bp.Ensemble([2, 2, 1], n=2, seed=0).save(tmp_path / "e.npz")
+    with (
+        zipfile.ZipFile(tmp_path / "e.npz") as src,
+        zipfile.ZipFile(tmp_path / "bad.npz", "w") as dst,
+    ):
+        for info in src.infolist():
+            if info.filename != "member_1.npy":
+                dst.writestr(info, src.read(info))
+    with pytest.raises(ValueError, match="'member_1' is missing"):
+        bp.load(tmp_path / "bad.npz")
+    with (
+        zipfile.ZipFile(tmp_path / "e.npz") as src,
+        zipfile.ZipFile(tmp_path / "bad2.npz", "w") as dst,
+    ):
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "member_0.npy":
+                data = data[:-40] + b"\0" * 40  # the end of the member's archive
+            dst.writestr(info, data)
+    with pytest.raises(ValueError, match="member 0"):
+        bp.load(tmp_path / "bad2.npz")
+
+
+def test_bad_input_gets_the_networks_errors():
+    ens = bp.Ensemble([3, 4, 2], n=3, seed=0)
+    with pytest.raises(ValueError, match="array of 3 values"):
+        ens.train(X, T, 1, [0.1, 0.2])
+    with pytest.raises(ValueError, match="learning_rate must be finite and > 0"):
+        ens.train(X, T, 1, [0.1, -0.2, 0.3])
+    with pytest.raises(ValueError, match="momentum must be in"):
+        ens.train(X, T, 1, 0.1, momentum=1.5)
+    with pytest.raises(ValueError, match="T must have 2 values per sample"):
+        ens.train(X, T[:, :1], 1, 0.1)
+    with pytest.raises(ValueError, match="one block per member"):
+        ens.train(np.stack([X, X]), T, 1, 0.1)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        ens.train(X, T, 1, 0.1, batchsize=2)
+    with pytest.raises(ValueError, match="n_jobs must be >= 1 or -1"):
+        ens.train(X, T, 1, 0.1, n_jobs=0)
+    with pytest.raises(ValueError, match="differs from networks"):
+        bp.Ensemble.from_networks([bp.Network([3, 4, 2]), bp.Network([3, 5, 2])])
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        bp.Ensemble([3, 4, 2], n=0)
+    with pytest.raises(IndexError):
+        ens[3]
+
+
+@pytest.mark.parametrize("options", [dict(), dict(batch_size=2)], ids=["lanes", "each"])
+def test_a_diverging_member_is_named_and_nothing_changes(engine, options):
+    ens = bp.Ensemble([3, 4, 2], n=4, seed=0, output_activation="linear", engine=engine)
+    before = ens.weights
+    rates = np.array([0.01, 0.01, 1e6, 0.01])
+    with pytest.raises(bp.TrainingError, match="member 2: training diverged in epoch"):
+        ens.train(X, T * 1e3, 50, rates, **options)
+    for w0, w1 in zip(before, ens.weights):
+        np.testing.assert_array_equal(w0, w1)
+
+
+# ---------------------------------------------------------------- sweeps
+GRID = {"learning_rate": [0.1, 0.8], "activation": ["tanh", "logistic"], "seed": [0, 1]}
+
+
+def test_a_sweep_trains_each_configuration_as_alone(engine):
+    Xv, Tv = X[:5], T[:5]
+    result = bp.sweep([3, 4, 2], X, T, GRID, epochs=6, validation=(Xv, Tv), engine=engine,
+                      n_jobs=2)  # fmt: skip
+    assert len(result) == 8
+    for i, row in enumerate(result.rows):
+        net = bp.Network([3, 4, 2], seed=row["seed"], activation=row["activation"],
+                         engine=engine)  # fmt: skip
+        errors, validation = [], []
+        for _ in range(6):
+            errors.append(float(net.train(X, T, 1, row["learning_rate"])[0]))
+            validation.append(net.total_error(Xv, Tv))
+        assert row["train_error"] == errors[-1]
+        assert row["validation_error"] == validation[-1]
+        assert row["best_epoch"] == int(np.argmin(validation))
+        assert row["best_error"] == min(validation)
+        np.testing.assert_array_equal(result.network(i).params, net.params)
+    assert result.best["best_error"] == min(r["best_error"] for r in result.rows)
+    frame = pytest.importorskip("pandas") and result.to_pandas()
+    assert list(frame["learning_rate"]) == [r["learning_rate"] for r in result.rows]
+
+
+def test_sweep_errors():
+    with pytest.raises(TypeError, match="unknown option 'learning_rates'"):
+        bp.sweep([3, 4, 2], X, T, {"learning_rates": [0.1]})
+    with pytest.raises(TypeError, match="both in the grid and as an option"):
+        bp.sweep([3, 4, 2], X, T, {"optimizer": ["sgd"]}, optimizer="adam")
+    with pytest.raises(ValueError, match="is empty"):
+        bp.sweep([3, 4, 2], X, T, {"learning_rate": []})
+    with pytest.raises(ValueError, match="learning_rate must be finite and > 0"):
+        bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1, -1.0]})
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_sweep_on_a_dask_cluster_gives_the_same_rows():
+    """Two worker processes on loopback: the same rows, bit for bit."""
+    pytest.importorskip("distributed")
+    from distributed import Client, LocalCluster, get_task_stream
+
+    grid = {"learning_rate": [0.1, 0.3, 0.8], "seed": [0, 1, 2], "optimizer": ["sgd", "adam"]}
+    local = bp.sweep([3, 4, 2], X, T, grid, epochs=5, validation=(X[:4], T[:4]))
+    with (
+        LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",
+                     dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):  # fmt: skip
+        with get_task_stream(client) as tasks:
+            remote = bp.sweep([3, 4, 2], X, T, grid, epochs=5, validation=(X[:4], T[:4]),
+                              client=client)  # fmt: skip
+        workers = {task["worker"] for task in tasks.data}
+        assert len(workers) == 2, workers
+    assert remote.rows == local.rows
+    for i in range(len(local)):
+        np.testing.assert_array_equal(remote.network(i).params, local.network(i).params)
+
+
+@pytest.mark.parametrize("path", ["lanes", "each"])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_interrupt_keeps_the_epochs_every_member_completed(core, n_jobs, path):
+    """SIGINT 0.3 s into a long side-by-side run: TrainingInterrupted within 0.2 s,
+    every member trained exactly ``epochs_completed`` epochs."""
+    import os
+    import signal
+    import threading
+    import time
+
+    ens = bp.Ensemble([2, 3, 2], n=64, seed=0, engine="cython")
+    start = ens.copy()
+    options = {} if path == "lanes" else dict(optimizer="adam", batch_size=3)
+    sent = []
+
+    def kill():
+        sent.append(time.perf_counter())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(0.3, kill)
+    timer.start()
+    try:
+        with pytest.raises(bp.TrainingInterrupted) as info:
+            ens.train(X[:, :2], T, 10**8, 0.1, n_jobs=n_jobs, record_every=1000, **options)
+            time.sleep(5)
+    finally:
+        timer.cancel()
+    delay = time.perf_counter() - sent[0]
+    stop = info.value
+    assert delay < 0.2, f"{delay:.3f} s after the signal"
+    assert stop.epochs_completed > 0
+    assert stop.history.shape == (64, stop.epochs_completed // 1000)
+    start.train(X[:, :2], T, stop.epochs_completed, 0.1, **options)
+    for w0, w1 in zip(start.weights, ens.weights):
+        np.testing.assert_array_equal(w0, w1)
