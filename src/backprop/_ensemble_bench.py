@@ -7,7 +7,7 @@ Workloads (issue 12's targets):
   network-step of ``Ensemble.train`` on one thread and on ``n_jobs=2``, of a
   Python loop of ``Network.train`` calls (one per network, all its steps), of
   PyTorch's batched ``bmm`` loop and of JAX's ``vmap`` over ``lax.fori_loop``
-  (each only when installed: ``pip install torch`` / ``jax``).
+  (each only when the package, torch or jax, is installed).
 * ``digits``: 32 networks [64, 32, 10] with 32 learning rates, online SGD over
   the digits data (scikit-learn's ``load_digits``; random data of its shape
   without scikit-learn): ``n_jobs=2`` against one thread.

@@ -78,7 +78,9 @@ class SweepResult:
         try:
             import pandas as pd
         except ImportError:
-            raise ImportError("SweepResult.to_pandas needs pandas: pip install pandas") from None
+            raise ImportError(
+                "SweepResult.to_pandas needs pandas, which is not installed"
+            ) from None
         return pd.DataFrame(self.rows)
 
 
