@@ -36,16 +36,26 @@ def check_wheel(path: str) -> list[str]:
         problems.append(f"the wheel is {size:,} bytes, not under {MAX_WHEEL_BYTES:,}")
     with zipfile.ZipFile(path) as wheel:
         names = wheel.namelist()
-        modules = [n for n in names if n.startswith("backprop/_core.") and n.endswith(".so")]
-        if len(modules) != 1:
-            problems.append(f"one compiled module expected in backprop/, found {modules}")
+        modules = [
+            n
+            for n in names
+            if n.startswith(("backprop/_core.", "backprop/_kernels_")) and n.endswith(".so")
+        ]
+        core = [n for n in modules if n.startswith("backprop/_core.")]
+        baseline = [n for n in modules if n.startswith("backprop/_kernels_baseline.")]
+        if len(core) != 1 or len(baseline) != 1:
+            problems.append(
+                f"the engine (_core) and at least its baseline kernels (_kernels_baseline) "
+                f"expected in backprop/, found {modules}"
+            )
         for name in names:
             top = name.split("/", 1)[0]
             if not (top == "backprop" or top.endswith(".dist-info")):
                 problems.append(f"{name}: outside the package and its dist-info")
             elif name.endswith(GENERATED) and name not in modules:
                 problems.append(f"{name}: a generated file")
-        for needed in ("backprop/_core.pyx", "backprop/_core.pyi", "backprop/py.typed"):
+        for needed in ("backprop/_core.pyx", "backprop/_kernels.pyx", "backprop/_simd.pxd",
+                       "backprop/_core.pyi", "backprop/py.typed"):  # fmt: skip
             if needed not in names:
                 problems.append(f"{needed} is missing")
         if not [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]:
@@ -81,6 +91,8 @@ def check_sdist(path: str) -> list[str]:
         "pyproject.toml",
         "setup.py",
         "src/backprop/_core.pyx",
+        "src/backprop/_kernels.pyx",
+        "src/backprop/_simd.pxd",
         "src/backprop/py.typed",
         "tests/conftest.py",
     ):
