@@ -29,6 +29,10 @@ Environment switches (read at build time):
 ``BACKPROP_ANNOTATE=1``
     Also write Cython's annotated ``src/backprop/_core.html`` (yellow lines touch
     Python; the kernels must be white).
+``BACKPROP_SIMD_LEVELS=baseline,avx2``
+    Build the kernels of these SIMD levels only (the baseline always; default:
+    every level of the architecture).  CI's debug and sanitizer builds use it to
+    skip a level the machine cannot run.
 
 Every build keeps IEEE semantics: no fast-math flags, and ``-ffp-contract=off`` so
 that a compiler allowed to use FMA instructions (the AVX-512 level, or a
@@ -86,6 +90,16 @@ SIMD_FLAGS = {
 }
 X86_64 = platform.machine().lower() in {"x86_64", "amd64", "x64", "em64t"}
 LEVELS = list(SIMD_FLAGS) if X86_64 else ["baseline"]
+# BACKPROP_SIMD_LEVELS=baseline,avx2 builds only those kernels (the baseline
+# always): CI's debug and sanitizer builds skip a level the machine cannot run.
+_WANTED = [w.strip() for w in os.environ.get("BACKPROP_SIMD_LEVELS", "").split(",") if w.strip()]
+if _WANTED:
+    _unknown = sorted(set(_WANTED) - set(SIMD_FLAGS))
+    if _unknown:
+        raise SystemExit(
+            f"BACKPROP_SIMD_LEVELS: unknown level(s) {_unknown}; known: {list(SIMD_FLAGS)}"
+        )
+    LEVELS = [level for level in LEVELS if level == "baseline" or level in _WANTED]
 
 
 class BuildExt(build_ext):
