@@ -358,20 +358,27 @@ cdef extern from *:
     const uint64_t EXP_TABLE "backprop_exp_table"[256]
 
 
-cdef inline double exp_parts64(double x, double* lo, uint64_t* k) noexcept nogil:
-    """``e^x = 2^floor(k / 128) * (hi + lo)`` for ``|x| <= 746``: returns ``hi``
-    (in [1, 2)); ``lo`` (within half an ulp of ``hi``) and ``k`` (``rint(x * 128 /
-    ln2)``, two's complement) go to the pointers."""
+cdef inline double exp_parts64(double x, double* lo, double* rest) noexcept nogil:
+    """``e^x = (hi + lo) * rest`` for ``|x| <= 746``: returns ``hi``; ``lo`` (within
+    half an ulp of ``hi``) and ``rest``, a power of two, go to the pointers.  With
+    ``k = rint(x * 128 / ln2)`` and ``e = floor(k / 128)``, ``hi + lo`` is ``e^x``
+    over ``2^(e - floor(e / 2))`` (``rest``): both factors normal, so that the
+    multiplication by ``rest`` is the one rounding of a subnormal result, and
+    off the critical path the other half of ``2^e`` joins the table's value."""
     cdef double shift = 6755399441055744.0            # 1.5 * 2^52
     cdef double kd, r, r2, tmp, scale, prod, hi
-    cdef uint64_t ki, j
+    cdef uint64_t ki, j, n, a
     kd = x * 184.6649652337873 + shift                 # 128 / ln2; rounds to an integer
     ki = bits64(kd) - bits64(shift)
     kd = kd - shift
     # x - kd ln2/128 in two parts (the first with 17 zero bits: kd times it is exact)
     r = (x + kd * -0.005415212348111709) + kd * -1.2864023111638346e-14
     j = ki & 127
-    scale = from_bits64(EXP_TABLE[2 * j + 1] + (j << 45))  # 2^(j/128) = scale (1 + tail)
+    n = ((ki + 1048576) >> 7) - 6144                   # e + 2048 (k + 2^20 >= 0)
+    a = n >> 1                                         # floor(e / 2) + 1024
+    # 2^(j/128) = scale (1 + tail), scale times 2^floor(e / 2): exponent bits added
+    scale = from_bits64(EXP_TABLE[2 * j + 1] + (j << 45) + ((a - 1024) << 52))
+    rest[0] = from_bits64((n - a - 1) << 52)           # 2^(e - floor(e / 2))
     # e^r - 1 + tail: Taylor's to r^5 (|r| <= ln2/256: the rest is below 2^-60)
     r2 = r * r
     tmp = (((from_bits64(EXP_TABLE[2 * j]) + r) + r2 * (1.0 / 2.0 + r * (1.0 / 6.0)))
@@ -379,21 +386,13 @@ cdef inline double exp_parts64(double x, double* lo, uint64_t* k) noexcept nogil
     prod = scale * tmp
     hi = scale + prod
     lo[0] = (scale - hi) + prod                        # exact: |prod| < scale
-    k[0] = ki
     return hi
 
 
 cdef inline double exp64(double x) noexcept nogil:
     """``e^x`` in double precision (see the module's docstring)."""
-    cdef double lo, u
-    cdef uint64_t ki, n, a
-    u = exp_parts64(x, &lo, &ki)
-    # times 2^e, e = floor(k / 128), in two factors: the first exact, the second
-    # rounds once into the subnormal range (or overflows)
-    n = ((ki + 1048576) >> 7) - 6144                   # e + 2048 (k + 2^20 >= 0)
-    a = n >> 1                                         # floor(e / 2) + 1024
-    u = u * from_bits64((a - 1) << 52)                 # * 2^floor(e / 2)
-    u = u * from_bits64((n - a - 1) << 52)             # * 2^(e - floor(e / 2))
+    cdef double lo, rest, u
+    u = exp_parts64(x, &lo, &rest) * rest              # rounds once (subnormal results)
     u = INFINITY if x > 709.79 else u                  # beyond the range (and inf): the
     return 0.0 if x < -745.2 else u                    # limits; NaN passes through
 
@@ -401,7 +400,6 @@ cdef inline double exp64(double x) noexcept nogil:
 cdef inline double tanh64(double x) noexcept nogil:
     """``tanh(x)`` in double precision (see the module's docstring)."""
     cdef uint64_t sign = 0x8000000000000000
-    cdef uint64_t ki
     cdef double a, y, r, small, hi, lo, e, dh, dl, q, c, rh, rl
     a = fabs(x)
     a = 20.0 if a > 20.0 else a                        # tanh(20) rounds to 1
@@ -418,9 +416,8 @@ cdef inline double tanh64(double x) noexcept nogil:
     r = r * y + 1.33333333333327142e-01
     r = r * y + -3.33333333333333315e-01
     small = a + (a * y) * r
-    # 1 - 2 / (e^2a + 1), e^2a = 2^floor(k / 128) (hi + lo), that power in [1, 2^58]
-    hi = exp_parts64(a + a, &lo, &ki)
-    e = from_bits64((((ki + 1048576) >> 7) - 8192 + 1023) << 52)
+    # 1 - 2 / (e^2a + 1), e^2a = (hi + lo) e, e a power of two below 2^30
+    hi = exp_parts64(a + a, &lo, &e)
     hi = hi * e
     lo = lo * e
     dh = hi + 1.0
