@@ -11,6 +11,8 @@ of the fastest round.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
@@ -92,3 +94,24 @@ def test_blas_threads_knob() -> None:
     assert "BLAS limited to 1 thread(s)" in bench.format_table(rows)
     with pytest.raises(ValueError, match="blas_threads"):
         bench.run_all(blas_threads=0)
+
+
+def test_simd_engines_run_their_level() -> None:
+    """``cython@LEVEL`` runs with that level's kernels in force (and restores the
+    level before); levels this machine lacks are skipped with the reason; the
+    table names the CPU and the level in use."""
+    _core = pytest.importorskip("backprop._core")
+    before = _core.simd_level()
+    for level in bench._spec.SIMD_LEVELS:
+        case = bench.get_case("width-sweep-8", f"cython@{level}", quick=True)
+        if level not in _core.simd_levels():
+            assert case.skip_reason() is not None
+            continue
+        seen: list[str] = []
+        bench._at_level(partial(seen.append, "run"), level)()
+        assert seen == ["run"] and _core.simd_level() == before
+        assert bench._at_level(_core.simd_level, level)() == level
+        case.setup()()  # and the real case runs
+    rows = bench.run_all(quick=True, repeat=1, engines=["cython"], workloads=["width-sweep-2"])
+    assert f"cython runs the {before} kernels" in bench.format_table(rows)
+    assert "CPU: " in bench.format_table(rows)

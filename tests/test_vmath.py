@@ -163,9 +163,11 @@ def test_single_precision_on_millions_of_points(core, fn):
 
 
 def _bits_equal(actual, desired):
-    """Equal bits (NaN, -0 and +0 told apart)."""
+    """Equal bits (-0 and +0 told apart), every NaN equal to every NaN (which
+    operand's payload and sign a NaN carries depends on operand order)."""
     a, d = np.asarray(actual), np.asarray(desired, dtype=np.asarray(actual).dtype)
-    return a.tobytes() == d.tobytes()
+    nan = np.isnan(a)
+    return bool((nan == np.isnan(d)).all()) and a[~nan].tobytes() == d[~nan].tobytes()
 
 
 INF, NAN = np.inf, np.nan
@@ -230,3 +232,22 @@ def test_every_level_gives_the_same_bits(core, fn, dtype):
     finally:
         core.use_simd(previous)
     assert _bits_equal(here, baseline)
+
+
+def test_exp_table_is_2_to_the_j_over_128():
+    """The table of ``_simd.pxd`` (printed by tools/exp_table.py): for each j, the
+    nearest double to 2^(j/128) and the relative error of that rounding."""
+    from importlib import resources
+
+    text = resources.files("backprop").joinpath("_simd.pxd").read_text(encoding="utf-8")
+    body = text[text.index("backprop_exp_table[256] = {") :].split("{", 1)[1].split("}", 1)[0]
+    words = [int(w.strip().removesuffix("ULL"), 16) for w in body.split(",") if w.strip()]
+    assert len(words) == 256
+    mp.mp.prec = 200
+    for j in range(128):
+        exact = mp.power(2, mp.mpf(j) / 128)
+        hi = float(exact)
+        tail = float((exact - mp.mpf(hi)) / mp.mpf(hi))
+        assert np.array(words[2 * j], dtype=np.uint64).view(np.float64) == tail, j
+        bits = int(np.array(hi).view(np.uint64))
+        assert words[2 * j + 1] == (bits - (j << 45)) % 2**64, j

@@ -326,6 +326,8 @@ SIMD_LEVELS = ("baseline", "avx2", "avx512")  # _spec.SIMD_LEVELS (tests/test_sp
 cdef const Kernels* K = NULL
 cdef object K_level = None       # its name
 cdef object K_module = None      # its module, kept imported
+cdef object BUILT = None         # the levels built (looked up once)
+cdef dict MODULES = {}           # level -> its module, once imported
 
 
 def cpu_simd_levels():
@@ -336,9 +338,12 @@ def cpu_simd_levels():
 
 def built_simd_levels():
     """The SIMD levels this installation has kernels for, lowest first."""
-    import importlib.util
-    return tuple(level for level in SIMD_LEVELS
-                 if importlib.util.find_spec(f"backprop._kernels_{level}") is not None)
+    global BUILT
+    if BUILT is None:
+        import importlib.util
+        BUILT = tuple(level for level in SIMD_LEVELS
+                      if importlib.util.find_spec(f"backprop._kernels_{level}") is not None)
+    return BUILT
 
 
 def simd_levels():
@@ -361,6 +366,13 @@ def use_simd(level=None):
     CPU cannot run or this installation did not build.
     """
     global K, K_level, K_module
+    module = MODULES.get(level)
+    if module is not None:                 # a level used before: switch at once
+        previous = K_level
+        K = <const Kernels*> PyCapsule_GetPointer(module.TABLE, b"backprop._simd.Kernels")
+        K_level = level
+        K_module = module
+        return previous
     import importlib
     if level is None:
         usable = simd_levels()
@@ -390,6 +402,7 @@ def use_simd(level=None):
     K = table
     K_level = level
     K_module = module
+    MODULES[level] = module
     return previous
 
 

@@ -78,17 +78,72 @@ cdef inline real dot(const real* w, const real* a, Py_ssize_t n) noexcept nogil:
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
-cdef inline real activate_unit(real s, int act) noexcept nogil:
-    """Output of one unit of an element-wise activation (not softmax)."""
+cdef inline void matvec(const real* w, Py_ssize_t n_in, Py_ssize_t n_out, const real* a,
+                        real* out) noexcept nogil:
+    """``out[j] = dot(w[j], a)`` for the ``n_out`` rows of ``w``."""
+    cdef Py_ssize_t j
+    for j in range(n_out):
+        out[j] = dot(w + j * n_in, a, n_in)
+
+
+cdef inline void add_bias(real* net, const real* b, Py_ssize_t n_bias,
+                          Py_ssize_t n) noexcept nogil:
+    """``net[j] + b[j]`` (one bias per unit), ``net[j] + b[0]`` (a shared one) or
+    ``net`` as it is (no bias)."""
+    cdef Py_ssize_t j
+    cdef real b0
+    if n_bias == 1:
+        b0 = b[0]
+        for j in range(n):
+            net[j] = net[j] + b0
+    elif n_bias > 1:
+        for j in range(n):
+            net[j] = net[j] + b[j]
+
+
+cdef inline void activate(const real* net, real* out, Py_ssize_t n, int act) noexcept nogil:
+    """The outputs of a layer of ``n`` units (softmax: of one sample's layer): one
+    loop per activation, so that each is a straight loop over the layer in vector
+    registers."""
+    cdef Py_ssize_t j
     if act == LOGISTIC:
-        return logistic(s)
-    if act == TANH:
-        return vtanh(s)
-    if act == RELU:
-        return s if s > 0.0 else 0.0
-    if act == LEAKY_RELU:
-        return s if s > 0.0 else LEAKY_SLOPE * s
-    return s
+        for j in range(n):
+            out[j] = logistic(net[j])
+    elif act == TANH:
+        for j in range(n):
+            out[j] = vtanh(net[j])
+    elif act == RELU:
+        for j in range(n):
+            out[j] = net[j] if net[j] > 0.0 else 0.0
+    elif act == LEAKY_RELU:
+        for j in range(n):
+            out[j] = net[j] if net[j] > 0.0 else LEAKY_SLOPE * net[j]
+    elif act == SOFTMAX:
+        softmax(net, out, n)
+    else:
+        for j in range(n):
+            out[j] = net[j]
+
+
+cdef inline void slopes(const real* net, const real* out, real* da, Py_ssize_t n,
+                        int act) noexcept nogil:
+    """``da[j] = slope(net[j], out[j], act)`` over a layer, one loop per activation."""
+    cdef Py_ssize_t j
+    if act == LOGISTIC or act == SOFTMAX:
+        for j in range(n):
+            da[j] = out[j] * (1.0 - out[j])
+    elif act == TANH:
+        for j in range(n):
+            da[j] = 1.0 - out[j] * out[j]
+    elif act == RELU:
+        for j in range(n):
+            da[j] = 1.0 if net[j] > 0.0 else 0.0
+    elif act == LEAKY_RELU:
+        for j in range(n):
+            da[j] = 1.0 if net[j] > 0.0 else LEAKY_SLOPE
+    else:
+        for j in range(n):
+            da[j] = 1.0
 
 
 cdef inline void softmax(const real* net, real* out, Py_ssize_t n) noexcept nogil:
@@ -118,50 +173,22 @@ cdef inline real slope(real net, real out, int act) noexcept nogil:
     return 1.0
 
 
-cdef inline void unit_outputs(Net* n, Py_ssize_t l, Py_ssize_t j, real s) noexcept nogil:
-    """Store unit j of layer l's net input ``s`` (bias included) and, for an
-    element-wise activation, its output."""
-    (<real*> n.net)[n.u_off[l] + j] = s
-    if n.acts[l] != SOFTMAX:
-        (<real*> n.out)[n.u_off[l] + j] = activate_unit(s, n.acts[l])
-
-
 cdef void forward_layers(Net* n, const real* x, Py_ssize_t first) noexcept nogil:
     """Net inputs and outputs of layers ``first`` and up (``x`` feeds layer 0).
 
-    Each unit's net input goes straight from the dot product through the bias
-    and the activation while it is in a register: on small networks the step is
-    a chain of dependent operations, and a round trip through memory between
-    them would lengthen it.
+    Each layer: its net inputs, four rows of weights at a time (``matvec``), the
+    biases, then the activation over the whole layer in vector registers.
     """
-    cdef Py_ssize_t l, j, n_in, n_out, n_bias
+    cdef Py_ssize_t l
     cdef const real* a = x if first == 0 else (<real*> n.out) + n.u_off[first - 1]
-    cdef const real* w
-    cdef const real* b
     cdef real* net
     cdef real* out
-    cdef real s
-    cdef int act
     for l in range(first, n.n_layers):
-        n_in = n.sizes[l]
-        n_out = n.sizes[l + 1]
-        n_bias = n.n_bias[l]
-        act = n.acts[l]
-        w = (<real*> n.params) + n.w_off[l]
-        b = (<real*> n.params) + n.b_off[l]
         net = (<real*> n.net) + n.u_off[l]
         out = (<real*> n.out) + n.u_off[l]
-        for j in range(n_out):
-            s = dot(w + j * n_in, a, n_in)
-            if n_bias == 1:
-                s = s + b[0]
-            elif n_bias > 1:
-                s = s + b[j]
-            net[j] = s
-            if act != SOFTMAX:
-                out[j] = activate_unit(s, act)
-        if act == SOFTMAX:
-            softmax(net, out, n_out)
+        matvec((<real*> n.params) + n.w_off[l], n.sizes[l], n.sizes[l + 1], a, net)
+        add_bias(net, (<real*> n.params) + n.b_off[l], n.n_bias[l], n.sizes[l + 1])
+        activate(net, out, n.sizes[l + 1], n.acts[l])
         a = out
 
 
@@ -287,31 +314,75 @@ cdef inline void back_rows4(real* w, Py_ssize_t n_in, const real* d, const real*
         r3[i] = w3
 
 
+cdef inline real update_dot(real* w, real c, const real* a, const real* nxt,
+                            Py_ssize_t n) noexcept nogil:
+    """``w -= c * a``, and returns ``dot(w, nxt)`` of the updated row, in the same
+    sweep (``dot``'s order: the same bits as an update then a ``dot``)."""
+    cdef Py_ssize_t i, k, m = n - n % 8
+    cdef real acc[8]
+    cdef real v, s = 0.0
+    if n < 16:
+        for i in range(n):
+            v = w[i] - c * a[i]
+            w[i] = v
+            s += v * nxt[i]
+        return s
+    for k in range(8):
+        acc[k] = 0.0
+    for i in range(0, m, 8):
+        for k in range(8):
+            v = w[i + k] - c * a[i + k]
+            w[i + k] = v
+            acc[k] += v * nxt[i + k]
+    for i in range(m, n):
+        v = w[i] - c * a[i]
+        w[i] = v
+        acc[0] += v * nxt[i]
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+
+
+cdef inline void update_rows(real* w, Py_ssize_t n_in, Py_ssize_t n_out, const real* d,
+                             real lr, const real* a, const real* nxt,
+                             real* net) noexcept nogil:
+    """The first layer's update, ``w[j] -= (lr * d[j]) * a``; with ``nxt`` (the
+    next sample), also its net inputs ``net[j] = dot(w[j], nxt)`` (no bias yet)
+    from each row while it is in registers: on wide layers that saves a pass
+    over the largest matrix."""
+    cdef Py_ssize_t i, j
+    cdef real c
+    cdef real* row
+    for j in range(n_out):
+        row = w + j * n_in
+        c = lr * d[j]
+        if nxt != NULL:
+            net[j] = update_dot(row, c, a, nxt, n_in)
+        else:
+            for i in range(n_in):
+                row[i] = row[i] - c * a[i]
+
+
 cdef void backward_update(Net* n, const real* x, const real* nxt, double rate,
                           bint seq) noexcept nogil:
     """Back-propagate the output deltas and update every layer, top layer first,
     with learning rate ``rate``.
 
     Going down from the output, layer ``l``'s weights are read to pass the error
-    to layer ``l - 1`` in the same sweep that updates them: before the update
+    to layer ``l - 1`` in the same sweep that updates them (``back_rows4``, rows
+    of weights streamed through vector registers): before the update
     (simultaneous) or after it (sequential).  When ``nxt`` (the next sample) is
-    given, each updated row of the first layer also computes its unit's net input
-    for ``nxt`` while the row is in cache: on wide layers that saves a pass over
-    the largest matrix (the caller then runs ``forward_layers(n, nxt, 1)``).
-    Narrow layers (few units above)
-    sweep column by column so that each dE/dout stays in a register; wide ones
-    sweep row by row, which streams the weights and vectorises.
+    given, the first layer's update also computes its net inputs and outputs for
+    ``nxt`` (``update_rows``; the caller then runs ``forward_layers(n, nxt, 1)``).
     """
     cdef Py_ssize_t l, i, j, n_in, n_out, lo
     cdef const real* a
     cdef real* w
-    cdef real* row
     cdef real* b
     cdef real* d
     cdef real* g
-    cdef real c, s, wji, da
+    cdef real* da
+    cdef real* delta
+    cdef real s
     cdef real lr = <real> rate
-    cdef int act
     for l in range(n.n_layers - 1, -1, -1):
         n_in = n.sizes[l]
         n_out = n.sizes[l + 1]
@@ -329,56 +400,27 @@ cdef void backward_update(Net* n, const real* x, const real* nxt, double rate,
                 for j in range(n_out):
                     b[j] = b[j] - lr * d[j]
         if l == 0:
-            b = (<real*> n.params) + n.b_off[0]
-            for j in range(n_out):
-                row = w + j * n_in
-                c = lr * d[j]
-                for i in range(n_in):
-                    row[i] = row[i] - c * a[i]
-                if nxt != NULL:
-                    s = dot(row, nxt, n_in)
-                    if n.n_bias[0] == 1:
-                        s = s + b[0]
-                    elif n.n_bias[0] > 1:
-                        s = s + b[j]
-                    unit_outputs(n, 0, j, s)
-            if nxt != NULL and n.acts[0] == SOFTMAX:
-                softmax((<real*> n.net), (<real*> n.out), n_out)
-        elif n_out <= 8:
-            lo = n.u_off[l - 1]
-            act = n.acts[l - 1]
-            for i in range(n_in):
-                s = 0.0
-                if seq:
-                    for j in range(n_out):
-                        wji = w[j * n_in + i] - (lr * d[j]) * a[i]
-                        w[j * n_in + i] = wji
-                        s += d[j] * wji
-                else:
-                    for j in range(n_out):
-                        wji = w[j * n_in + i]
-                        s += d[j] * wji
-                        w[j * n_in + i] = wji - (lr * d[j]) * a[i]
-                da = slope((<real*> n.net)[lo + i], a[i], act)
-                (<real*> n.dout)[lo + i] = s
-                (<real*> n.dact)[lo + i] = da
-                (<real*> n.delta)[lo + i] = s * da
-        else:
-            lo = n.u_off[l - 1]
-            act = n.acts[l - 1]
-            g = (<real*> n.dout) + lo
-            for i in range(n_in):
-                g[i] = 0.0
-            j = 0
-            while j + 4 <= n_out:
-                back_rows4(w + j * n_in, n_in, d + j, a, g, lr, seq)
-                j += 4
-            while j < n_out:
-                back_rows1(w + j * n_in, d[j], a, g, n_in, lr, seq)
-                j += 1
-            for i in range(n_in):
-                (<real*> n.dact)[lo + i] = slope((<real*> n.net)[lo + i], a[i], act)
-                (<real*> n.delta)[lo + i] = g[i] * (<real*> n.dact)[lo + i]
+            update_rows(w, n_in, n_out, d, lr, a, nxt, <real*> n.net)
+            if nxt != NULL:
+                add_bias(<real*> n.net, (<real*> n.params) + n.b_off[0], n.n_bias[0], n_out)
+                activate(<real*> n.net, <real*> n.out, n_out, n.acts[0])
+            continue
+        lo = n.u_off[l - 1]
+        g = (<real*> n.dout) + lo
+        da = (<real*> n.dact) + lo
+        delta = (<real*> n.delta) + lo
+        for i in range(n_in):
+            g[i] = 0.0
+        j = 0
+        while j + 4 <= n_out:
+            back_rows4(w + j * n_in, n_in, d + j, a, g, lr, seq)
+            j += 4
+        while j < n_out:
+            back_rows1(w + j * n_in, d[j], a, g, n_in, lr, seq)
+            j += 1
+        slopes((<real*> n.net) + lo, a, da, n_in, n.acts[l - 1])
+        for i in range(n_in):
+            delta[i] = g[i] * da[i]
 
 
 cdef inline void blas_gemm(const Batch* bt, char* ta, char* tb, int m, int n, int k,
@@ -393,65 +435,139 @@ cdef inline void blas_gemm(const Batch* bt, char* ta, char* tb, int m, int n, in
                  C, &ldc)
 
 
-cdef inline void gemm_rows(const real* A, const real* W, real* Z, Py_ssize_t rows,
-                           Py_ssize_t n_in, Py_ssize_t n_out, const Batch* bt,
+cdef inline void layer_outputs(real* Z, real* O, const real* b, Py_ssize_t n_bias,
+                               Py_ssize_t rows, Py_ssize_t n_out, int act) noexcept nogil:
+    """The epilogue of a layer's forward product over ``rows`` samples: the biases
+    into the net inputs ``Z``, then the outputs ``O`` (element-wise activations
+    over the whole block at once, softmax row by row)."""
+    cdef Py_ssize_t r
+    for r in range(rows):
+        add_bias(Z + r * n_out, b, n_bias, n_out)
+    if act == SOFTMAX:
+        for r in range(rows):
+            softmax(Z + r * n_out, O + r * n_out, n_out)
+    else:
+        activate(Z, O, rows * n_out, act)
+
+
+cdef inline void gemm_rows(const real* A, const real* W, const real* b, Py_ssize_t n_bias,
+                           real* Z, real* O, Py_ssize_t rows, Py_ssize_t n_in,
+                           Py_ssize_t n_out, int act, const Batch* bt,
                            bint blas) noexcept nogil:
-    """Z = A W^T: row b of Z holds the dot products of row b of A with W's rows."""
-    cdef Py_ssize_t r, j
+    """Z = A W^T + b and O = act(Z): row r of Z holds the dot products of row r of
+    A with W's rows (``matvec``, ``dot``'s order) plus the biases; the epilogue
+    runs on each row while it is in cache (after BLAS's product, on the block)."""
+    cdef Py_ssize_t r
     if blas:
         # column-major view: Z^T (n_out x rows) = W (n_out x n_in) . A^T
         blas_gemm(bt, b"T", b"N", <int> n_out, <int> rows, <int> n_in, 1, W, <int> n_in, A,
                   <int> n_in, 0, Z, <int> n_out)
+        layer_outputs(Z, O, b, n_bias, rows, n_out, act)
         return
     for r in range(rows):
-        for j in range(n_out):
-            Z[r * n_out + j] = dot(W + j * n_in, A + r * n_in, n_in)
+        matvec(W, n_in, n_out, A + r * n_in, Z + r * n_out)
+        layer_outputs(Z + r * n_out, O + r * n_out, b, n_bias, 1, n_out, act)
 
 
 cdef inline void gemm_grad(const real* D, const real* A, real* G, Py_ssize_t rows,
                            Py_ssize_t n_in, Py_ssize_t n_out, const Batch* bt,
                            bint blas) noexcept nogil:
-    """G += D^T A: the weight gradients of ``rows`` samples, added in sample order."""
-    cdef Py_ssize_t r, j, i
-    cdef real drj
-    cdef const real* a
+    """G += D^T A: the weight gradients of ``rows`` samples, added in sample order
+    (four samples per sweep over a row of G, each element's additions in order)."""
+    cdef Py_ssize_t r = 0, j, i
+    cdef real d0, d1, d2, d3
+    cdef const real* a0
+    cdef const real* a1
+    cdef const real* a2
+    cdef const real* a3
     cdef real* g
     if blas:
         # column-major: G^T (n_in x n_out) += A^T (n_in x rows) . D (rows x n_out)
         blas_gemm(bt, b"N", b"T", <int> n_in, <int> n_out, <int> rows, 1, A, <int> n_in, D,
                   <int> n_out, 1, G, <int> n_in)
         return
-    for r in range(rows):
-        a = A + r * n_in
+    while r + 4 <= rows:
+        a0 = A + r * n_in
+        a1 = a0 + n_in
+        a2 = a1 + n_in
+        a3 = a2 + n_in
         for j in range(n_out):
-            drj = D[r * n_out + j]
+            d0 = D[r * n_out + j]
+            d1 = D[(r + 1) * n_out + j]
+            d2 = D[(r + 2) * n_out + j]
+            d3 = D[(r + 3) * n_out + j]
             g = G + j * n_in
             for i in range(n_in):
-                g[i] += drj * a[i]
+                g[i] = (((g[i] + d0 * a0[i]) + d1 * a1[i]) + d2 * a2[i]) + d3 * a3[i]
+        r += 4
+    while r < rows:
+        a0 = A + r * n_in
+        for j in range(n_out):
+            d0 = D[r * n_out + j]
+            g = G + j * n_in
+            for i in range(n_in):
+                g[i] += d0 * a0[i]
+        r += 1
 
 
-cdef inline void gemm_back(const real* D, const real* W, real* E, Py_ssize_t rows,
-                           Py_ssize_t n_in, Py_ssize_t n_out, const Batch* bt,
+cdef inline void back_rows(const real* W, Py_ssize_t n_in, Py_ssize_t n_out, const real* d,
+                           real* g) noexcept nogil:
+    """g = d W: ``g[i]``, from 0, adds ``d[j] * W[j, i]`` in row order, four rows
+    per sweep over ``g``."""
+    cdef Py_ssize_t i, j = 0
+    cdef real d0, d1, d2, d3
+    cdef const real* w0
+    cdef const real* w1
+    cdef const real* w2
+    cdef const real* w3
+    for i in range(n_in):
+        g[i] = 0.0
+    while j + 4 <= n_out:
+        w0 = W + j * n_in
+        w1 = w0 + n_in
+        w2 = w1 + n_in
+        w3 = w2 + n_in
+        d0 = d[j]
+        d1 = d[j + 1]
+        d2 = d[j + 2]
+        d3 = d[j + 3]
+        for i in range(n_in):
+            g[i] = (((g[i] + d0 * w0[i]) + d1 * w1[i]) + d2 * w2[i]) + d3 * w3[i]
+        j += 4
+    while j < n_out:
+        w0 = W + j * n_in
+        d0 = d[j]
+        for i in range(n_in):
+            g[i] += d0 * w0[i]
+        j += 1
+
+
+cdef inline void deltas_below(const real* e, const real* Z, const real* O, real* D,
+                              Py_ssize_t n, int act) noexcept nogil:
+    """The deltas of ``n`` units below: dE/dout ``e`` times the slope of their
+    activation (from their net inputs ``Z`` and outputs ``O``)."""
+    cdef Py_ssize_t i
+    slopes(Z, O, D, n, act)
+    for i in range(n):
+        D[i] = e[i] * D[i]
+
+
+cdef inline void gemm_back(const real* D, const real* W, real* E, const real* Z,
+                           const real* O, real* D_below, Py_ssize_t rows, Py_ssize_t n_in,
+                           Py_ssize_t n_out, int act, const Batch* bt,
                            bint blas) noexcept nogil:
-    """E = D W: each sample's dE/dout of the layer below, from its deltas."""
-    cdef Py_ssize_t r, j, i
-    cdef real drj
-    cdef const real* w
-    cdef real* g
+    """E = D W, each sample's dE/dout of the layer below, and its deltas
+    ``D_below = E * slope`` (the epilogue on each row while it is in cache)."""
+    cdef Py_ssize_t r
     if blas:
         # column-major: E^T (n_in x rows) = W^T (n_in x n_out) . D^T (n_out x rows)
         blas_gemm(bt, b"N", b"N", <int> n_in, <int> rows, <int> n_out, 1, W, <int> n_in, D,
                   <int> n_out, 0, E, <int> n_in)
+        deltas_below(E, Z, O, D_below, rows * n_in, act)
         return
     for r in range(rows):
-        g = E + r * n_in
-        for i in range(n_in):
-            g[i] = 0.0
-        for j in range(n_out):
-            drj = D[r * n_out + j]
-            w = W + j * n_in
-            for i in range(n_in):
-                g[i] += drj * w[i]
+        back_rows(W, n_in, n_out, D + r * n_out, E + r * n_in)
+        deltas_below(E + r * n_in, Z + r * n_in, O + r * n_in, D_below + r * n_in, n_in, act)
 
 
 cdef double batch_gradient(Net* n, Batch* bt, const real* X, const real* T,
@@ -459,54 +575,32 @@ cdef double batch_gradient(Net* n, Batch* bt, const real* X, const real* T,
     """Add the gradients of ``rows`` samples (rows of ``X``/``T``) to ``grad``.
 
     The same sums as one sample at a time, in the same order, arranged as matrix
-    products over the batch; layers marked for BLAS hand their products to it
+    products over the batch with their epilogues (biases and activations, slopes
+    and deltas) fused in; layers marked for BLAS hand their products to it
     (faster on large layers, summed in BLAS's own order).  Returns the sum of the
     samples' errors.
     """
-    cdef Py_ssize_t l, r, j, i, n_in, n_out, L = n.n_layers, K = n.sizes[n.n_layers]
+    cdef Py_ssize_t l, r, j, n_in, n_out, L = n.n_layers, K = n.sizes[n.n_layers]
     cdef const real* A
     cdef const real* w
-    cdef const real* b
-    cdef real* Z
-    cdef real* O
     cdef real* D
     cdef real* gb
     cdef real s
     cdef double total = 0.0
-    cdef int act
     cdef real* bnet = <real*> bt.net
     cdef real* bout = <real*> bt.out
     cdef real* bdelta = <real*> bt.delta
-    cdef real* be = <real*> bt.e
     # forward, layer by layer over the whole batch
     for l in range(L):
-        n_in = n.sizes[l]
-        n_out = n.sizes[l + 1]
-        act = n.acts[l]
         A = X if l == 0 else bout + bt.u_off[l - 1]
-        Z = bnet + bt.u_off[l]
-        O = bout + bt.u_off[l]
-        w = (<real*> n.params) + n.w_off[l]
-        b = (<real*> n.params) + n.b_off[l]
-        gemm_rows(A, w, Z, rows, n_in, n_out, bt, bt.blas[l])
-        for r in range(rows):
-            for j in range(n_out):
-                s = Z[r * n_out + j]
-                if n.n_bias[l] == 1:
-                    s = s + b[0]
-                elif n.n_bias[l] > 1:
-                    s = s + b[j]
-                Z[r * n_out + j] = s
-                if act != SOFTMAX:
-                    O[r * n_out + j] = activate_unit(s, act)
-            if act == SOFTMAX:
-                softmax(Z + r * n_out, O + r * n_out, n_out)
+        gemm_rows(A, (<real*> n.params) + n.w_off[l], (<real*> n.params) + n.b_off[l],
+                  n.n_bias[l], bnet + bt.u_off[l], bout + bt.u_off[l], rows, n.sizes[l],
+                  n.sizes[l + 1], n.acts[l], bt, bt.blas[l])
     # output deltas, sample by sample
-    Z = bnet + bt.u_off[L - 1]
-    O = bout + bt.u_off[L - 1]
-    D = bdelta + bt.u_off[L - 1]
     for r in range(rows):
-        total += output_deltas_at(n, Z + r * K, O + r * K, T + r * K, D + r * K)
+        total += output_deltas_at(n, bnet + bt.u_off[L - 1] + r * K,
+                                  bout + bt.u_off[L - 1] + r * K, T + r * K,
+                                  bdelta + bt.u_off[L - 1] + r * K)
     # backward, top layer first: gradients, then the deltas of the layer below
     for l in range(L - 1, -1, -1):
         n_in = n.sizes[l]
@@ -527,13 +621,9 @@ cdef double batch_gradient(Net* n, Batch* bt, const real* X, const real* T,
                     for j in range(n_out):
                         gb[j] += D[r * n_out + j]
         if l > 0:
-            gemm_back(D, w, be, rows, n_in, n_out, bt, bt.blas[l])
-            act = n.acts[l - 1]
-            Z = bnet + bt.u_off[l - 1]
-            O = bout + bt.u_off[l - 1]
-            D = bdelta + bt.u_off[l - 1]
-            for i in range(rows * n_in):
-                D[i] = be[i] * slope(Z[i], O[i], act)
+            gemm_back(D, w, <real*> bt.e, bnet + bt.u_off[l - 1], bout + bt.u_off[l - 1],
+                      bdelta + bt.u_off[l - 1], rows, n_in, n_out, n.acts[l - 1], bt,
+                      bt.blas[l])
     return total
 
 

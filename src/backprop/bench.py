@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _peers, tutorial
+from . import _peers, _spec, tutorial
 
 __all__ = [
     "Case",
@@ -107,10 +107,17 @@ VARIANTS: dict[str, str] = {
 }
 CALL_VARIANTS = ("cython-lists", "cython-numpy-scalars", "cython-checked")
 RUN_VARIANTS = ("cython-progress", "cython-nosignals")
+#: The compiled engine (and on float32) run by the kernels of one SIMD level:
+#: ``cython@avx2`` is ``cython`` with ``_core.use_simd("avx2")`` in force (plain
+#: ``cython`` runs the best level the CPU has).
+SIMD_ENGINES: tuple[str, ...] = tuple(
+    f"{engine}@{level}" for engine in (REFERENCE_ENGINE, FLOAT32_ENGINE)
+    for level in _spec.SIMD_LEVELS
+)  # fmt: skip
 #: Every engine, in table order (``numpy-matvec`` and ``cython-float32`` only run in
-#: the width sweep, the variants in their workloads).
+#: the width sweep and mini-batches, the variants in their workloads).
 ENGINES: tuple[str, ...] = (
-    *LIBRARY_ENGINES, *VARIANTS, FLOAT32_ENGINE, *_peers.PEERS, "numpy-matvec",
+    *LIBRARY_ENGINES, *VARIANTS, FLOAT32_ENGINE, *SIMD_ENGINES, *_peers.PEERS, "numpy-matvec",
 )  # fmt: skip
 #: Workload families; the width sweep expands to one workload per width.
 WORKLOADS: tuple[str, ...] = (
@@ -193,8 +200,30 @@ def init_params(
     return weights, biases
 
 
+def _simd_split(engine: str) -> tuple[str, str | None]:
+    """``("cython", "avx2")`` for ``"cython@avx2"``, ``(engine, None)`` otherwise."""
+    base, _, level = engine.partition("@")
+    return base, level or None
+
+
+def _simd_reason(level: str) -> str | None:
+    """Why SIMD ``level`` cannot run here, or ``None`` when it can."""
+    try:
+        from . import _core
+    except ImportError:
+        return "the compiled engine is not built"
+    if level in _core.simd_levels():
+        return None
+    if level not in _core.cpu_simd_levels():
+        return f"this CPU has no {level} (it runs {', '.join(_core.cpu_simd_levels())})"
+    return f"no {level} kernels in this build"
+
+
 def engine_available(engine: str) -> bool:
     """Whether ``engine`` can run here (package importable, peer installed)."""
+    base, level = _simd_split(engine)
+    if level is not None:
+        return engine in SIMD_ENGINES and engine_available(base) and _simd_reason(level) is None
     if engine == "numpy-matvec":
         return True
     if engine in _peers.PEERS:
@@ -394,6 +423,11 @@ class Case:
 
     def skip_reason(self) -> str | None:
         """Why this case cannot run here, or ``None`` when it can."""
+        level = _simd_split(self.engine)[1]
+        if level is not None and engine_available(_simd_split(self.engine)[0]):
+            reason = _simd_reason(level)
+            if reason is not None:
+                return reason
         if not engine_available(self.engine):
             return f"engine {self.engine!r} unavailable"
         missing = [module for module in self.requires if not _peers.has_module(module)]
@@ -408,7 +442,7 @@ class Case:
 
 def _quick_steps(engine: str, workload_steps: int, flops: int) -> int:
     """How many of ``workload_steps`` steps ``engine`` runs in quick mode."""
-    overhead, per_flop = _COST_MODEL[engine]
+    overhead, per_flop = _COST_MODEL[_simd_split(engine)[0]]
     affordable = int(_QUICK_RUN_BUDGET / (overhead + per_flop * flops))
     return max(1, min(workload_steps, affordable))
 
@@ -483,6 +517,10 @@ class _Workload:
 
     def builder(self, engine: str) -> Callable[[int], Run]:
         """``build(steps) -> run`` for ``engine``; data are made lazily, in ``setup()``."""
+        base, level = _simd_split(engine)
+        if level is not None:
+            build = self.builder(base)
+            return lambda steps: _at_level(build(steps), level)
         if self.family == "seed-library-loop":
             return lambda steps: _epochs_run(engine, _seed_problem(), steps, single=True)
         if self.family == "seed-python-loop":
@@ -497,29 +535,53 @@ class _Workload:
         return lambda steps: _epochs_run(engine, _width_problem(n, steps), 1)
 
 
+def _at_level(run: Run, level: str) -> Run:
+    """``run`` with the kernels of SIMD ``level`` in force (the level before restored)."""
+    from . import _core
+
+    def run_at_level() -> object:
+        previous = _core.use_simd(level)
+        try:
+            return run()
+        finally:
+            _core.use_simd(previous)
+
+    return run_at_level
+
+
+def _at_levels(engine: str) -> tuple[str, ...]:
+    """``engine`` at each SIMD level (``cython@baseline``, ...)."""
+    return tuple(f"{engine}@{level}" for level in _spec.SIMD_LEVELS)
+
+
 def _workloads(family: str) -> list[_Workload]:
     """The workloads of a family (the width sweep has one per width)."""
     model_engines = (*LIBRARY_ENGINES, "numpy", "numba", "torch")
+    levels = _at_levels(REFERENCE_ENGINE)
+    f32_levels = (FLOAT32_ENGINE, *_at_levels(FLOAT32_ENGINE))
     if family in ("seed-library-loop", "seed-python-loop"):
         variants = RUN_VARIANTS if family == "seed-library-loop" else CALL_VARIANTS
         engines = (
-            *model_engines[:2], *variants, *model_engines[2:], "numba_222", "c_222", "python_loop",
+            *model_engines[:2], *levels, *variants, *model_engines[2:], "numba_222", "c_222",
+            "python_loop",
         )  # fmt: skip
         return [_Workload(family, family, engines, SEED_STEPS, tutorial.SIZES)]
     if family == "digits":
-        engines = (*model_engines[:2], *RUN_VARIANTS, *model_engines[2:], "numba_2d")
+        engines = (*model_engines[:2], *levels, *RUN_VARIANTS, *model_engines[2:], "numba_2d")
         return [_Workload(family, family, engines, DIGITS_SAMPLES, DIGITS_SIZES, ("sklearn",))]
     if family == "width-sweep":
         return [
             _Workload(f"width-sweep-{n}", family,
-                      (*model_engines, "numba_2d", FLOAT32_ENGINE, "numpy-matvec"),
+                      (*model_engines[:2], *levels, *model_engines[2:], "numba_2d", *f32_levels,
+                       "numpy-matvec"),
                       width_steps(n), (n, n, n))
             for n in WIDTHS
         ]  # fmt: skip
     if family == "minibatch-784":
         return [
-            _Workload(family, family, (*model_engines, FLOAT32_ENGINE), MINIBATCH_SAMPLES,
-                      MINIBATCH_SIZES,
+            _Workload(family, family,
+                      (*model_engines[:2], *levels, *model_engines[2:], *f32_levels),
+                      MINIBATCH_SAMPLES, MINIBATCH_SIZES,
                       quick_steps=MINIBATCH_QUICK_SAMPLES,
                       slow_steps=(("python", *MINIBATCH_PYTHON_SAMPLES),))
         ]  # fmt: skip
@@ -762,7 +824,25 @@ def machine_info() -> dict[str, Any]:
     # The thread pools loaded now (numpy's BLAS at least), at their default sizes
     # unless a limit is in force; None when threadpoolctl is not installed.
     info["threadpools"] = _blas_info()
+    # compiler, flags, the SIMD level in use and the levels built and run here
+    from ._build import build_info
+
+    info["build"] = build_info()
     return info
+
+
+def _machine_note() -> str:
+    """Footer line: the CPU, and the SIMD level the compiled engine runs."""
+    note = f"CPU: {_cpu_model()}"
+    try:
+        from . import _core
+    except ImportError:
+        return note
+    return (
+        f"{note}; cython runs the {_core.simd_level()} kernels (this CPU runs: "
+        f"{', '.join(_core.cpu_simd_levels())}; built: {', '.join(_core.built_simd_levels())}); "
+        f"cython@LEVEL runs that level's"
+    )
 
 
 def report(results: list[dict[str, Any]], quick: bool | None = None) -> dict[str, Any]:
@@ -865,6 +945,7 @@ def table_notes(results: list[dict[str, Any]]) -> list[str]:
             notes.insert(0, f"{engine}: {meaning}")
     if ran:
         notes.append(_blas_note(ran))
+        notes.append(_machine_note())
     return notes
 
 
