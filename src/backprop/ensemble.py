@@ -20,6 +20,7 @@ released.  Every other option trains the members one by one (``Network.train``),
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -35,6 +36,8 @@ __all__ = ["Ensemble"]
 
 #: The per-member settings of ``Ensemble.train`` (a number, or one per member).
 PER_MEMBER = ("learning_rate", "momentum", "beta1", "beta2", "epsilon")
+#: Seconds of work per chunk on the member-by-member path (Ctrl-C between chunks).
+_CHUNK_SECONDS = 0.1
 #: Options whose meaning spans a whole call (trained in one chunk per member).
 _SPANNING = ("validation", "patience", "callback", "checkpoint", "checkpoint_every")
 #: Largest network (parameters) trained side by side: a larger one fills the
@@ -431,9 +434,9 @@ class Ensemble:
             any(first.get(k) is not None for k in _SPANNING)
             or first.get("progress", False) is not False
         )
-        P = self._members[0]._params.size
-        samples = pairs[0][0].shape[0]
-        chunk = epochs if spanning else max(1, min(epochs, _CHUNK_WORK // max(1, samples * P * n)))
+        # chunks of about a tenth of a second: the first of one epoch, the next
+        # sized by the time the last took (whatever the build and the options)
+        chunk = epochs if spanning else 1
         every = first.get("record_every", 1)
         chunked_records = not spanning and every != 1
         if chunked_records:  # chunks record every epoch; the ensemble keeps every k-th
@@ -455,6 +458,7 @@ class Ensemble:
             while True:
                 size = min(chunk, epochs - done)
                 snapshot = [m.copy() for m in current]
+                started = time.perf_counter()
 
                 def one(
                     k: int, size: int = size, later: bool = done > 0, nets: list = current
@@ -495,6 +499,9 @@ class Ensemble:
                 done += size
                 if done >= epochs:
                     break
+                if not spanning:
+                    took = max(time.perf_counter() - started, 1e-6)
+                    chunk = max(1, min(epochs - done, int(size * _CHUNK_SECONDS / took)))
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
