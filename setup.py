@@ -46,6 +46,7 @@ shows exactly what the build compiles.  File directives beat the ones given to
 the checks back on.
 """
 
+import multiprocessing
 import os
 import platform
 from pathlib import Path
@@ -80,6 +81,12 @@ LEVELS = list(SIMD_FLAGS) if X86_64 else ["baseline"]
 
 class BuildExt(build_ext):
     """Add compiler flags that depend on the compiler family."""
+
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        # the engine and the kernels' levels compile side by side (one per core)
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1
 
     def _accepts(self, flag: str) -> bool:
         """Whether the C compiler takes ``flag`` (compiles an empty file with it)."""
@@ -209,8 +216,11 @@ extensions = [
     for level in LEVELS
 ]
 
+# Cython translates the modules side by side too, where worker processes fork
+PARALLEL = (os.cpu_count() or 1) if multiprocessing.get_start_method() == "fork" else 0
+
 setup(
     # include_path: the copies of the kernels find backprop/_simd.pxd in src/
-    ext_modules=cythonize(extensions, annotate=ANNOTATE, include_path=["src"]),
+    ext_modules=cythonize(extensions, annotate=ANNOTATE, include_path=["src"], nthreads=PARALLEL),
     cmdclass={"build_ext": BuildExt},
 )
