@@ -61,6 +61,7 @@ the checks back on.
 """
 
 import hashlib
+import multiprocessing
 import os
 import platform
 from pathlib import Path
@@ -102,8 +103,18 @@ if _WANTED:
     LEVELS = [level for level in LEVELS if level == "baseline" or level in _WANTED]
 
 
+# Cython translates the stale modules side by side where worker processes fork
+CYTHON_JOBS = (os.cpu_count() or 1) if multiprocessing.get_start_method() == "fork" else 0
+
+
 class BuildExt(build_ext):
     """Add compiler flags that depend on the compiler family."""
+
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        # the engine and the kernels' levels compile side by side (one per core)
+        if self.parallel is None:
+            self.parallel = os.cpu_count() or 1
 
     def _accepts(self, flag: str) -> bool:
         """Whether the C compiler takes ``flag`` (compiles an empty file with it)."""
@@ -119,42 +130,56 @@ class BuildExt(build_ext):
                 return False
         return True
 
-    def cythonize(self, ext: Extension) -> None:
-        """Turn ``ext``'s .pyx source into C, unless the C file is the last build's.
+    def cythonize(self, extensions: list[Extension]) -> None:
+        """Turn each extension's .pyx source into C, unless the C file is the last build's.
 
-        The C file depends only on the .pyx text (and ``_simd.pxd``, which every
-        module cimports), the Cython and NumPy versions (the
-        latter's .pxd) and the annotate switch; the key of those is kept under
-        build/.  Cython's own check would regenerate it on every pip install: it
-        compares dates, and pip's fresh isolated environment brings fresh copies of
-        Cython's .pxd files (setuptools then recompiles the newer C file).  Left
-        out of ``ext.depends`` for the same reason: the absolute paths of the
-        isolated environment's NumPy headers (the NumPy version is in the key).
+        A C file depends only on its .pyx text (and ``_simd.pxd``, which every
+        module cimports), the Cython and NumPy versions (the latter's .pxd) and the
+        annotate switch; the key of those is kept under build/.  Cython's own check
+        would regenerate it on every pip install: it compares dates, and pip's fresh
+        isolated environment brings fresh copies of Cython's .pxd files (setuptools
+        then recompiles the newer C file).  Left out of ``ext.depends`` for the same
+        reason: the absolute paths of the isolated environment's NumPy headers (the
+        NumPy version is in the key).  The stale ones are translated side by side.
         """
         import Cython
         from Cython.Build import cythonize
 
-        pyx = Path(ext.sources[0])
-        if pyx.suffix != ".pyx":
-            return  # turned into C already
-        c_file = pyx.with_suffix(".c")
-        digest = hashlib.sha256(pyx.read_bytes() + SIMD_PXD.read_bytes()).hexdigest()
-        key = repr((digest, Cython.__version__, np.__version__, ANNOTATE))
         kind = "debug" if DEBUG else "release"
-        stamp = Path(self.build_temp) / f"backprop-cython-{ext.name}-{kind}.txt"
-        current = c_file.is_file() and stamp.is_file() and stamp.read_text("utf-8") == key
-        if self.force or not current:
-            # include_path: the kernels' copies under build/ find backprop/_simd.pxd
-            cythonize([ext], annotate=ANNOTATE, force=True, include_path=["src"])
+        stale = []
+        for ext in extensions:
+            pyx = Path(ext.sources[0])
+            if pyx.suffix != ".pyx":
+                continue  # turned into C already
+            c_file = pyx.with_suffix(".c")
+            digest = hashlib.sha256(pyx.read_bytes() + SIMD_PXD.read_bytes()).hexdigest()
+            key = repr((digest, Cython.__version__, np.__version__, ANNOTATE))
+            stamp = Path(self.build_temp) / f"backprop-cython-{ext.name}-{kind}.txt"
+            current = c_file.is_file() and stamp.is_file() and stamp.read_text("utf-8") == key
+            if self.force or not current:
+                stale.append((ext, stamp, key))
+            else:
+                print(f"reusing {c_file} (its .pyx, Cython and NumPy are the last build's)")
+            ext.sources = [str(c_file)]
+        if not stale:
+            return
+        for ext, _, _ in stale:
+            ext.sources = [str(Path(ext.sources[0]).with_suffix(".pyx"))]
+        # include_path: the kernels' copies under build/ find backprop/_simd.pxd
+        cythonize(
+            [ext for ext, _, _ in stale],
+            annotate=ANNOTATE,
+            force=True,
+            include_path=["src"],
+            nthreads=CYTHON_JOBS,
+        )
+        for ext, stamp, key in stale:
+            ext.sources = [str(Path(ext.sources[0]).with_suffix(".c"))]
             stamp.parent.mkdir(parents=True, exist_ok=True)
             stamp.write_text(key, encoding="utf-8")
-        else:
-            print(f"reusing {c_file} (its .pyx, Cython and NumPy are the last build's)")
-        ext.sources = [str(c_file)]
 
     def build_extensions(self) -> None:
-        for ext in self.extensions:
-            self.cythonize(ext)
+        self.cythonize(self.extensions)
         link_flags = []
         if self.compiler.compiler_type == "msvc":
             if SANITIZE:
