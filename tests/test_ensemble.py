@@ -57,6 +57,8 @@ CASES = {
         bias="none",
     ),  # fmt: skip
     "softmax-half-sse": dict(sizes=[3, 6, 2], output_activation="softmax", train_bias=False),
+    # too many units for the kernels' blocks on the stack: the lanes of the heap
+    "wide-tanh-deep": dict(sizes=[3, 24, 24, 2], activation="tanh", bias="per-neuron"),
 }
 
 

@@ -715,26 +715,20 @@ cdef inline void lanes_activate(const real* s, real* o, Py_ssize_t m, int act) n
             o[k] = s[k]
 
 
-cdef void lanes_sample(Net* n, real* W, Py_ssize_t m, const real* x, const real* t,
-                       const real* lr, double* err, real* work) noexcept nogil:
+cdef inline void lanes_step(Net* n, real* W, Py_ssize_t m, const real* x, const real* t,
+                            const real* lr, double* err, real* net, real* out, real* delta,
+                            real* g, real* s, real* c, real* top, real* tot,
+                            real* part) noexcept nogil:
     """One online SGD step of ``m`` members (``train_sample`` lane by lane).
 
     ``W[p * m + k]``: parameter p of lane k; ``x``, ``t``: the sample's inputs and
     targets, one row of lanes per value; ``lr[k]``: lane k's rate; ``err[k]``
-    gets the sample's error (before the update).  ``work`` holds
-    ``(5 * n_units + 12) * m`` reals.  Every loop over the lanes is free of
+    gets the sample's error (before the update).  Scratch: ``net``, ``out``,
+    ``delta`` and ``g`` hold ``n_units * m`` reals, ``s``, ``c``, ``top`` and
+    ``tot`` ``m``, ``part`` ``8 * m``.  Every loop over the lanes is free of
     branches on the options (they are taken outside it), so that it vectorises.
     """
     cdef Py_ssize_t L = n.n_layers, l, i, j, k, n_in, n_out, nb, lo, u, K
-    cdef real* net = work
-    cdef real* out = work + n.n_units * m
-    cdef real* delta = work + 2 * n.n_units * m
-    cdef real* g = work + 3 * n.n_units * m
-    cdef real* s = work + 4 * n.n_units * m
-    cdef real* c = s + m
-    cdef real* top = s + 2 * m
-    cdef real* tot = s + 3 * m
-    cdef real* part = s + 4 * m
     cdef real* da = top                     # (the softmax scratch, free by then)
     cdef const real* a
     cdef real* wr
@@ -904,6 +898,99 @@ cdef void lanes_sample(Net* n, real* W, Py_ssize_t m, const real* x, const real*
                     dj[k] = gj[k] * da[k]
 
 
+cdef void lanes_sample(Net* n, real* W, Py_ssize_t m, const real* x, const real* t,
+                       const real* lr, double* err, real* work) noexcept nogil:
+    """``lanes_step`` with its scratch in ``work``: ``(5 * n_units + 12) * m`` reals."""
+    cdef real* s = work + 4 * n.n_units * m
+    lanes_step(n, W, m, x, t, lr, err, work, work + n.n_units * m,
+               work + 2 * n.n_units * m, work + 3 * n.n_units * m, s, s + m, s + 2 * m,
+               s + 3 * m, s + 4 * m)
+
+
+# A small network's block of LANE_BLOCK lanes lives on the stack for a whole call:
+# every loop over its lanes has a known trip count and works on arrays that
+# cannot overlap, so the compiler turns each into a few vector instructions with
+# no run-time overlap checks and no remainder loops.
+cdef enum:
+    LANE_BLOCK = 8
+    LANE_MAX_PARAMS = 320         # parameters of a network the blocks take
+    LANE_MAX_UNITS = 40           # units (outside the inputs); inputs and outputs
+
+
+cdef inline bint lanes_fit(Net* n) noexcept nogil:
+    """Whether ``n`` is small enough for ``lanes_block_epochs``."""
+    return (n.n_params <= LANE_MAX_PARAMS and n.n_units <= LANE_MAX_UNITS
+            and n.sizes[0] <= LANE_MAX_UNITS)
+
+
+cdef Py_ssize_t lanes_block_epochs(Net* n, real* W, Py_ssize_t m, const real* X,
+                                   const real* T, Py_ssize_t x_stride, Py_ssize_t t_stride,
+                                   Py_ssize_t n_samples, Py_ssize_t epochs, const real* lr,
+                                   double* history, Py_ssize_t history_stride) noexcept nogil:
+    """``lanes_epochs`` for a small network (``lanes_fit``): blocks of
+    ``LANE_BLOCK`` lanes, each trained for all the epochs in turn (a short last
+    block is filled with copies of its first lane, whose results are dropped)."""
+    cdef real Wl[LANE_MAX_PARAMS * LANE_BLOCK]
+    cdef real net[LANE_MAX_UNITS * LANE_BLOCK]
+    cdef real out[LANE_MAX_UNITS * LANE_BLOCK]
+    cdef real delta[LANE_MAX_UNITS * LANE_BLOCK]
+    cdef real g[LANE_MAX_UNITS * LANE_BLOCK]
+    cdef real xb[LANE_MAX_UNITS * LANE_BLOCK]
+    cdef real tb[LANE_MAX_UNITS * LANE_BLOCK]
+    cdef real s[LANE_BLOCK]
+    cdef real c[LANE_BLOCK]
+    cdef real top[LANE_BLOCK]
+    cdef real tot[LANE_BLOCK]
+    cdef real lrb[LANE_BLOCK]
+    cdef real part[8 * LANE_BLOCK]
+    cdef double err[LANE_BLOCK]
+    cdef double total[LANE_BLOCK]
+    cdef Py_ssize_t P = n.n_params, n_in = n.sizes[0], n_out = n.sizes[n.n_layers]
+    cdef Py_ssize_t k0, mb, e, smp, i, p, v, failed = -1, bad
+    cdef Py_ssize_t lane[LANE_BLOCK]
+    cdef const real* xs
+    cdef const real* ts
+    k0 = 0
+    while k0 < m:
+        mb = min(<Py_ssize_t> LANE_BLOCK, m - k0)
+        for v in range(LANE_BLOCK):
+            lane[v] = k0 + (v if v < mb else 0)
+            lrb[v] = lr[lane[v]]
+        for p in range(P):
+            for v in range(LANE_BLOCK):
+                Wl[p * LANE_BLOCK + v] = W[p * m + lane[v]]
+        bad = -1
+        for e in range(epochs):
+            for v in range(LANE_BLOCK):
+                total[v] = 0.0
+            for smp in range(n_samples):
+                for v in range(LANE_BLOCK):
+                    xs = X + lane[v] * x_stride + smp * n_in
+                    ts = T + lane[v] * t_stride + smp * n_out
+                    for i in range(n_in):
+                        xb[i * LANE_BLOCK + v] = xs[i]
+                    for i in range(n_out):
+                        tb[i * LANE_BLOCK + v] = ts[i]
+                lanes_step(n, Wl, LANE_BLOCK, xb, tb, lrb, err, net, out, delta, g, s, c,
+                           top, tot, part)
+                for v in range(LANE_BLOCK):
+                    total[v] += err[v]
+            for v in range(mb):
+                history[(k0 + v) * history_stride + e] = total[v]
+            for v in range(mb):
+                if not isfinite(total[v]):
+                    bad = e
+            if bad >= 0:
+                break
+        for p in range(P):
+            for v in range(mb):
+                W[p * m + k0 + v] = Wl[p * LANE_BLOCK + v]
+        if bad >= 0 and (failed < 0 or bad < failed):
+            failed = bad
+        k0 += LANE_BLOCK
+    return failed
+
+
 cdef Py_ssize_t lanes_epochs(Net* n, real* W, Py_ssize_t m, const real* X, const real* T,
                              Py_ssize_t x_stride, Py_ssize_t t_stride, Py_ssize_t n_samples,
                              Py_ssize_t epochs, const real* lr, double* history,
@@ -923,6 +1010,9 @@ cdef Py_ssize_t lanes_epochs(Net* n, real* W, Py_ssize_t m, const real* X, const
     cdef double* total = dwork + m
     cdef const real* xs
     cdef const real* ts
+    if lanes_fit(n):
+        return lanes_block_epochs(n, W, m, X, T, x_stride, t_stride, n_samples, epochs, lr,
+                                  history, history_stride)
     for e in range(epochs):
         for k in range(m):
             total[k] = 0.0
