@@ -44,13 +44,18 @@ def _interrupt(net, X, T, after=0.5, **options):
         os.kill(os.getpid(), signal.SIGINT)
 
     timer = threading.Timer(after, kill)
+    # a lost signal would leave training running for good: a second one ends it,
+    # and the test fails on the delay instead of hanging
+    again = threading.Timer(after + 30, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
+    again.start()
     try:
         with pytest.raises(bp.TrainingInterrupted) as info:
             net.train(X, T, **options)
             time.sleep(5)  # training ended before the signal: let it arrive, fail
     finally:
         timer.cancel()
+        again.cancel()
     return info.value, time.perf_counter() - sent[0]
 
 

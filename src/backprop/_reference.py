@@ -47,6 +47,7 @@ from array import array
 
 import numpy as np
 
+from . import _signals
 from ._spec import ACTIVATIONS, HYPER, LEAKY_SLOPE, LOSSES, OPTIMIZERS, code
 
 # The engine codes of ``_spec``'s names (an option's position in its table).
@@ -331,6 +332,7 @@ def sample_errors(params, sizes, layout, acts, loss, X, T):
     acts = [int(a) for a in acts]
     errors = []
     for x, t in zip(X.tolist(), T.tolist()):
+        _signals.poll()  # Ctrl-C (see backprop._signals)
         nets, outs = forward_layers(weights, biases, acts, x)
         errors.append(sum(output_deltas(nets[-1], outs[-1], t, acts[-1], int(loss))[0]))
     return np.array(errors, dtype=np.float64)
@@ -541,6 +543,8 @@ class _HeldSignal:
         self.pending = (signum, frame)
 
     def raised(self) -> BaseException | None:
+        if self.original is not None:
+            _signals.poll()  # runs ``_hold`` if SIGINT arrived (see backprop._signals)
         if self.pending is None:
             return None
         (signum, frame), self.pending = self.pending, None

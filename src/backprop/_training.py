@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _spec
+from . import _signals, _spec
 from . import _validation as check
 from ._progress import make_progress
 from .schedule import Schedule, ScheduleState, as_schedule
@@ -692,12 +692,15 @@ def _validation_error(net: Network, data: tuple[np.ndarray, np.ndarray]) -> floa
     engine, (sizes, layout, acts) = net._engine, net._shape
     X, T = data
     block = max(1, (1 << 21) // net._params.size)
-    errors = [
-        engine.sample_errors(
-            net._params, sizes, layout, acts, net._loss_code, X[i : i + block], T[i : i + block]
-        )
-        for i in range(0, X.shape[0], block)
-    ]
+    errors = []
+    for i in range(0, X.shape[0], block):
+        _signals.look()  # (see backprop._signals)
+        errors.append(
+            engine.sample_errors(
+                net._params, sizes, layout, acts, net._loss_code, X[i : i + block],
+                T[i : i + block],
+            )
+        )  # fmt: skip
     return float(np.concatenate(errors).sum())
 
 

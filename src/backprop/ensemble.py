@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _spec, _training
+from . import _signals, _spec, _training
 from . import _validation as check
 from ._training import TrainingError, TrainingInterrupted
 from .network import Network
@@ -474,6 +474,7 @@ class Ensemble:
                         raise TrainingError(f"member {k}: {exc}") from None
 
                 try:
+                    _signals.look()  # Ctrl-C between chunks (see backprop._signals)
                     results = (
                         [one(k) for k in range(n)]
                         if pool is None
