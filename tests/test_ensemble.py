@@ -57,8 +57,8 @@ CASES = {
         bias="none",
     ),  # fmt: skip
     "softmax-half-sse": dict(sizes=[3, 6, 2], output_activation="softmax", train_bias=False),
-    # too many units for the kernels' blocks on the stack: the lanes of the heap
-    "wide-tanh-deep": dict(sizes=[3, 24, 24, 2], activation="tanh", bias="per-neuron"),
+    # too many units for the kernels' blocks on the stack: the lanes on the heap
+    "thin-and-wide-tanh": dict(sizes=[3, 42, 2], activation="tanh", bias="per-neuron"),
 }
 
 
@@ -123,6 +123,51 @@ def test_the_lanes_and_the_threads_do_not_change_the_bits(core):
     hb = b.train(X[:, :2], T, 5, 0.5, n_jobs=3)
     np.testing.assert_array_equal(ha, hb)
     np.testing.assert_array_equal(a.weights[0], b.weights[0])
+
+
+#: One hidden layer of logistic units and two inputs, under the half sum of squares
+#: or the mean squared error: the kernels' fused loop over the lanes (a whole step
+#: of one member per iteration), one instance per shape.
+TINY = {
+    "2-2-2-shared-frozen": dict(sizes=[2, 2, 2], bias="shared", train_bias=False),
+    "2-2-2-shared": dict(sizes=[2, 2, 2], bias="shared"),
+    "2-3-2-per-neuron": dict(sizes=[2, 3, 2]),
+    "2-4-2-none-mse": dict(sizes=[2, 4, 2], bias="none", loss="mse"),
+    "2-2-1-per-neuron-frozen": dict(sizes=[2, 2, 1], train_bias=False),
+    "2-3-1-shared-mse": dict(sizes=[2, 3, 1], bias="shared", loss="mse"),
+    "2-4-1-per-neuron-mse": dict(sizes=[2, 4, 1], loss="mse"),
+}
+
+
+@pytest.mark.parametrize("case", TINY)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("data", ["shared", "per-member"])
+def test_tiny_networks_train_as_they_would_alone(simd_level, case, dtype, data):
+    """67 members: a block of 64 lanes and a short one filled with copies."""
+    options = dict(TINY[case])
+    sizes = options.pop("sizes")
+    ens = bp.Ensemble(sizes, n=67, seed=5, engine="cython", dtype=dtype,
+                      activation="logistic", output_activation="logistic", **options)  # fmt: skip
+    before = ens.copy()
+    x, t = X[:, :2], T[:, : sizes[-1]]
+    if data == "per-member":
+        picks = RNG.integers(0, len(X), (67, len(X)))
+        x, t = x[picks], t[picks]
+    rates = np.linspace(0.1, 3.0, 67)
+    history = ens.train(x, t, 5, rates)
+    _assert_members_alone(before, ens, history, x, t, 5, ("learning_rate",), learning_rate=rates)
+
+
+def test_a_diverging_tiny_member_is_named_and_nothing_changes(core):
+    ens = bp.Ensemble([2, 2, 2], n=70, seed=0, engine="cython", activation="logistic",
+                      output_activation="logistic")  # fmt: skip
+    before = ens.weights
+    rates = np.full(70, 0.5)
+    rates[66] = 1e307  # (the logistic units keep the error finite; a weight overflows)
+    with pytest.raises(bp.TrainingError, match="member 66: training diverged in epoch"):
+        ens.train(X[:, :2], T * 1e3, 50, rates)
+    for w0, w1 in zip(before, ens.weights):
+        np.testing.assert_array_equal(w0, w1)
 
 
 def test_chunked_calls_equal_one(core):

@@ -17,6 +17,8 @@ against a correctly rounded reference:
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -240,8 +242,8 @@ def test_exp_table_is_2_to_the_j_over_128():
     from importlib import resources
 
     text = resources.files("backprop").joinpath("_simd.pxd").read_text(encoding="utf-8")
-    body = text[text.index("backprop_exp_table[256] = {") :].split("{", 1)[1].split("}", 1)[0]
-    words = [int(w.strip().removesuffix("ULL"), 16) for w in body.split(",") if w.strip()]
+    body = text[text.index("backprop_exp_table[256] = {") :].split("};", 1)[0]
+    words = [int(w, 16) for w in re.findall(r"\{(0x[0-9a-f]{16})ULL\}", body)]
     assert len(words) == 256
     mp.mp.prec = 200
     for j in range(128):

@@ -34,7 +34,10 @@ def table() -> list[int]:
 
 
 def as_c(words: list[int]) -> str:
-    rows = [f"    0x{words[i]:016x}ULL, 0x{words[i + 1]:016x}ULL," for i in range(0, len(words), 2)]
+    rows = [
+        f"        {{0x{words[i]:016x}ULL}}, {{0x{words[i + 1]:016x}ULL}},"
+        for i in range(0, len(words), 2)
+    ]
     return "\n".join(rows)
 
 

@@ -18,10 +18,12 @@ kernels are ``noexcept nogil``, and ``_core`` validated everything before.
 
 from cpython.pycapsule cimport PyCapsule_New
 from libc.math cimport fabs, isfinite, log, log1p
+from libc.stdint cimport uint32_t, uint64_t
 
 from backprop._simd cimport (
     CROSS_ENTROPY, HALF_SSE, KERNELS_ABI, LEAKY_RELU, LEAKY_SLOPE, LOGISTIC, MAP_EXP,
-    LINEAR, MAP_TANH, MSE, RELU, SOFTMAX, TANH, Batch, Kernels, Net, logistic, real, vexp, vtanh,
+    LINEAR, MAP_TANH, MSE, RELU, SOFTMAX, TANH, Batch, Kernels, Net, bits32, bits64,
+    from_bits32, from_bits64, logistic, real, vexp, vtanh,
 )
 
 cdef extern from *:
@@ -991,6 +993,242 @@ cdef Py_ssize_t lanes_block_epochs(Net* n, real* W, Py_ssize_t m, const real* X,
     return failed
 
 
+# The smallest networks (one hidden layer of a few logistic units, the seed's
+# shape among them) go further: one loop over a block's lanes whose body is a
+# whole step of one lane, every unit value a local, the layers' sizes constants
+# of the loop (``fused_epochs`` is instantiated for each shape in ``lanes_epochs``)
+# so that the compiler unrolls the units and turns the loop over the lanes into
+# vector instructions, the exponentials' table lookups included.  Its arithmetic
+# is ``lanes_step``'s for those networks, operation for operation.
+cdef enum:
+    FUSED_LANES = 64              # lanes of a block (a multiple of every vector width)
+    FUSED_MAX_UNITS = 4           # the most units of a layer among the shapes below
+
+# The shapes (inputs, hidden units, outputs) with an instance of ``fused_epochs``:
+# empty types that only name a specialisation of the fused type ``tiny``, in which
+# the sizes are constants.
+cdef extern from *:
+    """
+    typedef struct { char unused; } backprop_shape_2_2_1;
+    typedef struct { char unused; } backprop_shape_2_3_1;
+    typedef struct { char unused; } backprop_shape_2_4_1;
+    typedef struct { char unused; } backprop_shape_2_2_2;
+    typedef struct { char unused; } backprop_shape_2_3_2;
+    typedef struct { char unused; } backprop_shape_2_4_2;
+    """
+    ctypedef struct Shape221 "backprop_shape_2_2_1":
+        pass
+    ctypedef struct Shape231 "backprop_shape_2_3_1":
+        pass
+    ctypedef struct Shape241 "backprop_shape_2_4_1":
+        pass
+    ctypedef struct Shape222 "backprop_shape_2_2_2":
+        pass
+    ctypedef struct Shape232 "backprop_shape_2_3_2":
+        pass
+    ctypedef struct Shape242 "backprop_shape_2_4_2":
+        pass
+
+ctypedef fused tiny:
+    Shape221
+    Shape231
+    Shape241
+    Shape222
+    Shape232
+    Shape242
+
+
+cdef inline real blend(uint64_t mask, real a, real b) noexcept nogil:
+    """``a`` where ``mask`` is all ones, ``b`` where it is zero, bit for bit: the
+    options' choices inside ``fused_epochs``'s loop, where a branch would stop it
+    from vectorising."""
+    if real is double:
+        return from_bits64((bits64(a) & mask) | (bits64(b) & ~mask))
+    else:
+        return from_bits32((bits32(a) & <uint32_t> mask) | (bits32(b) & ~(<uint32_t> mask)))
+
+
+cdef Py_ssize_t fused_epochs(const tiny* shape, Net* n, real* W, Py_ssize_t m, const real* X,
+                             const real* T, Py_ssize_t x_stride, Py_ssize_t t_stride,
+                             Py_ssize_t n_samples, Py_ssize_t epochs, const real* lr,
+                             double* history, Py_ssize_t history_stride) noexcept nogil:
+    """``lanes_epochs`` for a network of ``NI`` inputs, ``NH`` logistic hidden units
+    and ``NO`` logistic outputs (the sizes of ``tiny``; ``shape`` is not read) under
+    the half sum of squares or the mean squared error (``fused_fit``), in blocks of
+    ``FUSED_LANES`` lanes, each trained for all the epochs in turn (a short last
+    block is filled with copies of its first lane, whose results are dropped).
+    Biases: the kernels' rule (one bias of a layer, ``n_bias == 1``, is updated by
+    the sum of the layer's deltas), kept per unit here (a layer without biases
+    adds zeros: the same values)."""
+    cdef Py_ssize_t NI = 2, NH, NO
+    if tiny is Shape221:
+        NH, NO = 2, 1
+    elif tiny is Shape231:
+        NH, NO = 3, 1
+    elif tiny is Shape241:
+        NH, NO = 4, 1
+    elif tiny is Shape222:
+        NH, NO = 2, 2
+    elif tiny is Shape232:
+        NH, NO = 3, 2
+    else:
+        NH, NO = 4, 2
+    cdef real w1[FUSED_MAX_UNITS * FUSED_MAX_UNITS * FUSED_LANES]
+    cdef real w2[FUSED_MAX_UNITS * FUSED_MAX_UNITS * FUSED_LANES]
+    cdef real b1[FUSED_MAX_UNITS * FUSED_LANES]
+    cdef real b2[FUSED_MAX_UNITS * FUSED_LANES]
+    cdef real xb[FUSED_MAX_UNITS * FUSED_LANES]
+    cdef real tb[FUSED_MAX_UNITS * FUSED_LANES]
+    cdef real lrb[FUSED_LANES]
+    cdef double total[FUSED_LANES]
+    cdef Py_ssize_t lane[FUSED_LANES]
+    cdef real h[FUSED_MAX_UNITS]
+    cdef real o[FUSED_MAX_UNITS]
+    cdef real g[FUSED_MAX_UNITS]
+    cdef real d1[FUSED_MAX_UNITS]
+    cdef real d2[FUSED_MAX_UNITS]
+    cdef Py_ssize_t w1o = n.w_off[0], w2o = n.w_off[1], b1o = n.b_off[0], b2o = n.b_off[1]
+    cdef Py_ssize_t nb1 = n.n_bias[0], nb2 = n.n_bias[1]
+    cdef bint one1 = nb1 == 1, one2 = nb2 == 1
+    # the options' choices as masks for ``blend``: all ones (true) or zero
+    cdef uint64_t all_ones = 0xFFFFFFFFFFFFFFFF
+    cdef uint64_t ONE1 = all_ones if one1 else 0, ONE2 = all_ones if one2 else 0
+    cdef uint64_t TRAIN1 = all_ones if n.train_bias and nb1 > 0 else 0
+    cdef uint64_t TRAIN2 = all_ones if n.train_bias and nb2 > 0 else 0
+    cdef uint64_t HALF = all_ones if n.loss == HALF_SSE else 0
+    cdef bint refill = n_samples > 1 or x_stride != 0 or t_stride != 0
+    cdef Py_ssize_t k0, mb, e, smp, i, j, k, v, failed = -1, bad
+    cdef real s, sb, bs, da, diff, e_half, e_mse, g_half, g_mse, c, loss_e
+    cdef double err
+    k0 = 0
+    while k0 < m:
+        mb = min(<Py_ssize_t> FUSED_LANES, m - k0)
+        for k in range(FUSED_LANES):
+            lane[k] = k0 + (k if k < mb else 0)
+            lrb[k] = lr[lane[k]]
+        for j in range(NH):
+            for k in range(FUSED_LANES):
+                b1[j * FUSED_LANES + k] = (W[(b1o + (0 if one1 else j)) * m + lane[k]]
+                                           if nb1 > 0 else 0.0)
+            for i in range(NI):
+                for k in range(FUSED_LANES):
+                    w1[(j * NI + i) * FUSED_LANES + k] = W[(w1o + j * NI + i) * m + lane[k]]
+        for j in range(NO):
+            for k in range(FUSED_LANES):
+                b2[j * FUSED_LANES + k] = (W[(b2o + (0 if one2 else j)) * m + lane[k]]
+                                           if nb2 > 0 else 0.0)
+            for i in range(NH):
+                for k in range(FUSED_LANES):
+                    w2[(j * NH + i) * FUSED_LANES + k] = W[(w2o + j * NH + i) * m + lane[k]]
+        bad = -1
+        for e in range(epochs):
+            for k in range(FUSED_LANES):
+                total[k] = 0.0
+            for smp in range(n_samples):
+                if refill or (e == 0 and smp == 0):
+                    for k in range(FUSED_LANES):
+                        for i in range(NI):
+                            xb[i * FUSED_LANES + k] = X[lane[k] * x_stride + smp * NI + i]
+                        for i in range(NO):
+                            tb[i * FUSED_LANES + k] = T[lane[k] * t_stride + smp * NO + i]
+                for k in range(FUSED_LANES):
+                    # forward: net = dot + bias, out = logistic(net)
+                    for j in range(NH):
+                        s = 0.0
+                        for i in range(NI):
+                            s += w1[(j * NI + i) * FUSED_LANES + k] * xb[i * FUSED_LANES + k]
+                        s = s + b1[j * FUSED_LANES + k]
+                        h[j] = logistic(s)
+                    for j in range(NO):
+                        s = 0.0
+                        for i in range(NH):
+                            s += w2[(j * NH + i) * FUSED_LANES + k] * h[i]
+                        s = s + b2[j * FUSED_LANES + k]
+                        o[j] = logistic(s)
+                    # the output deltas and the sample's error
+                    err = 0.0
+                    for j in range(NO):
+                        da = o[j] * (1.0 - o[j])
+                        diff = tb[j * FUSED_LANES + k] - o[j]
+                        e_half = 0.5 * diff * diff
+                        g_half = -diff
+                        e_mse = diff * diff / NO
+                        g_mse = 2.0 * (o[j] - tb[j * FUSED_LANES + k]) / NO
+                        loss_e = blend(HALF, e_half, e_mse)
+                        d2[j] = blend(HALF, g_half, g_mse) * da
+                        err += loss_e
+                    # the output layer: its biases, then its weights (and the sums
+                    # that carry the deltas back, with the weights before the update)
+                    sb = 0.0
+                    for j in range(NO):
+                        sb += d2[j]
+                    bs = b2[k] - lrb[k] * sb
+                    for j in range(NO):
+                        b2[j * FUSED_LANES + k] = blend(
+                            TRAIN2,
+                            blend(ONE2, bs, b2[j * FUSED_LANES + k] - lrb[k] * d2[j]),
+                            b2[j * FUSED_LANES + k])
+                    for i in range(NH):
+                        g[i] = 0.0
+                    for j in range(NO):
+                        c = lrb[k] * d2[j]
+                        for i in range(NH):
+                            g[i] = g[i] + d2[j] * w2[(j * NH + i) * FUSED_LANES + k]
+                            w2[(j * NH + i) * FUSED_LANES + k] = (
+                                w2[(j * NH + i) * FUSED_LANES + k] - c * h[i])
+                    for i in range(NH):
+                        da = h[i] * (1.0 - h[i])
+                        d1[i] = g[i] * da
+                    # the hidden layer
+                    sb = 0.0
+                    for j in range(NH):
+                        sb += d1[j]
+                    bs = b1[k] - lrb[k] * sb
+                    for j in range(NH):
+                        b1[j * FUSED_LANES + k] = blend(
+                            TRAIN1,
+                            blend(ONE1, bs, b1[j * FUSED_LANES + k] - lrb[k] * d1[j]),
+                            b1[j * FUSED_LANES + k])
+                    for j in range(NH):
+                        c = lrb[k] * d1[j]
+                        for i in range(NI):
+                            w1[(j * NI + i) * FUSED_LANES + k] = (
+                                w1[(j * NI + i) * FUSED_LANES + k] - c * xb[i * FUSED_LANES + k])
+                    total[k] += err
+            for k in range(mb):
+                history[(k0 + k) * history_stride + e] = total[k]
+            for k in range(mb):
+                if not isfinite(total[k]):
+                    bad = e
+            if bad >= 0:
+                break
+        for j in range(NH):
+            if nb1 > 0 and (j == 0 or not one1):
+                for v in range(mb):
+                    W[(b1o + j) * m + k0 + v] = b1[j * FUSED_LANES + v]
+            for i in range(NI):
+                for v in range(mb):
+                    W[(w1o + j * NI + i) * m + k0 + v] = w1[(j * NI + i) * FUSED_LANES + v]
+        for j in range(NO):
+            if nb2 > 0 and (j == 0 or not one2):
+                for v in range(mb):
+                    W[(b2o + j) * m + k0 + v] = b2[j * FUSED_LANES + v]
+            for i in range(NH):
+                for v in range(mb):
+                    W[(w2o + j * NH + i) * m + k0 + v] = w2[(j * NH + i) * FUSED_LANES + v]
+        if bad >= 0 and (failed < 0 or bad < failed):
+            failed = bad
+        k0 += FUSED_LANES
+    return failed
+
+
+cdef inline bint fused_fit(Net* n) noexcept nogil:
+    """Whether ``fused_epochs`` has an instance for ``n`` (see ``lanes_epochs``)."""
+    return (n.n_layers == 2 and n.acts[0] == LOGISTIC and n.acts[1] == LOGISTIC
+            and (n.loss == HALF_SSE or n.loss == MSE) and n.sizes[0] == 2
+            and 2 <= n.sizes[1] <= FUSED_MAX_UNITS and n.sizes[2] <= 2)
+
+
 cdef Py_ssize_t lanes_epochs(Net* n, real* W, Py_ssize_t m, const real* X, const real* T,
                              Py_ssize_t x_stride, Py_ssize_t t_stride, Py_ssize_t n_samples,
                              Py_ssize_t epochs, const real* lr, double* history,
@@ -1010,6 +1248,24 @@ cdef Py_ssize_t lanes_epochs(Net* n, real* W, Py_ssize_t m, const real* X, const
     cdef double* total = dwork + m
     cdef const real* xs
     cdef const real* ts
+    if fused_fit(n):  # the shapes of ``tiny``
+        if n.sizes[2] == 1:
+            if n.sizes[1] == 2:
+                return fused_epochs(<Shape221*> NULL, n, W, m, X, T, x_stride, t_stride,
+                                    n_samples, epochs, lr, history, history_stride)
+            if n.sizes[1] == 3:
+                return fused_epochs(<Shape231*> NULL, n, W, m, X, T, x_stride, t_stride,
+                                    n_samples, epochs, lr, history, history_stride)
+            return fused_epochs(<Shape241*> NULL, n, W, m, X, T, x_stride, t_stride,
+                                n_samples, epochs, lr, history, history_stride)
+        if n.sizes[1] == 2:
+            return fused_epochs(<Shape222*> NULL, n, W, m, X, T, x_stride, t_stride,
+                                n_samples, epochs, lr, history, history_stride)
+        if n.sizes[1] == 3:
+            return fused_epochs(<Shape232*> NULL, n, W, m, X, T, x_stride, t_stride,
+                                n_samples, epochs, lr, history, history_stride)
+        return fused_epochs(<Shape242*> NULL, n, W, m, X, T, x_stride, t_stride,
+                            n_samples, epochs, lr, history, history_stride)
     if lanes_fit(n):
         return lanes_block_epochs(n, W, m, X, T, x_stride, t_stride, n_samples, epochs, lr,
                                   history, history_stride)

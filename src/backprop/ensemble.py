@@ -337,7 +337,10 @@ class Ensemble:
         lr = rates.astype(self.dtype)
         work = max(1, X.shape[1] * W.shape[0] * n)
         chunk = max(1, min(epochs, _CHUNK_WORK // work)) if epochs else 0
-        errors = np.zeros((n, chunk))
+        # the kernel writes each epoch's errors straight into the history when
+        # every epoch is kept; else into a chunk's buffer, of which ``record`` keeps some
+        direct = every == 1
+        errors = history if direct else np.zeros((n, chunk))
         jobs = min(jobs, n)
         bounds = np.linspace(0, n, jobs + 1).astype(int)
         done = 0
@@ -351,15 +354,17 @@ class Ensemble:
                 :, :size
             ][:, keep]
 
-        size = 0  # the epochs of the chunk in flight (0: none)
+        size = off = 0  # the epochs of the chunk in flight (0: none), its column in errors
         before = W.copy()
         try:
             while done < epochs:
+                _signals.look()  # Ctrl-C between chunks (see backprop._signals)
                 np.copyto(before, W)
-                errors[:, min(chunk, epochs - done) - 1] = np.nan  # written when it ends
+                off = done if direct else 0
+                errors[:, off + min(chunk, epochs - done) - 1] = np.nan  # written when it ends
                 size = min(chunk, epochs - done)
                 args = (W, sizes, layout, acts, first.train_bias, first._loss_code, X, T,
-                        size, lr, errors, 0)  # fmt: skip
+                        size, lr, errors, off)  # fmt: skip
                 if pool is None:
                     failed = _core.ensemble_train(*args, 0, n)
                 else:
@@ -370,7 +375,7 @@ class Ensemble:
                     failed = min((f.result() for f in futures), key=lambda f: (f < 0, f))
                 bad = np.flatnonzero(~np.isfinite(W).all(axis=0))
                 if failed >= 0 or bad.size:
-                    rows = ~np.isfinite(errors[:, :size])
+                    rows = ~np.isfinite(errors[:, off : off + size])
                     members = np.flatnonzero(rows.any(axis=1))
                     if members.size:
                         epoch_of = rows.argmax(axis=1)
@@ -384,14 +389,16 @@ class Ensemble:
                         f"its error or a weight became NaN or infinite (try a smaller "
                         f"learning_rate, now {float(rates[k])!r}); the ensemble is unchanged"
                     )
-                record(size)
+                if not direct:
+                    record(size)
                 done, size = done + size, 0  # (no signal is handled inside this line)
         except KeyboardInterrupt as exc:
             if pool is not None:  # the workers finish their chunk
                 pool.shutdown(wait=True)
                 pool = None
-            if size and np.isfinite(errors[:, size - 1]).all() and np.isfinite(W).all():
-                record(size)  # the chunk in flight completed: every member keeps it
+            if size and np.isfinite(errors[:, off + size - 1]).all() and np.isfinite(W).all():
+                if not direct:
+                    record(size)  # the chunk in flight completed: every member keeps it
                 done += size
             elif size:  # not begun, or it failed: back to its start
                 W[...] = before
