@@ -64,6 +64,7 @@ import hashlib
 import multiprocessing
 import os
 import platform
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +193,8 @@ class BuildExt(build_ext):
                 flags = ["-O1", "-g"]  # fast enough for the suite, exact stack traces
             else:
                 flags = ["-O3", "-g0"]  # after Python's CFLAGS: no debug information
+                if sys.platform.startswith("linux"):
+                    link_flags.append("-s")  # nor a symbol table (the wheel: under 1 MB)
             if SANITIZE:
                 sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
                 flags += sanitize + ["-fno-omit-frame-pointer"]

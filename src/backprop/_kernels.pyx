@@ -1004,7 +1004,9 @@ cdef enum:
     FUSED_LANES = 64              # lanes of a block (a multiple of every vector width)
     FUSED_MAX_UNITS = 4           # the most units of a layer among the shapes below
 
-# The shapes (inputs, hidden units, outputs) with an instance of ``fused_epochs``:
+# The shapes (inputs, hidden units, outputs) with an instance of ``fused_epochs``
+# (the seed's, and XOR's with 2 to 4 hidden units; each instance costs about 10 KB
+# of each SIMD level's module, and the wheel must stay under 1 MB):
 # empty types that only name a specialisation of the fused type ``tiny``, in which
 # the sizes are constants.
 cdef extern from *:
@@ -1013,8 +1015,6 @@ cdef extern from *:
     typedef struct { char unused; } backprop_shape_2_3_1;
     typedef struct { char unused; } backprop_shape_2_4_1;
     typedef struct { char unused; } backprop_shape_2_2_2;
-    typedef struct { char unused; } backprop_shape_2_3_2;
-    typedef struct { char unused; } backprop_shape_2_4_2;
     """
     ctypedef struct Shape221 "backprop_shape_2_2_1":
         pass
@@ -1024,18 +1024,12 @@ cdef extern from *:
         pass
     ctypedef struct Shape222 "backprop_shape_2_2_2":
         pass
-    ctypedef struct Shape232 "backprop_shape_2_3_2":
-        pass
-    ctypedef struct Shape242 "backprop_shape_2_4_2":
-        pass
 
 ctypedef fused tiny:
     Shape221
     Shape231
     Shape241
     Shape222
-    Shape232
-    Shape242
 
 
 cdef inline real blend(uint64_t mask, real a, real b) noexcept nogil:
@@ -1067,12 +1061,8 @@ cdef Py_ssize_t fused_epochs(const tiny* shape, Net* n, real* W, Py_ssize_t m, c
         NH, NO = 3, 1
     elif tiny is Shape241:
         NH, NO = 4, 1
-    elif tiny is Shape222:
-        NH, NO = 2, 2
-    elif tiny is Shape232:
-        NH, NO = 3, 2
     else:
-        NH, NO = 4, 2
+        NH, NO = 2, 2
     cdef real w1[FUSED_MAX_UNITS * FUSED_MAX_UNITS * FUSED_LANES]
     cdef real w2[FUSED_MAX_UNITS * FUSED_MAX_UNITS * FUSED_LANES]
     cdef real b1[FUSED_MAX_UNITS * FUSED_LANES]
@@ -1226,7 +1216,8 @@ cdef inline bint fused_fit(Net* n) noexcept nogil:
     """Whether ``fused_epochs`` has an instance for ``n`` (see ``lanes_epochs``)."""
     return (n.n_layers == 2 and n.acts[0] == LOGISTIC and n.acts[1] == LOGISTIC
             and (n.loss == HALF_SSE or n.loss == MSE) and n.sizes[0] == 2
-            and 2 <= n.sizes[1] <= FUSED_MAX_UNITS and n.sizes[2] <= 2)
+            and ((n.sizes[2] == 1 and 2 <= n.sizes[1] <= 4)
+                 or (n.sizes[2] == 2 and n.sizes[1] == 2)))
 
 
 cdef Py_ssize_t lanes_epochs(Net* n, real* W, Py_ssize_t m, const real* X, const real* T,
@@ -1249,22 +1240,16 @@ cdef Py_ssize_t lanes_epochs(Net* n, real* W, Py_ssize_t m, const real* X, const
     cdef const real* xs
     cdef const real* ts
     if fused_fit(n):  # the shapes of ``tiny``
-        if n.sizes[2] == 1:
-            if n.sizes[1] == 2:
-                return fused_epochs(<Shape221*> NULL, n, W, m, X, T, x_stride, t_stride,
-                                    n_samples, epochs, lr, history, history_stride)
-            if n.sizes[1] == 3:
-                return fused_epochs(<Shape231*> NULL, n, W, m, X, T, x_stride, t_stride,
-                                    n_samples, epochs, lr, history, history_stride)
-            return fused_epochs(<Shape241*> NULL, n, W, m, X, T, x_stride, t_stride,
-                                n_samples, epochs, lr, history, history_stride)
-        if n.sizes[1] == 2:
+        if n.sizes[2] == 2:
             return fused_epochs(<Shape222*> NULL, n, W, m, X, T, x_stride, t_stride,
                                 n_samples, epochs, lr, history, history_stride)
-        if n.sizes[1] == 3:
-            return fused_epochs(<Shape232*> NULL, n, W, m, X, T, x_stride, t_stride,
+        if n.sizes[1] == 2:
+            return fused_epochs(<Shape221*> NULL, n, W, m, X, T, x_stride, t_stride,
                                 n_samples, epochs, lr, history, history_stride)
-        return fused_epochs(<Shape242*> NULL, n, W, m, X, T, x_stride, t_stride,
+        if n.sizes[1] == 3:
+            return fused_epochs(<Shape231*> NULL, n, W, m, X, T, x_stride, t_stride,
+                                n_samples, epochs, lr, history, history_stride)
+        return fused_epochs(<Shape241*> NULL, n, W, m, X, T, x_stride, t_stride,
                             n_samples, epochs, lr, history, history_stride)
     if lanes_fit(n):
         return lanes_block_epochs(n, W, m, X, T, x_stride, t_stride, n_samples, epochs, lr,
