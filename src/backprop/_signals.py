@@ -10,6 +10,9 @@ enough).  Setting a signal's handler first runs the handlers of the signals that
 have arrived, so setting SIGINT's own handler again is a look that does not
 depend on that flag.  It costs a system call: the loops call :func:`poll`,
 which looks at most every few milliseconds.
+
+:func:`held` keeps Ctrl-C out of short blocks that take locks (submitting work
+to a thread pool), where an exception would leave a lock taken.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 #: Seconds between two looks.
 INTERVAL = 0.005
@@ -42,3 +47,29 @@ def poll() -> None:
     if now >= _next:
         _next = now + INTERVAL
         look()
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Hold SIGINT in the main thread while a short block that takes locks runs
+    (submitting work to a thread pool), then run its handler if it arrived.
+
+    An exception that a signal handler raises between a lock's acquisition and
+    the cleanup that releases it (``with lock:``) leaves the lock taken for good:
+    a pool's worker then waits on it forever, and so does the main thread that
+    waits for the workers.  Elsewhere than in the main thread, or when SIGINT's
+    handler was not set from Python, the block runs as it is."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is None
+    ):
+        yield
+        return
+    arrived: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: arrived.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if arrived:
+            signal.raise_signal(signal.SIGINT)

@@ -368,10 +368,11 @@ class Ensemble:
                 if pool is None:
                     failed = _core.ensemble_train(*args, 0, n)
                 else:
-                    futures = [
-                        pool.submit(_core.ensemble_train, *args, int(a), int(b))
-                        for a, b in zip(bounds, bounds[1:])
-                    ]
+                    with _signals.held():  # (see _signals.held)
+                        futures = [
+                            pool.submit(_core.ensemble_train, *args, int(a), int(b))
+                            for a, b in zip(bounds, bounds[1:])
+                        ]
                     failed = min((f.result() for f in futures), key=lambda f: (f < 0, f))
                 bad = np.flatnonzero(~np.isfinite(W).all(axis=0))
                 if failed >= 0 or bad.size:
@@ -482,11 +483,17 @@ class Ensemble:
 
                 try:
                     _signals.look()  # Ctrl-C between chunks (see backprop._signals)
-                    results = (
-                        [one(k) for k in range(n)]
-                        if pool is None
-                        else list(pool.map(one, range(n)))
-                    )
+                    if pool is None:
+                        results = [one(k) for k in range(n)]
+                    else:
+                        with _signals.held():  # (see _signals.held)
+                            futures = [pool.submit(one, k) for k in range(n)]
+                        try:
+                            results = [f.result() for f in futures]
+                        except BaseException:
+                            for f in futures:  # those not begun
+                                f.cancel()
+                            raise
                 except KeyboardInterrupt as exc:
                     if pool is not None:
                         pool.shutdown(wait=True, cancel_futures=True)
