@@ -378,3 +378,19 @@ def test_the_shuffle_stream_stays_seeded_when_the_data_change(engine):
         net.train(X[:7], T[:7], epochs=2, shuffle=True)
         runs.append(net.params)
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_ctrl_c_held_over_a_block_arrives_after_it():
+    """``_signals.held`` (around thread-pool submissions): a SIGINT inside the
+    block does not interrupt it, and raises KeyboardInterrupt when it ends; the
+    handler is SIGINT's own again after."""
+    from backprop import _signals
+
+    before = signal.getsignal(signal.SIGINT)
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with _signals.held():
+            signal.raise_signal(signal.SIGINT)
+            steps.append("after the signal")
+    assert steps == ["after the signal"]
+    assert signal.getsignal(signal.SIGINT) is before
