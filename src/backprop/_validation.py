@@ -190,18 +190,22 @@ def real(name: str, value: Any) -> float:
 
 
 def positive_int(name: str, value: Any) -> int:
-    value = non_negative_int(name, value)
+    value = _integer(name, value)
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
     return value
 
 
-def non_negative_int(name: str, value: Any) -> int:
+def _integer(name: str, value: Any) -> int:
     if type(value) is not int and (
         isinstance(value, bool) or not isinstance(value, numbers.Integral)
     ):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    value = int(value)
+    return int(value)
+
+
+def non_negative_int(name: str, value: Any) -> int:
+    value = _integer(name, value)
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
     return value

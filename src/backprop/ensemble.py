@@ -267,9 +267,12 @@ class Ensemble:
 
         A call succeeds, or raises with every member as it was: a member whose
         training fails is named (``TrainingError``: "member k: ...").  Ctrl-C
-        stops training with ``TrainingInterrupted``: on the side-by-side path
-        (online SGD in order) every member keeps the epochs completed by all
-        (``epochs_completed``); on the others the ensemble is left as it was.
+        stops training with ``TrainingInterrupted``, every member keeping the
+        epochs that all of them completed (``epochs_completed``): the members go
+        in step, a chunk of epochs (about a tenth of a second) at a time, and
+        back to the start of the chunk in flight.  A call with ``validation``,
+        ``patience``, ``callback`` or checkpoints is one chunk (on the
+        member-by-member path): Ctrl-C then leaves the ensemble as it was.
         """
         jobs = n_jobs_value(n_jobs)
         unknown = sorted(set(options) - set(_spec.TRAIN_OPTIONS))
