@@ -249,16 +249,19 @@ def test_bad_input_gets_the_networks_errors():
         ens.train(X, T, 1, 0.1, momentum=1.5)
     with pytest.raises(ValueError, match="T must have 2 values per sample"):
         ens.train(X, T[:, :1], 1, 0.1)
-    with pytest.raises(ValueError, match="one block per member"):
+    with pytest.raises(ValueError, match=r"per member .* \(3, samples, 3\), got \(2, 14, 3\)"):
         ens.train(np.stack([X, X]), T, 1, 0.1)
+    with pytest.raises(ValueError, match=r"X given per member .* got \(3, 14, 2\)"):
+        ens.train(np.stack([X[:, :2]] * 3), T, 1, 0.1)
     with pytest.raises(TypeError, match="unexpected keyword"):
         ens.train(X, T, 1, 0.1, batchsize=2)
     with pytest.raises(ValueError, match="n_jobs must be >= 1 or -1"):
         ens.train(X, T, 1, 0.1, n_jobs=0)
     with pytest.raises(ValueError, match="differs from networks"):
         bp.Ensemble.from_networks([bp.Network([3, 4, 2]), bp.Network([3, 5, 2])])
-    with pytest.raises(ValueError, match="n must be >= 1"):
-        bp.Ensemble([3, 4, 2], n=0)
+    for n in (0, -1):
+        with pytest.raises(ValueError, match=f"n must be >= 1, got {n}"):
+            bp.Ensemble([3, 4, 2], n=n)
     with pytest.raises(IndexError):
         ens[3]
 

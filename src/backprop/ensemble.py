@@ -204,10 +204,10 @@ class Ensemble:
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"{name} must be an array of numbers ({exc})") from None
         if arr.ndim == 3:
-            if arr.shape[0] != len(self):
+            if arr.shape[0] != len(self) or arr.shape[2] != width:
                 raise ValueError(
-                    f"{name} given per member must have one block per member: shape "
-                    f"({len(self)}, samples, {width}), got {arr.shape}"
+                    f"{name} given per member must have one block of {width} values per "
+                    f"sample per member: shape ({len(self)}, samples, {width}), got {arr.shape}"
                 )
             return arr, True
         return arr, False
