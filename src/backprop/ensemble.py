@@ -339,7 +339,7 @@ class Ensemble:
         history = np.zeros((n, kept))
         lr = rates.astype(self.dtype)
         work = max(1, X.shape[1] * W.shape[0] * n)
-        chunk = max(1, min(epochs, _CHUNK_WORK // work)) if epochs else 0
+        chunk = most = max(1, min(epochs, _CHUNK_WORK // work)) if epochs else 0
         # the kernel writes each epoch's errors straight into the history when
         # every epoch is kept; else into a chunk's buffer, of which ``record`` keeps some
         direct = every == 1
@@ -366,6 +366,7 @@ class Ensemble:
                 off = done if direct else 0
                 errors[:, off + min(chunk, epochs - done) - 1] = np.nan  # written when it ends
                 size = min(chunk, epochs - done)
+                started = time.perf_counter()
                 args = (W, sizes, layout, acts, first.train_bias, first._loss_code, X, T,
                         size, lr, errors, off)  # fmt: skip
                 if pool is None:
@@ -395,6 +396,10 @@ class Ensemble:
                     )
                 if not direct:
                     record(size)
+                # a slow build (debug, sanitizers) gets shorter chunks: about a
+                # tenth of a second, never more epochs than the first (the buffer's)
+                took = max(time.perf_counter() - started, 1e-6)
+                chunk = max(1, min(most, int(size * _CHUNK_SECONDS / took)))
                 done, size = done + size, 0  # (no signal is handled inside this line)
         except KeyboardInterrupt as exc:
             if pool is not None:  # the workers finish their chunk
