@@ -161,19 +161,16 @@ class BuildExt(build_ext):
                 stale.append((ext, stamp, key))
             else:
                 print(f"reusing {c_file} (its .pyx, Cython and NumPy are the last build's)")
-            ext.sources = [str(c_file)]
-        if not stale:
-            return
-        for ext, _, _ in stale:
-            ext.sources = [str(Path(ext.sources[0]).with_suffix(".pyx"))]
-        # include_path: the kernels' copies under build/ find backprop/_simd.pxd
-        cythonize(
-            [ext for ext, _, _ in stale],
-            annotate=ANNOTATE,
-            force=True,
-            include_path=["src"],
-            nthreads=CYTHON_JOBS,
-        )
+                ext.sources = [str(c_file)]
+        if stale:
+            # include_path: the kernels' copies under build/ find backprop/_simd.pxd
+            cythonize(
+                [ext for ext, _, _ in stale],
+                annotate=ANNOTATE,
+                force=True,
+                include_path=["src"],
+                nthreads=CYTHON_JOBS,
+            )
         for ext, stamp, key in stale:
             ext.sources = [str(Path(ext.sources[0]).with_suffix(".c"))]
             stamp.parent.mkdir(parents=True, exist_ok=True)

@@ -675,28 +675,6 @@ cdef inline void lanes_dot(const real* w, const real* a, Py_ssize_t n, Py_ssize_
                 + ((part[4 * m + k] + part[5 * m + k]) + (part[6 * m + k] + part[7 * m + k])))
 
 
-cdef inline void lanes_slope(const real* net, const real* out, real* da, Py_ssize_t m,
-                             int act) noexcept nogil:
-    """``da[k] = slope(net[k], out[k], act)``, one loop per activation (no branch
-    inside a loop, so that each vectorises)."""
-    cdef Py_ssize_t k
-    if act == LOGISTIC or act == SOFTMAX:
-        for k in range(m):
-            da[k] = out[k] * (1.0 - out[k])
-    elif act == TANH:
-        for k in range(m):
-            da[k] = 1.0 - out[k] * out[k]
-    elif act == RELU:
-        for k in range(m):
-            da[k] = 1.0 if net[k] > 0.0 else 0.0
-    elif act == LEAKY_RELU:
-        for k in range(m):
-            da[k] = 1.0 if net[k] > 0.0 else LEAKY_SLOPE
-    else:
-        for k in range(m):
-            da[k] = 1.0
-
-
 cdef inline void lanes_activate(const real* s, real* o, Py_ssize_t m, int act) noexcept nogil:
     """``o[k] = activate_unit(s[k], act)`` for an element-wise activation."""
     cdef Py_ssize_t k
@@ -821,7 +799,7 @@ cdef inline void lanes_step(Net* n, real* W, Py_ssize_t m, const real* x, const 
             dj = d + j * m
             nt = net + (u + j) * m
             o = out + (u + j) * m
-            lanes_slope(nt, o, da, m, act)
+            slopes(nt, o, da, m, act)
             if loss == HALF_SSE:
                 for k in range(m):
                     diff = tj[k] - o[k]
@@ -893,7 +871,7 @@ cdef inline void lanes_step(Net* n, real* W, Py_ssize_t m, const real* x, const 
             lo = n.u_off[l - 1]
             act = n.acts[l - 1]
             for i in range(n_in):
-                lanes_slope(net + (lo + i) * m, a + i * m, da, m, act)
+                slopes(net + (lo + i) * m, a + i * m, da, m, act)
                 gj = g + i * m
                 dj = delta + (lo + i) * m
                 for k in range(m):
