@@ -18,12 +18,11 @@ kernels are ``noexcept nogil``, and ``_core`` validated everything before.
 
 from cpython.pycapsule cimport PyCapsule_New
 from libc.math cimport fabs, isfinite, log, log1p
-from libc.stdint cimport uint32_t, uint64_t
 
 from backprop._simd cimport (
     CROSS_ENTROPY, HALF_SSE, KERNELS_ABI, LEAKY_RELU, LEAKY_SLOPE, LOGISTIC, MAP_EXP,
-    LINEAR, MAP_TANH, MSE, RELU, SOFTMAX, TANH, Batch, Kernels, Net, bits32, bits64,
-    from_bits32, from_bits64, logistic, real, vexp, vtanh,
+    LINEAR, MAP_TANH, MSE, RELU, SOFTMAX, TANH, Batch, Kernels, Net, logistic, real,
+    vexp, vtanh,
 )
 
 cdef extern from *:
@@ -1010,14 +1009,25 @@ ctypedef fused tiny:
     Shape222
 
 
-cdef inline real blend(uint64_t mask, real a, real b) noexcept nogil:
-    """``a`` where ``mask`` is all ones, ``b`` where it is zero, bit for bit: the
-    options' choices inside ``fused_epochs``'s loop, where a branch would stop it
-    from vectorising."""
-    if real is double:
-        return from_bits64((bits64(a) & mask) | (bits64(b) & ~mask))
+cdef inline void bias_step(real* b, const real* d, const real* lr, Py_ssize_t units,
+                           bint one) noexcept nogil:
+    """One layer's biases in ``fused_epochs`` (``FUSED_LANES`` lanes, unit-major):
+    ``b -= lr * d``, or with one bias for the layer (``one``) ``b -= lr * sum(d)``,
+    the sum kept in every unit's place (the forward pass reads them all)."""
+    cdef Py_ssize_t j, k
+    cdef real sb, bs
+    if one:
+        for k in range(FUSED_LANES):
+            sb = 0.0
+            for j in range(units):
+                sb += d[j * FUSED_LANES + k]
+            bs = b[k] - lr[k] * sb
+            for j in range(units):
+                b[j * FUSED_LANES + k] = bs
     else:
-        return from_bits32((bits32(a) & <uint32_t> mask) | (bits32(b) & ~(<uint32_t> mask)))
+        for j in range(units):
+            for k in range(FUSED_LANES):
+                b[j * FUSED_LANES + k] = b[j * FUSED_LANES + k] - lr[k] * d[j * FUSED_LANES + k]
 
 
 cdef Py_ssize_t fused_epochs(const tiny* shape, Net* n, real* W, Py_ssize_t m, const real* X,
@@ -1031,7 +1041,8 @@ cdef Py_ssize_t fused_epochs(const tiny* shape, Net* n, real* W, Py_ssize_t m, c
     block is filled with copies of its first lane, whose results are dropped).
     Biases: the kernels' rule (one bias of a layer, ``n_bias == 1``, is updated by
     the sum of the layer's deltas), kept per unit here (a layer without biases
-    adds zeros: the same values)."""
+    adds zeros: the same values).  The options (loss, bias mode, frozen biases)
+    choose between loops, outside them."""
     cdef Py_ssize_t NI = 2, NH, NO
     if tiny is Shape221:
         NH, NO = 2, 1
@@ -1050,23 +1061,18 @@ cdef Py_ssize_t fused_epochs(const tiny* shape, Net* n, real* W, Py_ssize_t m, c
     cdef real lrb[FUSED_LANES]
     cdef double total[FUSED_LANES]
     cdef Py_ssize_t lane[FUSED_LANES]
-    cdef real h[FUSED_MAX_UNITS]
-    cdef real o[FUSED_MAX_UNITS]
-    cdef real g[FUSED_MAX_UNITS]
-    cdef real d1[FUSED_MAX_UNITS]
-    cdef real d2[FUSED_MAX_UNITS]
+    cdef real h[FUSED_MAX_UNITS * FUSED_LANES]
+    cdef real o[FUSED_MAX_UNITS * FUSED_LANES]
+    cdef real d1[FUSED_MAX_UNITS * FUSED_LANES]
+    cdef real d2[FUSED_MAX_UNITS * FUSED_LANES]
     cdef Py_ssize_t w1o = n.w_off[0], w2o = n.w_off[1], b1o = n.b_off[0], b2o = n.b_off[1]
     cdef Py_ssize_t nb1 = n.n_bias[0], nb2 = n.n_bias[1]
     cdef bint one1 = nb1 == 1, one2 = nb2 == 1
-    # the options' choices as masks for ``blend``: all ones (true) or zero
-    cdef uint64_t all_ones = 0xFFFFFFFFFFFFFFFF
-    cdef uint64_t ONE1 = all_ones if one1 else 0, ONE2 = all_ones if one2 else 0
-    cdef uint64_t TRAIN1 = all_ones if n.train_bias and nb1 > 0 else 0
-    cdef uint64_t TRAIN2 = all_ones if n.train_bias and nb2 > 0 else 0
-    cdef uint64_t HALF = all_ones if n.loss == HALF_SSE else 0
+    cdef bint train1 = n.train_bias and nb1 > 0, train2 = n.train_bias and nb2 > 0
+    cdef bint half = n.loss == HALF_SSE
     cdef bint refill = n_samples > 1 or x_stride != 0 or t_stride != 0
     cdef Py_ssize_t k0, mb, e, smp, i, j, k, v, failed = -1, bad
-    cdef real s, sb, bs, da, diff, e_half, e_mse, g_half, g_mse, c, loss_e
+    cdef real s, sb, diff, c, oj, hi, da, loss_e
     cdef double err
     k0 = 0
     while k0 < m:
@@ -1099,70 +1105,76 @@ cdef Py_ssize_t fused_epochs(const tiny* shape, Net* n, real* W, Py_ssize_t m, c
                             xb[i * FUSED_LANES + k] = X[lane[k] * x_stride + smp * NI + i]
                         for i in range(NO):
                             tb[i * FUSED_LANES + k] = T[lane[k] * t_stride + smp * NO + i]
-                for k in range(FUSED_LANES):
-                    # forward: net = dot + bias, out = logistic(net)
+                # a step in passes over the lanes, each a short loop whose
+                # iterations are independent: one long body per lane (a chain of
+                # dependent operations longer than the processor's window) took
+                # 1.5x the time, and a choice of option inside a loop (a branch,
+                # or a select of bits) would cost as much again
+                for k in range(FUSED_LANES):  # the hidden layer's outputs
                     for j in range(NH):
                         s = 0.0
                         for i in range(NI):
                             s += w1[(j * NI + i) * FUSED_LANES + k] * xb[i * FUSED_LANES + k]
                         s = s + b1[j * FUSED_LANES + k]
-                        h[j] = logistic(s)
+                        h[j * FUSED_LANES + k] = logistic(s)
+                for k in range(FUSED_LANES):  # the output layer's
                     for j in range(NO):
                         s = 0.0
                         for i in range(NH):
-                            s += w2[(j * NH + i) * FUSED_LANES + k] * h[i]
+                            s += w2[(j * NH + i) * FUSED_LANES + k] * h[i * FUSED_LANES + k]
                         s = s + b2[j * FUSED_LANES + k]
-                        o[j] = logistic(s)
-                    # the output deltas and the sample's error
-                    err = 0.0
-                    for j in range(NO):
-                        da = o[j] * (1.0 - o[j])
-                        diff = tb[j * FUSED_LANES + k] - o[j]
-                        e_half = 0.5 * diff * diff
-                        g_half = -diff
-                        e_mse = diff * diff / NO
-                        g_mse = 2.0 * (o[j] - tb[j * FUSED_LANES + k]) / NO
-                        loss_e = blend(HALF, e_half, e_mse)
-                        d2[j] = blend(HALF, g_half, g_mse) * da
-                        err += loss_e
-                    # the output layer: its biases, then its weights (and the sums
-                    # that carry the deltas back, with the weights before the update)
-                    sb = 0.0
-                    for j in range(NO):
-                        sb += d2[j]
-                    bs = b2[k] - lrb[k] * sb
-                    for j in range(NO):
-                        b2[j * FUSED_LANES + k] = blend(
-                            TRAIN2,
-                            blend(ONE2, bs, b2[j * FUSED_LANES + k] - lrb[k] * d2[j]),
-                            b2[j * FUSED_LANES + k])
+                        o[j * FUSED_LANES + k] = logistic(s)
+                # the output deltas and the sample's error (the loss chosen
+                # outside the loops: a choice inside would stop the vectoriser)
+                if half:
+                    for k in range(FUSED_LANES):
+                        err = 0.0
+                        for j in range(NO):
+                            oj = o[j * FUSED_LANES + k]
+                            da = oj * (1.0 - oj)
+                            diff = tb[j * FUSED_LANES + k] - oj
+                            loss_e = 0.5 * diff * diff  # rounded to real, then summed
+                            err += loss_e
+                            d2[j * FUSED_LANES + k] = -diff * da
+                        total[k] += err
+                else:
+                    for k in range(FUSED_LANES):
+                        err = 0.0
+                        for j in range(NO):
+                            oj = o[j * FUSED_LANES + k]
+                            da = oj * (1.0 - oj)
+                            diff = tb[j * FUSED_LANES + k] - oj
+                            loss_e = diff * diff / NO
+                            err += loss_e
+                            c = 2.0 * (oj - tb[j * FUSED_LANES + k]) / NO
+                            d2[j * FUSED_LANES + k] = c * da
+                        total[k] += err
+                # the output layer: its biases, then its weights and the sums that
+                # carry the deltas back (with the weights before the update)
+                if train2:
+                    bias_step(b2, d2, lrb, NO, one2)
+                for k in range(FUSED_LANES):
                     for i in range(NH):
-                        g[i] = 0.0
+                        sb = 0.0
+                        for j in range(NO):
+                            sb = sb + d2[j * FUSED_LANES + k] * w2[(j * NH + i) * FUSED_LANES + k]
+                        hi = h[i * FUSED_LANES + k]
+                        da = hi * (1.0 - hi)
+                        d1[i * FUSED_LANES + k] = sb * da
                     for j in range(NO):
-                        c = lrb[k] * d2[j]
+                        c = lrb[k] * d2[j * FUSED_LANES + k]
                         for i in range(NH):
-                            g[i] = g[i] + d2[j] * w2[(j * NH + i) * FUSED_LANES + k]
                             w2[(j * NH + i) * FUSED_LANES + k] = (
-                                w2[(j * NH + i) * FUSED_LANES + k] - c * h[i])
-                    for i in range(NH):
-                        da = h[i] * (1.0 - h[i])
-                        d1[i] = g[i] * da
-                    # the hidden layer
-                    sb = 0.0
+                                w2[(j * NH + i) * FUSED_LANES + k] - c * h[i * FUSED_LANES + k])
+                # the hidden layer
+                if train1:
+                    bias_step(b1, d1, lrb, NH, one1)
+                for k in range(FUSED_LANES):
                     for j in range(NH):
-                        sb += d1[j]
-                    bs = b1[k] - lrb[k] * sb
-                    for j in range(NH):
-                        b1[j * FUSED_LANES + k] = blend(
-                            TRAIN1,
-                            blend(ONE1, bs, b1[j * FUSED_LANES + k] - lrb[k] * d1[j]),
-                            b1[j * FUSED_LANES + k])
-                    for j in range(NH):
-                        c = lrb[k] * d1[j]
+                        c = lrb[k] * d1[j * FUSED_LANES + k]
                         for i in range(NI):
                             w1[(j * NI + i) * FUSED_LANES + k] = (
                                 w1[(j * NI + i) * FUSED_LANES + k] - c * xb[i * FUSED_LANES + k])
-                    total[k] += err
             for k in range(mb):
                 history[(k0 + k) * history_stride + e] = total[k]
             for k in range(mb):
