@@ -44,8 +44,9 @@ _SPANNING = ("validation", "patience", "callback", "checkpoint", "checkpoint_eve
 #: vector unit by itself (its rows are long), and the one-network kernels, on
 #: ``n_jobs`` threads, train it faster than the lanes would.
 LANES_MAX_PARAMS = 256
-#: Parameter updates per engine call on the side-by-side path: about a tenth of
-#: a second of work, so that Ctrl-C is seen between calls.
+#: Parameter updates of the first engine call on the side-by-side path (the
+#: next calls are sized by the time it took: about a tenth of a second each, so
+#: that Ctrl-C is seen between calls).
 _CHUNK_WORK = 1 << 22
 
 
@@ -339,11 +340,12 @@ class Ensemble:
         history = np.zeros((n, kept))
         lr = rates.astype(self.dtype)
         work = max(1, X.shape[1] * W.shape[0] * n)
-        chunk = most = max(1, min(epochs, _CHUNK_WORK // work)) if epochs else 0
+        chunk = max(1, min(epochs, _CHUNK_WORK // work)) if epochs else 0
         # the kernel writes each epoch's errors straight into the history when
         # every epoch is kept; else into a chunk's buffer, of which ``record`` keeps some
         direct = every == 1
         errors = history if direct else np.zeros((n, chunk))
+        cap = epochs if direct else chunk  # the most epochs of a chunk
         jobs = min(jobs, n)
         bounds = np.linspace(0, n, jobs + 1).astype(int)
         done = 0
@@ -396,10 +398,12 @@ class Ensemble:
                     )
                 if not direct:
                     record(size)
-                # a slow build (debug, sanitizers) gets shorter chunks: about a
-                # tenth of a second, never more epochs than the first (the buffer's)
+                # chunks of about a tenth of a second: shorter on a slow build
+                # (debug, sanitizers), longer (at most 4x the last, and no more
+                # than the buffer's epochs) where a chunk of the first guess is
+                # quick: each chunk costs the threads a meeting
                 took = max(time.perf_counter() - started, 1e-6)
-                chunk = max(1, min(most, int(size * _CHUNK_SECONDS / took)))
+                chunk = max(1, min(cap, 4 * size, int(size * _CHUNK_SECONDS / took)))
                 done, size = done + size, 0  # (no signal is handled inside this line)
         except KeyboardInterrupt as exc:
             if pool is not None:  # the workers finish their chunk
