@@ -15,7 +15,8 @@ is not built:
 The compiled engine's kernels come in SIMD levels (``baseline``, ``avx2``,
 ``avx512``) that must give the same bits; the ``simd_level`` fixture runs a test
 once under each level this machine runs (the engine-agreement, seed, kernel and
-float32 modules take it for every test).
+float32 modules take it for every test), or, with the twin as the default
+engine, under the level in use only (``SIMD_LEVELS``).
 
 What the tests share is handed out by fixtures, not imported: ``from conftest
 import ...`` picks up whichever ``conftest`` module was loaded last, which is
@@ -80,8 +81,16 @@ NET_OPTIONS = {
 }
 
 
-#: The SIMD levels of the compiled engine this machine runs (none without it).
-SIMD_LEVELS = _core.simd_levels() if _core is not None else ()
+#: The SIMD levels the ``simd_level`` fixture runs tests under: every level of the
+#: compiled engine this machine runs (none without it); with the twin as the
+#: default engine (CI's second run of the suite) only the level in use, since
+#: the first run covers the compiled engine at every level.
+if _core is None:
+    SIMD_LEVELS: tuple[str, ...] = ()
+elif bp.default_engine() == "cython":
+    SIMD_LEVELS = tuple(_core.simd_levels())
+else:
+    SIMD_LEVELS = (_core.simd_level(),)
 
 
 def pytest_report_header(config):
