@@ -44,6 +44,9 @@ _SPANNING = ("validation", "patience", "callback", "checkpoint", "checkpoint_eve
 #: vector unit by itself (its rows are long), and the one-network kernels, on
 #: ``n_jobs`` threads, train it faster than the lanes would.
 LANES_MAX_PARAMS = 256
+#: The most bytes of the side-by-side path's buffer of a chunk's errors (when
+#: only every k-th epoch's are kept): chunks of up to this many epochs' errors.
+_BUFFER_BYTES = 1 << 25
 #: Parameter updates of the first engine call on the side-by-side path (the
 #: next calls are sized by the time it took: about a tenth of a second each, so
 #: that Ctrl-C is seen between calls).
@@ -344,8 +347,9 @@ class Ensemble:
         # the kernel writes each epoch's errors straight into the history when
         # every epoch is kept; else into a chunk's buffer, of which ``record`` keeps some
         direct = every == 1
-        errors = history if direct else np.zeros((n, chunk))
-        cap = epochs if direct else chunk  # the most epochs of a chunk
+        # (a chunk's buffer of up to _BUFFER_BYTES: the chunks grow into it)
+        cap = epochs if direct else max(chunk, min(epochs, _BUFFER_BYTES // (8 * n)))
+        errors = history if direct else np.zeros((n, cap))
         jobs = min(jobs, n)
         bounds = np.linspace(0, n, jobs + 1).astype(int)
         done = 0
@@ -380,7 +384,9 @@ class Ensemble:
                             for a, b in zip(bounds, bounds[1:])
                         ]
                     failed = min((f.result() for f in futures), key=lambda f: (f < 0, f))
-                bad = np.flatnonzero(~np.isfinite(W).all(axis=0))
+                # (the sum is not finite if a weight is not: a quick look first)
+                bad = (np.flatnonzero(~np.isfinite(W).all(axis=0))
+                       if not np.isfinite(W.sum()) else W[0, :0])  # fmt: skip
                 if failed >= 0 or bad.size:
                     rows = ~np.isfinite(errors[:, off : off + size])
                     members = np.flatnonzero(rows.any(axis=1))
@@ -401,7 +407,8 @@ class Ensemble:
                 # chunks of about a tenth of a second: shorter on a slow build
                 # (debug, sanitizers), longer (at most 4x the last, and no more
                 # than the buffer's epochs) where a chunk of the first guess is
-                # quick: each chunk costs the threads a meeting
+                # quick: each chunk costs the threads a meeting and some
+                # bookkeeping in this thread
                 took = max(time.perf_counter() - started, 1e-6)
                 chunk = max(1, min(cap, 4 * size, int(size * _CHUNK_SECONDS / took)))
                 done, size = done + size, 0  # (no signal is handled inside this line)
