@@ -125,10 +125,42 @@ def test_the_lanes_and_the_threads_do_not_change_the_bits(core):
     np.testing.assert_array_equal(a.weights[0], b.weights[0])
 
 
+@pytest.mark.parametrize(
+    ("sizes", "engine", "limited"),
+    [([3, 4, 2], "cython", False), ([128, 128, 1], "cython", True),
+     ([128, 128, 1], "python", False)],
+)  # fmt: skip
+def test_the_workers_hold_blas_to_one_thread_only_where_it_may_run(
+    core, monkeypatch, sizes, engine, limited
+):
+    """Member by member (momentum), ``n_jobs`` workers hold BLAS to one thread
+    when a layer is large enough for the compiled engine to hand its products
+    to BLAS (``_core.BLAS_MIN_WEIGHTS`` weights), and only then."""
+    from backprop import ensemble as module
+
+    entered = []
+
+    class Spy:
+        def __enter__(self):
+            entered.append(sizes)
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+    monkeypatch.setattr(module, "_one_blas_thread", Spy)
+    assert (sizes[0] * sizes[1] >= core.BLAS_MIN_WEIGHTS) == (sizes == [128, 128, 1])
+    ens = bp.Ensemble(sizes, n=2, seed=0, engine=engine)
+    rng = np.random.default_rng(0)
+    Xs, Ts = rng.uniform(0, 1, (3, sizes[0])), rng.uniform(0, 1, (3, sizes[-1]))
+    ens.train(Xs, Ts, 1, 0.1, n_jobs=2, momentum=0.9)
+    assert bool(entered) == limited
+
+
 #: One hidden layer of logistic units, two inputs and one output (2-4 hidden
 #: units) or two (2 hidden), under the half sum of squares or the mean squared
-#: error: the kernels' fused loop over the lanes (a whole step of one member per
-#: iteration), one instance per shape; 2-3-2, without one, takes the blocks.
+#: error: the kernels' fused loop over the lanes (a step in passes over a block
+#: of 64 lanes), one instance per shape; 2-3-2, without one, takes the blocks.
 TINY = {
     "2-2-2-shared-frozen": dict(sizes=[2, 2, 2], bias="shared", train_bias=False),
     "2-2-2-shared": dict(sizes=[2, 2, 2], bias="shared"),

@@ -434,6 +434,18 @@ class Ensemble:
         self._keep(W)
         return history
 
+    def _uses_blas(self) -> bool:
+        """Whether training may hand matrix products to BLAS: the compiled
+        engine's layers of at least ``_core.BLAS_MIN_WEIGHTS`` weights (the twin
+        never does).  Only then do ``n_jobs`` workers hold BLAS to one thread
+        (threadpoolctl's look at the loaded libraries costs milliseconds)."""
+        if self.engine != "cython":
+            return False
+        from . import _core
+
+        sizes = self.layers
+        return max(a * b for a, b in zip(sizes, sizes[1:])) >= _core.BLAS_MIN_WEIGHTS
+
     def _keep(self, W: np.ndarray) -> None:
         """Store the side-by-side parameters back in the members (their training
         state then is as after a plain call: nothing to continue)."""
@@ -478,7 +490,7 @@ class Ensemble:
         parts: list[np.ndarray] = []
         done = 0
         pool = ThreadPoolExecutor(min(jobs, n)) if jobs > 1 and n > 1 else None
-        limits = _one_blas_thread() if pool is not None else None
+        limits = _one_blas_thread() if pool is not None and self._uses_blas() else None
         if limits is not None:
             limits.__enter__()
         try:
