@@ -14,7 +14,8 @@ members side by side, each parameter of many members in
 consecutive memory, and steps a block of members per vector instruction
 (``_core.ensemble_train``); ``n_jobs`` threads share the blocks with the GIL
 released.  Every other option trains the members one by one (``Network.train``),
-``n_jobs`` at a time, with BLAS held to one thread inside the workers.
+``n_jobs`` at a time, with BLAS held to one thread inside the workers where a
+layer is large enough to use it.
 """
 
 from __future__ import annotations
