@@ -971,12 +971,12 @@ cdef Py_ssize_t lanes_block_epochs(Net* n, real* W, Py_ssize_t m, const real* X,
 
 
 # The smallest networks (one hidden layer of a few logistic units, the seed's
-# shape among them) go further: one loop over a block's lanes whose body is a
-# whole step of one lane, every unit value a local, the layers' sizes constants
-# of the loop (``fused_epochs`` is instantiated for each shape in ``lanes_epochs``)
-# so that the compiler unrolls the units and turns the loop over the lanes into
-# vector instructions, the exponentials' table lookups included.  Its arithmetic
-# is ``lanes_step``'s for those networks, operation for operation.
+# shape among them) go further: a block of lanes on the stack, each step a few
+# passes over it whose sizes are constants (``fused_epochs`` is instantiated for
+# each shape in ``lanes_epochs``), so that the compiler unrolls the units and
+# turns each pass over the lanes into vector instructions, the exponentials'
+# table lookups included.  Its arithmetic is ``lanes_step``'s for those
+# networks, operation for operation.
 cdef enum:
     FUSED_LANES = 64              # lanes of a block (a multiple of every vector width)
     FUSED_MAX_UNITS = 4           # the most units of a layer among the shapes below

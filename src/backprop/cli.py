@@ -644,7 +644,7 @@ def bench(args: argparse.Namespace) -> int:
     if run_ensembles:  # ensembles against a loop of networks, threads, PyTorch, JAX
         from . import _ensemble_bench
 
-        _emit("\n" + _ensemble_bench.format_result(_ensemble_bench.run(quick=quick, repeat=3)))
+        _emit("\n" + _ensemble_bench.format_result(_ensemble_bench.run(quick=quick)))
     if args.json:
         _bench.write_json(results, args.json, quick=quick)
         _emit(f"figures written to {args.json}")

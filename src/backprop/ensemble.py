@@ -37,7 +37,7 @@ __all__ = ["Ensemble"]
 
 #: The per-member settings of ``Ensemble.train`` (a number, or one per member).
 PER_MEMBER = ("learning_rate", "momentum", "beta1", "beta2", "epsilon")
-#: Seconds of work per chunk on the member-by-member path (Ctrl-C between chunks).
+#: Seconds of work per chunk, on both paths (Ctrl-C is seen between chunks).
 _CHUNK_SECONDS = 0.1
 #: Options whose meaning spans a whole call (trained in one chunk per member).
 _SPANNING = ("validation", "patience", "callback", "checkpoint", "checkpoint_every")
@@ -385,10 +385,12 @@ class Ensemble:
                             for a, b in zip(bounds, bounds[1:])
                         ]
                     failed = min((f.result() for f in futures), key=lambda f: (f < 0, f))
-                # (the sum is not finite if a weight is not: a quick look first)
-                bad = (np.flatnonzero(~np.isfinite(W).all(axis=0))
-                       if not np.isfinite(W.sum()) else W[0, :0])  # fmt: skip
-                if failed >= 0 or bad.size:
+                # the members with a weight that is not finite (their sum is
+                # not finite then: a quick look first)
+                bad = (
+                    np.flatnonzero(~np.isfinite(W).all(axis=0)) if not np.isfinite(W.sum()) else []
+                )
+                if failed >= 0 or len(bad):
                     rows = ~np.isfinite(errors[:, off : off + size])
                     members = np.flatnonzero(rows.any(axis=1))
                     if members.size:
