@@ -360,3 +360,17 @@ def test_a_model_without_column_names_predicts_from_a_table_of_its_inputs(tmp_pa
     wide = write_csv(tmp_path / "wide.csv", ["p", "q", "r"], [[0.1, 0.2, 0.3]])
     status, _, err = run(["predict", tmp_path / "plain.npz", wide], capsys)
     assert status == 2 and "records no column names" in err
+
+
+def test_an_ensemble_file_is_not_a_network(tmp_path, capsys):
+    """``predict`` and ``draw`` take one network: an ensemble's file is refused in
+    one line (exit 2), naming what it holds."""
+    path = tmp_path / "ens.npz"
+    bp.Ensemble([2, 3, 1], n=3, seed=0).save(path)
+    data = write_csv(tmp_path / "x.csv", ["a", "b"], [[0.1, 0.2], [0.3, 0.4]])
+    for argv in (["predict", str(path), str(data)], ["draw", str(path), "-o",
+                                                       str(tmp_path / "x.png")]):  # fmt: skip
+        code, out, err = run(argv, capsys)
+        assert code == 2
+        assert err.count("\n") == 1
+        assert "holds an ensemble of 3 networks, not one network" in err

@@ -309,6 +309,95 @@ def test_a_diverging_member_is_named_and_nothing_changes(engine, options):
         np.testing.assert_array_equal(w0, w1)
 
 
+def test_a_diverging_member_carries_its_index(engine):
+    ens = bp.Ensemble([3, 4, 2], n=3, seed=0, output_activation="linear", engine=engine)
+    with pytest.raises(bp.TrainingError) as info:
+        ens.train(X, T * 1e3, 50, np.array([0.01, 1e6, 0.01]))
+    assert info.value.member == 1
+
+
+# ------------------------------------------------ options that report
+# (validation, patience, callbacks, checkpoints: per member, or the ensemble's)
+XV, TV = X[:5], RNG.uniform(0.1, 0.9, (5, 2))
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_validation_and_patience_act_per_member(engine, n_jobs):
+    """Early stopping: each member stops on its own (validation targets unlike
+    the training targets, a large rate: most stop early), keeps its best
+    weights, and its history and validation errors are NaN after its last
+    epoch; what it did is what it does alone."""
+    ens = bp.Ensemble([3, 6, 2], n=5, seed=2, engine=engine)
+    before = ens.copy()
+    rates = np.linspace(0.5, 3.0, 5)
+    h = ens.train(X, T, 40, rates, validation=(XV, TV), patience=2, report_every=2,
+                  n_jobs=n_jobs)  # fmt: skip
+    assert isinstance(h, bp.History) and h.shape == (5, 40)
+    assert h.validation.shape == (5, 20)
+    np.testing.assert_array_equal(h.validation_epochs, np.arange(1, 40, 2))
+    stopped = 0
+    for k in range(5):
+        net = before[k]
+        alone = net.train(X, T, 40, float(rates[k]), validation=(XV, TV), patience=2,
+                          report_every=2)  # fmt: skip
+        done, measured = len(alone), len(alone.validation)
+        stopped += done < 40
+        np.testing.assert_array_equal(h[k, :done], alone)
+        assert np.isnan(h[k, done:]).all()
+        np.testing.assert_array_equal(h.validation[k, :measured], alone.validation)
+        assert np.isnan(h.validation[k, measured:]).all()
+        np.testing.assert_array_equal(ens[k].params, net.params)
+    assert stopped >= 2  # (the case is built so that members stop early)
+
+
+def test_a_callback_hears_from_each_member(engine):
+    heard = []
+
+    def callback(k, epoch, error, validation_error):
+        heard.append((k, epoch, error, validation_error))
+        return not (k == 1 and epoch == 2)  # member 1 stops after epoch 2
+
+    ens = bp.Ensemble([3, 4, 2], n=3, seed=1, engine=engine)
+    before = ens.copy()
+    h = ens.train(X, T, 6, 0.5, validation=(XV, TV), callback=callback, n_jobs=2)
+    assert sorted((k, e) for k, e, _, _ in heard) == sorted(
+        [(k, e) for k in (0, 2) for e in range(6)] + [(1, e) for e in range(3)]
+    )
+    assert np.isnan(h[1, 3:]).all() and np.isfinite(h[1, :3]).all()
+    for k, epoch, error, validation_error in heard:
+        assert h[k, epoch] == error
+        assert h.validation[k, list(h.validation_epochs).index(epoch)] == validation_error
+    alone = before[1]
+    alone.train(X, T, 3, 0.5)
+    np.testing.assert_array_equal(ens[1].params, alone.params)
+    # two arguments after the member: no validation error asked for
+    calls = []
+    ens.train(X, T, 2, 0.5, callback=lambda k, epoch, error: calls.append(k))
+    assert sorted(calls) == [0, 0, 1, 1, 2, 2]
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_a_checkpoint_holds_the_whole_ensemble(tmp_path, engine, n_jobs):
+    path = tmp_path / "run.npz"
+    ens = bp.Ensemble([3, 4, 2], n=3, seed=5, engine=engine)
+    once = ens.copy()
+    h = ens.train(X, T, 7, 0.4, checkpoint=path, checkpoint_every=3, n_jobs=n_jobs)
+    back = bp.load(path)
+    assert isinstance(back, bp.Ensemble) and len(back) == 3
+    for k in range(3):
+        np.testing.assert_array_equal(back[k].params, ens[k].params)
+    once.train(X, T, 7, 0.4)
+    for k in range(3):  # chunks at the checkpoints' epochs train as one call
+        np.testing.assert_array_equal(once[k].params, ens[k].params)
+    assert h.shape == (3, 7)
+    with pytest.raises(ValueError, match="checkpoint_every cannot be combined"):
+        ens.train(X, T, 4, 0.4, checkpoint=path, checkpoint_every=2, validation=(XV, TV))
+    with pytest.raises(ValueError, match="checkpoint_every needs a checkpoint"):
+        ens.train(X, T, 4, 0.4, checkpoint_every=2)
+    with pytest.raises(ValueError, match="checkpoint must be a file in an existing directory"):
+        ens.train(X, T, 4, 0.4, checkpoint=tmp_path / "no" / "such.npz")
+
+
 # ---------------------------------------------------------------- sweeps
 GRID = {"learning_rate": [0.1, 0.8], "activation": ["tanh", "logistic"], "seed": [0, 1]}
 
@@ -344,6 +433,74 @@ def test_sweep_errors():
         bp.sweep([3, 4, 2], X, T, {"learning_rate": []})
     with pytest.raises(ValueError, match="learning_rate must be finite and > 0"):
         bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1, -1.0]})
+    for name in ("callback", "checkpoint", "checkpoint_every"):
+        with pytest.raises(TypeError, match=f"'{name}' is not a sweep's option"):
+            bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1]}, **{name: print})
+    with pytest.raises(ValueError, match="record_every must be >= 1"):
+        bp.sweep([3, 4, 2], X, T, {"record_every": [2, 0]})
+    with pytest.raises(TypeError, match="client must be a dask.distributed.Client, got str"):
+        bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1]}, client="localhost:8786")
+    result = bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1, 0.2]})
+    with pytest.raises(IndexError, match="configuration 2 out of range for a sweep of 2"):
+        result.network(2)
+    with pytest.raises(TypeError, match="configuration index must be an integer"):
+        result.network("0")
+
+
+def test_a_sweep_grids_over_sizes(engine):
+    grid = {"sizes": [[3, 2, 2], [3, 6, 2]], "learning_rate": [0.1, 0.5]}
+    result = bp.sweep(None, X, T, grid, epochs=4, engine=engine)
+    assert [(r["sizes"], r["learning_rate"]) for r in result.rows] == [
+        ([3, 2, 2], 0.1), ([3, 2, 2], 0.5), ([3, 6, 2], 0.1), ([3, 6, 2], 0.5)
+    ]  # fmt: skip
+    for i, row in enumerate(result.rows):
+        net = bp.Network(row["sizes"], seed=i, engine=engine)
+        h = net.train(X, T, 4, row["learning_rate"])
+        assert row["train_error"] == h[-1]
+        np.testing.assert_array_equal(result.network(i).params, net.params)
+
+
+def test_a_sweep_keeps_every_kth_error_and_the_same_rows(engine):
+    grid = {"learning_rate": [0.1, 0.6]}
+    every = bp.sweep([3, 4, 2], X, T, grid, epochs=7, record_every=3, engine=engine)
+    each = bp.sweep([3, 4, 2], X, T, grid, epochs=7, engine=engine)
+    for a, b in zip(every.rows, each.rows):
+        assert a["train_error"] == b["train_error"]
+        assert a["best_epoch"] in (2, 5, 6)  # the recorded epochs
+    for validation in (None, (X[:5], T[:5])):
+        rows = bp.sweep([3, 4, 2], X, T, grid, epochs=7, validation=validation, report_every=2,
+                        record_every=2, engine=engine).rows  # fmt: skip
+        assert [r["train_error"] for r in rows] == [r["train_error"] for r in each.rows]
+
+
+def test_a_sweep_with_patience_stops_each_network_on_its_own(engine):
+    XV2, TV2 = X[:5], RNG.uniform(0.1, 0.9, (5, 2))
+    grid = {"learning_rate": [0.5, 1.5, 3.0]}
+    result = bp.sweep([3, 6, 2], X, T, grid, epochs=40, validation=(XV2, TV2), patience=2,
+                      report_every=2, engine=engine)  # fmt: skip
+    for i, row in enumerate(result.rows):
+        net = bp.Network([3, 6, 2], seed=i, engine=engine)
+        h = net.train(X, T, 40, row["learning_rate"], validation=(XV2, TV2), patience=2,
+                      report_every=2)  # fmt: skip
+        best = int(np.argmin(h.validation))
+        assert row["best_epoch"] == h.validation_epochs[best]
+        assert row["best_error"] == h.validation[best]
+        assert row["validation_error"] == net.total_error(XV2, TV2)  # its best weights
+        np.testing.assert_array_equal(result.network(i).params, net.params)
+
+
+def test_a_diverging_configuration_is_named(engine):
+    grid = {"output_activation": ["logistic", "linear"], "learning_rate": [0.01, 1e6]}
+    for options in (dict(), dict(batch_size=2)):  # side by side, member by member
+        with pytest.raises(bp.TrainingError, match="^configuration 3: training diverged"):
+            bp.sweep([3, 4, 2], X, T * 1e3, grid, epochs=30, engine=engine, **options)
+
+
+def test_a_shuffled_sweep_is_reproducible(engine):
+    grid = {"learning_rate": [0.1, 0.5], "batch_size": [1, 3]}
+    a = bp.sweep([3, 4, 2], X, T, grid, epochs=3, shuffle=True, engine=engine)
+    b = bp.sweep([3, 4, 2], X, T, grid, epochs=3, shuffle=True, engine=engine)
+    assert a.rows == b.rows
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -352,7 +509,8 @@ def test_a_sweep_on_a_dask_cluster_gives_the_same_rows():
     pytest.importorskip("distributed")
     from distributed import Client, LocalCluster, get_task_stream
 
-    grid = {"learning_rate": [0.1, 0.3, 0.8], "seed": [0, 1, 2], "optimizer": ["sgd", "adam"]}
+    grid = {"learning_rate": [0.1, 0.3, 0.8], "seed": [0, 1, 2], "optimizer": ["sgd", "adam"],
+            "shuffle": [False, True]}  # fmt: skip
     local = bp.sweep([3, 4, 2], X, T, grid, epochs=5, validation=(X[:4], T[:4]))
     with (
         LocalCluster(n_workers=2, processes=True, threads_per_worker=1, host="127.0.0.1",

@@ -238,22 +238,7 @@ def make_plan(
     report_every = min(check.positive_int("report_every", o["report_every"]), max(1, epochs))
     _check_history_fits(epochs, record_every, report_every if validation is not None else 0)
     progress = check.flag("progress", o["progress"])
-    checkpoint, checkpoint_every = o["checkpoint"], o["checkpoint_every"]
-    if checkpoint is not None:
-        if not isinstance(checkpoint, (str, os.PathLike)):
-            raise TypeError(f"checkpoint must be a file path, got {type(checkpoint).__name__}")
-        checkpoint = os.fsdecode(os.fspath(checkpoint))
-        folder = os.path.dirname(checkpoint) or "."
-        if os.path.isdir(checkpoint) or not os.path.isdir(folder):
-            raise ValueError(
-                f"checkpoint must be a file in an existing directory, got {checkpoint!r}"
-            )
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise ValueError(f"checkpoint {checkpoint!r}: cannot write to {folder!r}")
-    if checkpoint_every is not None:
-        if checkpoint is None:
-            raise ValueError("checkpoint_every needs a checkpoint file (checkpoint=...)")
-        checkpoint_every = check.positive_int("checkpoint_every", checkpoint_every)
+    checkpoint, checkpoint_every = checkpoint_options(o["checkpoint"], o["checkpoint_every"])
     return Plan(
         epochs=epochs,
         learning_rate=lr,
@@ -275,6 +260,27 @@ def make_plan(
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
     )
+
+
+def checkpoint_options(checkpoint: Any, checkpoint_every: Any) -> tuple[str | None, int | None]:
+    """``train``'s ``checkpoint`` (a file in an existing, writable directory) and
+    ``checkpoint_every`` (a positive number of epochs, with a checkpoint), checked."""
+    if checkpoint is not None:
+        if not isinstance(checkpoint, (str, os.PathLike)):
+            raise TypeError(f"checkpoint must be a file path, got {type(checkpoint).__name__}")
+        checkpoint = os.fsdecode(os.fspath(checkpoint))
+        folder = os.path.dirname(checkpoint) or "."
+        if os.path.isdir(checkpoint) or not os.path.isdir(folder):
+            raise ValueError(
+                f"checkpoint must be a file in an existing directory, got {checkpoint!r}"
+            )
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ValueError(f"checkpoint {checkpoint!r}: cannot write to {folder!r}")
+    if checkpoint_every is not None:
+        if checkpoint is None:
+            raise ValueError("checkpoint_every needs a checkpoint file (checkpoint=...)")
+        checkpoint_every = check.positive_int("checkpoint_every", checkpoint_every)
+    return checkpoint, checkpoint_every
 
 
 def _check_precision(h: dict[str, float], dtype: np.dtype) -> None:
@@ -349,6 +355,11 @@ def _fast_calls(net: Network) -> int:
 
 def _takes_three(callback: Callable[..., Any]) -> bool:
     """Whether ``callback`` accepts a third positional argument (the validation error)."""
+    return takes_positional(callback, 3)
+
+
+def takes_positional(callback: Callable[..., Any], count: int) -> bool:
+    """Whether ``callback`` accepts ``count`` positional arguments."""
     try:
         signature = inspect.signature(callback)
     except (TypeError, ValueError):
@@ -359,7 +370,7 @@ def _takes_three(callback: Callable[..., Any]) -> bool:
             return True
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             positional += 1
-    return positional >= 3
+    return positional >= count
 
 
 def _check_history_fits(epochs: int, record_every: int, report_every: int) -> None:

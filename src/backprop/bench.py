@@ -876,7 +876,9 @@ def _blas_note(rows: list[dict[str, Any]]) -> str:
         return f"BLAS limited to {', '.join(map(str, sorted(limits)))} thread(s) (threadpoolctl)"
     if counts:
         threads = ", ".join(map(str, sorted(counts)))
-        return f"BLAS threads: {threads} (not limited; run_all(blas_threads=N) limits them)"
+        return (
+            f"BLAS threads: {threads} (not limited: --blas-threads N, or run_all(blas_threads=N))"
+        )
     return "BLAS threads: unknown (threadpoolctl not installed)"
 
 

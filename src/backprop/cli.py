@@ -452,12 +452,25 @@ def _listing(names: Sequence[str], most: int = 6) -> str:
 
 
 # ------------------------------------------------------------------ predict
+def _load_network(path: str) -> Network:
+    """The network in the file ``path``; a ``CommandError`` for an ensemble's."""
+    from . import io
+
+    loaded = io.load(path)
+    if not isinstance(loaded, Network):
+        raise CommandError(
+            f"{path} holds an ensemble of {len(loaded)} networks, not one network: "
+            f"load it in Python (backprop.load) and save one member (ens[k].save(path))"
+        )
+    return loaded
+
+
 def predict(args: argparse.Namespace) -> int:
-    from . import _table, io
+    from . import _table
 
     if args.output:
         _check_writable(args.output, "-o")
-    net = io.load(args.model)
+    net = _load_network(args.model)
     table = _table.read_csv(args.data)
     columns = net.columns
     n_in = net.layers[0]
@@ -543,7 +556,7 @@ def info(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ draw
 def draw(args: argparse.Namespace) -> int:
-    from . import io, plot
+    from . import plot
 
     if (args.model is None) == (not args.tutorial):
         raise CommandError("give a MODEL file or --tutorial (one of them)")
@@ -552,7 +565,7 @@ def draw(args: argparse.Namespace) -> int:
         raise CommandError(
             f"--show {args.show} needs --tutorial: a model file holds no sample to trace"
         )
-    net = Network.tutorial() if args.tutorial else io.load(args.model)
+    net = Network.tutorial() if args.tutorial else _load_network(args.model)
     trace = None
     if args.show != "weight":
         trace = net.trace(tutorial.INPUTS, tutorial.TARGETS, learning_rate=tutorial.LEARNING_RATE)

@@ -21,6 +21,7 @@ layer is large enough to use it.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,8 +40,6 @@ __all__ = ["Ensemble"]
 PER_MEMBER = ("learning_rate", "momentum", "beta1", "beta2", "epsilon")
 #: Seconds of work per chunk, on both paths (Ctrl-C is seen between chunks).
 _CHUNK_SECONDS = 0.1
-#: Options whose meaning spans a whole call (trained in one chunk per member).
-_SPANNING = ("validation", "patience", "callback", "checkpoint", "checkpoint_every")
 #: Largest network (parameters) trained side by side: a larger one fills the
 #: vector unit by itself (its rows are long), and the one-network kernels, on
 #: ``n_jobs`` threads, train it faster than the lanes would.
@@ -271,13 +270,25 @@ class Ensemble:
         (``-1``: every core) share the work.
 
         A call succeeds, or raises with every member as it was: a member whose
-        training fails is named (``TrainingError``: "member k: ...").  Ctrl-C
-        stops training with ``TrainingInterrupted``, every member keeping the
-        epochs that all of them completed (``epochs_completed``): the members go
-        in step, a chunk of epochs (about a tenth of a second) at a time, and
-        back to the start of the chunk in flight.  A call with ``validation``,
-        ``patience``, ``callback`` or checkpoints is one chunk (on the
-        member-by-member path): Ctrl-C then leaves the ensemble as it was.
+        training fails is named (``TrainingError``: "member k: ...", the index
+        also in its ``member`` attribute).  Ctrl-C stops training with
+        ``TrainingInterrupted``, every member keeping the epochs that all of
+        them completed (``epochs_completed``): the members go in step, a chunk
+        of epochs (about a tenth of a second) at a time, and back to the start
+        of the chunk in flight.  A call with ``validation``, ``patience``, a
+        ``callback`` or a progress display is one chunk (on the member-by-member
+        path): Ctrl-C then leaves the ensemble as it was.
+
+        The options that report act per member: with ``validation`` the result
+        is a ``History`` whose ``validation`` has shape ``(n, measurements)``;
+        with ``patience`` each member stops on its own (keeping its best
+        weights), its history and validation errors NaN after its last epoch;
+        ``callback(k, epoch, error[, validation_error])`` gets the member ``k``
+        first (one call at a time, whichever thread reports), and its ``False``
+        stops that member.  ``checkpoint`` saves the whole ensemble (read back
+        by ``backprop.load``) every ``checkpoint_every`` epochs, at the end and
+        at an interrupt; ``checkpoint_every`` does not combine with the
+        reporting options.
         """
         jobs = n_jobs_value(n_jobs)
         unknown = sorted(set(options) - set(_spec.TRAIN_OPTIONS))
@@ -404,10 +415,11 @@ class Ensemble:
                     else:
                         k, epoch = int(bad[0]), done + size - 1
                     self._keep(start)
-                    raise TrainingError(
-                        f"member {k}: training diverged in epoch {epoch} (counting from 0): "
-                        f"its error or a weight became NaN or infinite (try a smaller "
-                        f"learning_rate, now {float(rates[k])!r}); the ensemble is unchanged"
+                    raise _member_error(
+                        k,
+                        f"training diverged in epoch {epoch} (counting from 0): its error or "
+                        f"a weight became NaN or infinite (try a smaller learning_rate, now "
+                        f"{float(rates[k])!r}); the ensemble is unchanged",
                     )
                 if not direct:
                     record(size)
@@ -471,98 +483,162 @@ class Ensemble:
         The members go in step, a chunk of epochs at a time (about a tenth of a
         second of work; their training state carries over between chunks, so this
         trains as one call would), unless an option spans the whole call
-        (validation, callbacks, checkpoints, a progress display, ``record_every``):
-        then in one chunk.  Ctrl-C puts every member back at the start of the
-        chunk in flight: they keep the epochs all of them completed.
+        (validation, patience, a callback, a progress display): then in one
+        chunk.  A checkpoint is the whole ensemble's, saved between chunks (they
+        end on its epochs), at the end and at an interrupt.  Ctrl-C puts every
+        member back at the start of the chunk in flight: they keep the epochs all
+        of them completed.  A member that stops early (``patience``, a callback's
+        False) has NaN in the rest of its history (and validation errors).
         """
         n = len(self)
         first = settings[0]
+        checkpoint, checkpoint_every = _training.checkpoint_options(
+            first.get("checkpoint"), first.get("checkpoint_every")
+        )
+        callback = first.get("callback")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
         spanning = (
-            any(first.get(k) is not None for k in _SPANNING)
+            any(first.get(k) is not None for k in ("validation", "patience", "callback"))
             or first.get("progress", False) is not False
         )
+        if spanning and checkpoint_every is not None:
+            raise ValueError(
+                "checkpoint_every cannot be combined with validation, patience, a callback or "
+                "a progress display on an ensemble (its members then train their whole run "
+                "one by one): give checkpoint alone (saved at the end and at an interrupt)"
+            )
+        # what goes to each member's own train call
+        members_settings = [
+            {k: v for k, v in s.items() if k not in ("checkpoint", "checkpoint_every", "callback")}
+            for s in settings
+        ]
+        if callback is not None:
+            with_validation = _training.takes_positional(callback, 4)
+            lock = threading.Lock()  # one callback at a time, whichever thread reports
+            for k, s in enumerate(members_settings):
+                s["callback"] = _member_callback(callback, k, with_validation, lock)
+        settings = members_settings
         # chunks of about a tenth of a second: the first of one epoch, the next
         # sized by the time the last took (whatever the build and the options)
         chunk = epochs if spanning else 1
         every = first.get("record_every", 1)
+        if every != 1:
+            every = check.positive_int("record_every", every)
         chunked_records = not spanning and every != 1
         if chunked_records:  # chunks record every epoch; the ensemble keeps every k-th
-            every = check.positive_int("record_every", every)
             settings = [{k: v for k, v in s.items() if k != "record_every"} for s in settings]
-        if isinstance(every, int) and every >= 1:
-            kept = _spec.recorded(0, epochs, epochs, every)
-            check.fits_in_memory(
-                "epochs", 8 * n * kept, f"a history of {kept} epochs for {n} members"
-            )
+        kept = _spec.recorded(0, epochs, epochs, min(every, max(1, epochs)))
+        check.fits_in_memory("epochs", 8 * n * kept, f"a history of {kept} epochs for {n} members")
         current = [m.copy() for m in self._members]
         parts: list[np.ndarray] = []
+        validation: list[np.ndarray] = []
+        validation_epochs = np.zeros(0, np.intp)
         done = 0
         pool = ThreadPoolExecutor(min(jobs, n)) if jobs > 1 and n > 1 else None
         limits = _one_blas_thread() if pool is not None and self._uses_blas() else None
         if limits is not None:
             limits.__enter__()
+        snapshot: list[Network] | None = None  # the members at the chunk's start
+        committed = False  # the chunk in flight is recorded: no going back
         try:
             while True:
+                committed, snapshot = False, None
                 size = min(chunk, epochs - done)
+                if checkpoint_every is not None:  # the chunk ends on a checkpoint's epoch
+                    size = min(size, checkpoint_every - done % checkpoint_every)
                 snapshot = [m.copy() for m in current]
                 started = time.perf_counter()
 
                 def one(
                     k: int, size: int = size, later: bool = done > 0, nets: list = current
-                ) -> np.ndarray:
+                ) -> Any:
                     X, T = pairs[k] if per else pairs[0]
                     s = dict(settings[k])
                     lr = s.pop("learning_rate")
                     if later:
                         s.pop("seed", None)  # the shuffling stream continues
                     try:
-                        return np.asarray(nets[k].train(X, T, size, lr, update, **s))
+                        return nets[k].train(X, T, size, lr, update, **s)
                     except TrainingError as exc:
-                        raise TrainingError(f"member {k}: {exc}") from None
+                        raise _member_error(k, str(exc)) from None
 
-                try:
-                    _signals.look()  # Ctrl-C between chunks (see backprop._signals)
-                    if pool is None:
-                        results = [one(k) for k in range(n)]
-                    else:
-                        with _signals.held():  # (see _signals.held)
-                            futures = [pool.submit(one, k) for k in range(n)]
-                        try:
-                            results = [f.result() for f in futures]
-                        except BaseException:
-                            for f in futures:  # those not begun
-                                f.cancel()
-                            raise
-                except KeyboardInterrupt as exc:
-                    if pool is not None:
-                        pool.shutdown(wait=True, cancel_futures=True)
-                        pool = None
-                    current = snapshot  # every member at the chunk's start
-                    self._members = current
-                    history = np.concatenate(parts, axis=1) if parts else np.zeros((n, 0))
-                    raise TrainingInterrupted(
-                        f"training interrupted after {done} complete epoch(s) of every "
-                        f"member; the members keep them",
-                        history, done, 0,
-                    ) from exc  # fmt: skip
-                chunk_history = np.stack(results)
-                if chunked_records:
-                    e = np.arange(done, done + size)
-                    chunk_history = chunk_history[:, ((e + 1) % every == 0) | (e + 1 == epochs)]
-                parts.append(chunk_history)
-                done += size
+                _signals.look()  # Ctrl-C between chunks (see backprop._signals)
+                if pool is None:
+                    results = [one(k) for k in range(n)]
+                else:
+                    with _signals.held():  # (see _signals.held)
+                        futures = [pool.submit(one, k) for k in range(n)]
+                    try:
+                        results = [f.result() for f in futures]
+                    except BaseException:
+                        for f in futures:  # those not begun
+                            f.cancel()
+                        raise
+                with _signals.held():  # the chunk's records, not cut short by Ctrl-C
+                    parts.append(self._chunk_history(results, size, every, chunked_records,
+                                                     done, epochs))  # fmt: skip
+                    if any(isinstance(r, _training.History) for r in results):
+                        longest = max(results, key=lambda r: len(r.validation))
+                        validation_epochs = longest.validation_epochs
+                        measured = np.full((n, len(validation_epochs)), np.nan)
+                        for k, r in enumerate(results):
+                            measured[k, : len(r.validation)] = r.validation
+                        validation.append(measured)
+                    done += size
+                    committed = True
+                    if checkpoint is not None and (
+                        done >= epochs or (checkpoint_every and done % checkpoint_every == 0)
+                    ):
+                        _save_members(current, self.seeds, checkpoint)
+                    if not spanning:
+                        took = max(time.perf_counter() - started, 1e-6)
+                        chunk = max(1, min(epochs - done, int(size * _CHUNK_SECONDS / took)))
                 if done >= epochs:
                     break
-                if not spanning:
-                    took = max(time.perf_counter() - started, 1e-6)
-                    chunk = max(1, min(epochs - done, int(size * _CHUNK_SECONDS / took)))
+        except KeyboardInterrupt as exc:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+                pool = None
+            if snapshot is not None and not committed:
+                current = snapshot  # every member at the chunk's start
+            self._members = current
+            if checkpoint is not None:
+                _save_members(current, self.seeds, checkpoint)
+            history = np.concatenate(parts, axis=1) if parts else np.zeros((n, 0))
+            raise TrainingInterrupted(
+                f"training interrupted after {done} complete epoch(s) of every "
+                f"member; the members keep them",
+                history, done, 0,
+            ) from exc  # fmt: skip
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
             if limits is not None:
                 limits.__exit__(None, None, None)
         self._members = current
-        return np.concatenate(parts, axis=1)
+        history = np.concatenate(parts, axis=1)
+        if validation:  # (one chunk: validation spans the call)
+            return _training.History(history, validation[0], validation_epochs.tolist())
+        return history
+
+    @staticmethod
+    def _chunk_history(
+        results: list[Any], size: int, every: int, chunked: bool, done: int, epochs: int
+    ) -> np.ndarray:
+        """The members' recorded errors of a chunk of ``size`` epochs, one row each:
+        a member that stopped early (patience, a callback) has NaN after its last;
+        ``chunked``: every epoch recorded, of which the run keeps every
+        ``every``-th (and its last)."""
+        width = size if chunked else _spec.recorded(0, size, size, min(every, max(1, size)))
+        history = np.full((len(results), width), np.nan)
+        for k, r in enumerate(results):
+            r = np.asarray(r)
+            history[k, : r.shape[0]] = r
+        if chunked:
+            e = np.arange(done, done + size)
+            history = history[:, ((e + 1) % every == 0) | (e + 1 == epochs)]
+        return history
 
     # ------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -574,6 +650,42 @@ class Ensemble:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return _rebuild, ([m.__reduce__() for m in self._members], self.seeds)
+
+
+def _member_error(k: int, message: str) -> TrainingError:
+    """The error of member ``k``'s failed training ("member k: ..."), which
+    carries ``k`` as its ``member``."""
+    error = TrainingError(f"member {k}: {message}")
+    error.member = k  # type: ignore[attr-defined]
+    return error
+
+
+def _member_callback(callback: Any, k: int, with_validation: bool, lock: Any) -> Any:
+    """Member ``k``'s ``train`` callback: the ensemble's, called with ``k`` first
+    (``callback(k, epoch, error[, validation_error])``), one call at a time."""
+    if with_validation:
+
+        def report(epoch: int, error: float, validation_error: float) -> Any:
+            with lock:
+                return callback(k, epoch, error, validation_error)
+
+        return report
+
+    def report_plain(epoch: int, error: float) -> Any:
+        with lock:
+            return callback(k, epoch, error)
+
+    return report_plain
+
+
+def _save_members(members: list[Network], seeds: np.ndarray | None, path: str) -> None:
+    """Save an ensemble of ``members`` (with their training state) to ``path``."""
+    from . import io
+
+    ens = object.__new__(Ensemble)
+    ens._members = members
+    ens.seeds = seeds
+    io.save_ensemble(ens, path)
 
 
 def _members_part(args: tuple[Any, ...], last: int, a: int, b: int) -> int:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import _spec
+from ._training import TrainingError
 from .ensemble import PER_MEMBER, Ensemble, n_jobs_value
 from .network import Network
 
@@ -32,6 +33,12 @@ NETWORK_OPTIONS = ("sizes", "bias", "train_bias", "activation", "output_activati
 #: The ``train`` options (``seed`` is the network's: the shuffling seed is
 #: ``shuffle_seed``).
 TRAIN_KEYS = tuple(k for k in ("learning_rate", "update", *_spec.TRAIN_OPTIONS) if k != "seed")
+#: ``train`` options that do not apply to a sweep, and why.
+_NOT_IN_SWEEPS = {
+    "callback": "a sweep reports its rows at the end; train one configuration to follow it",
+    "checkpoint": "a sweep trains many networks; save result.network(i)",
+    "checkpoint_every": "a sweep trains many networks; save result.network(i)",
+}
 #: What varies between the members of one ensemble.
 _MEMBER_KEYS = ("seed", *PER_MEMBER)
 
@@ -67,6 +74,12 @@ class SweepResult:
 
     def network(self, i: int) -> Network:
         """The network configuration ``i`` trained, with its final weights."""
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"configuration index must be an integer, got {type(i).__name__}")
+        if not -len(self.rows) <= i < len(self.rows):
+            raise IndexError(
+                f"configuration {i} out of range for a sweep of {len(self.rows)} configurations"
+            )
         options = dict(self._networks[i])
         sizes = options.pop("sizes")
         net = Network(sizes, **options)
@@ -130,39 +143,62 @@ def _run_unit(unit: dict[str, Any]) -> list[tuple[int, dict[str, Any], np.ndarra
             train[key] = np.array([c.get(key, getattr(_spec.TRAIN, key)) for c in configs])
     lr = train.pop("learning_rate", _spec.TRAIN.learning_rate)
     update = train.pop("update", _spec.TRAIN.update)
+    record = train.pop("record_every", 1)  # (checked by sweep)
     shuffle_seed = first.get("shuffle_seed")
     n = len(configs)
-    errors = np.full((n, epochs), np.nan)
+    # errors[k, i]: the training error after epoch (i + 1) * step - 1 (and the last)
+    errors = np.full((n, 0), np.nan)
+    step = record
     val = np.full((n, 0), np.nan)
-    if validation is None or epochs == 0:
-        if epochs:
-            errors[:] = ens.train(X, T, epochs, lr, update, n_jobs=jobs, seed=shuffle_seed,
-                                  **train)  # fmt: skip
-    else:
-        measured = []
-        done = 0
-        while done < epochs:
-            size = min(every, epochs - done)
-            errors[:, done : done + size] = ens.train(
-                X, T, size, lr, update, n_jobs=jobs, seed=shuffle_seed if done == 0 else None,
-                **train,
-            )  # fmt: skip
-            done += size
-            measured.append(ens.total_error(*validation))
-        val = np.stack(measured, axis=1)
+    val_epochs = np.zeros(0, np.intp)
+    try:
+        if epochs and (validation is None or train.get("patience") is not None):
+            options = dict(train)
+            if validation is not None:  # early stopping: each member on its own
+                options.update(validation=validation, report_every=every)
+            errors = ens.train(X, T, epochs, lr, update, n_jobs=jobs, seed=shuffle_seed,
+                               record_every=record, **options)  # fmt: skip
+            if validation is not None:
+                val, val_epochs = errors.validation, errors.validation_epochs
+            errors = np.asarray(errors)
+        elif epochs:
+            measured, last = [], []
+            done = 0
+            while done < epochs:
+                size = min(every, epochs - done)
+                h = ens.train(X, T, size, lr, update, n_jobs=jobs,
+                              seed=shuffle_seed if done == 0 else None, record_every=size,
+                              **train)  # fmt: skip
+                done += size
+                last.append(h[:, -1])
+                measured.append(ens.total_error(*validation))
+            errors, step = np.stack(last, axis=1), every
+            val = np.stack(measured, axis=1)
+            val_epochs = np.minimum(np.arange(1, val.shape[1] + 1) * every, epochs) - 1
+    except TrainingError as exc:
+        k = getattr(exc, "member", None)
+        if k is None:
+            raise
+        message = str(exc).split(": ", 1)[-1].replace("; the ensemble is unchanged", "")
+        raise TrainingError(f"configuration {indices[k]}: {message}") from None
     out = []
     for k in range(n):
+        trained = errors[k][np.isfinite(errors[k])] if errors.shape[1] else errors[k]
         if val.shape[1]:
             b = int(np.nanargmin(val[k])) if np.isfinite(val[k]).any() else 0
-            best_epoch = min(epochs - 1, (b + 1) * every - 1)
-            best_error, final_val = float(val[k, b]), float(val[k, -1])
+            best_epoch = int(val_epochs[b])
+            best_error = float(val[k, b])
+            if train.get("patience") is not None:  # it keeps the weights of its best
+                final_val = best_error
+            else:
+                final_val = float(val[k, -1])
         else:
             b = int(np.nanargmin(errors[k])) if epochs and np.isfinite(errors[k]).any() else 0
-            best_epoch = b if epochs else -1
+            best_epoch = min(epochs - 1, (b + 1) * step - 1) if epochs else -1
             best_error = float(errors[k, b]) if epochs else math.nan
             final_val = math.nan
         result = {
-            "train_error": float(errors[k, -1]) if epochs else math.nan,
+            "train_error": float(trained[-1]) if trained.size else math.nan,
             "validation_error": final_val,
             "best_epoch": best_epoch,
             "best_error": best_error,
@@ -178,13 +214,18 @@ def sweep(sizes: Sequence[int], X: Any, T: Any, grid: Mapping[str, Sequence[Any]
     """Train a network for every combination of ``grid`` and report each.
 
     ``grid`` maps option names to lists of values: any ``Network`` option
-    (``sizes`` too, replacing the first argument; ``seed`` for the starting
-    weights; by default each configuration's index in the grid) and any
-    ``train`` option (``learning_rate``, ``momentum``,
-    ``optimizer``, ``batch_size`` ...; ``shuffle_seed`` is ``train``'s ``seed``).
-    ``options`` fixes other options for every configuration.  With
-    ``validation=(Xv, Tv)`` the validation error is measured every
-    ``report_every`` epochs and ``best_epoch`` is where it was lowest.
+    (``sizes`` too, replacing the first argument, which may then be None;
+    ``seed`` for the starting weights, by default each configuration's index in
+    the grid) and any ``train`` option (``learning_rate``, ``momentum``,
+    ``optimizer``, ``batch_size``, ``patience`` ...; ``shuffle_seed`` is
+    ``train``'s ``seed``, 0 by default with ``shuffle=True``, so that rows are
+    reproducible), but ``callback`` and checkpoints.  ``options`` fixes other
+    options for every configuration.  With ``validation=(Xv, Tv)`` the
+    validation error is measured every ``report_every`` epochs and
+    ``best_epoch`` is where it was lowest (with ``patience``, each network
+    stops on its own and keeps the weights of that epoch).  A network whose
+    training diverges stops the sweep with a ``TrainingError`` naming its
+    configuration.
 
     ``n_jobs`` threads (-1: every core) train each ensemble locally; with a Dask
     ``client`` (``dask.distributed.Client``) the ensembles are split into chunks
@@ -196,7 +237,20 @@ def sweep(sizes: Sequence[int], X: Any, T: Any, grid: Mapping[str, Sequence[Any]
     epochs = check.non_negative_int("epochs", epochs)
     report_every = check.positive_int("report_every", report_every)
     jobs = n_jobs_value(n_jobs)
-    configs = _configurations(grid, {"sizes": sizes, **options})
+    for name in _NOT_IN_SWEEPS:
+        if name in options or (isinstance(grid, Mapping) and name in grid):
+            raise TypeError(f"sweep: {name!r} is not a sweep's option ({_NOT_IN_SWEEPS[name]})")
+    for every in [
+        options.get("record_every", 1),
+        *(grid.get("record_every", []) if isinstance(grid, Mapping) else []),
+    ]:
+        check.positive_int("record_every", every)
+    if client is not None and not (hasattr(client, "map") and hasattr(client, "gather")
+                                   and hasattr(client, "scheduler_info")):  # fmt: skip
+        raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
+    base = dict(options) if isinstance(grid, Mapping) and "sizes" in grid else {
+        "sizes": sizes, **options}  # fmt: skip
+    configs = _configurations(grid, base)
     # the data: converted once, as a first network would (the checks say what is wrong)
     probe = dict(configs[0])
     probe_sizes = probe.pop("sizes")
@@ -208,6 +262,8 @@ def sweep(sizes: Sequence[int], X: Any, T: Any, grid: Mapping[str, Sequence[Any]
         validation = probe_net._data(*validation, "validation X", "validation T")
     for i, c in enumerate(configs):
         c.setdefault("seed", i)  # reproducible starts: the configuration's index
+        if c.get("shuffle"):  # and a reproducible order of the samples
+            c.setdefault("shuffle_seed", 0)
     groups: dict[str, list[int]] = {}
     for i, c in enumerate(configs):
         groups.setdefault(_group_key(c), []).append(i)
