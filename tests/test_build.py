@@ -105,7 +105,8 @@ EXPECTED = {
         "gemm_back",
         "map_values",
     },
-    "_simd.pxd": {"exp64", "exp32", "tanh64", "tanh32", "vexp", "vtanh", "logistic"},
+    # (exp32 is C, in the .pxd's verbatim block: see its docstring)
+    "_simd.pxd": {"exp64", "tanh64", "tanh32", "vexp", "vtanh", "logistic"},
 }
 
 
