@@ -9,6 +9,7 @@ and per-member data, with one or two threads.
 from __future__ import annotations
 
 import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -316,6 +317,29 @@ def test_a_diverging_member_carries_its_index(engine):
     assert info.value.member == 1
 
 
+@pytest.mark.parametrize(
+    "options",
+    [dict(), dict(optimizer="momentum"), dict(checkpoint_every=3), dict(validation=(X[:5], T[:5]))],
+    ids=["lanes", "each", "checkpoints", "one-chunk"],
+)
+def test_a_divergence_is_dated_from_the_call(tmp_path, engine, options):
+    """The epoch named is the member's epoch of the whole call, whatever chunks
+    the ensemble cut the call into (the member alone names the same one)."""
+    options = dict(options)
+    if "checkpoint_every" in options:
+        options["checkpoint"] = tmp_path / "run.npz"
+    ens = bp.Ensemble([3, 3, 2], n=3, seed=2, output_activation="linear", engine=engine)
+    rates = np.array([0.01, 5.0, 0.01])
+    with pytest.raises(bp.TrainingError) as info:
+        ens.train(X * 20, T * 20, 200, rates, **options)
+    alone = {k: v for k, v in options.items() if k not in ("checkpoint", "checkpoint_every")}
+    with pytest.raises(bp.TrainingError) as lone:
+        ens[1].train(X * 20, T * 20, 200, 5.0, **alone)
+    assert lone.value.epoch > 3  # (late enough to fall in a later chunk)
+    assert info.value.member == 1 and info.value.epoch == lone.value.epoch
+    assert f"member 1: training diverged in epoch {lone.value.epoch} " in str(info.value)
+
+
 # ------------------------------------------------ options that report
 # (validation, patience, callbacks, checkpoints: per member, or the ensemble's)
 XV, TV = X[:5], RNG.uniform(0.1, 0.9, (5, 2))
@@ -438,6 +462,8 @@ def test_sweep_errors():
             bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1]}, **{name: print})
     with pytest.raises(ValueError, match="record_every must be >= 1"):
         bp.sweep([3, 4, 2], X, T, {"record_every": [2, 0]})
+    with pytest.raises(TypeError, match=r"grid\['record_every'\] must be a list of values"):
+        bp.sweep([3, 4, 2], X, T, {"record_every": 4})
     with pytest.raises(TypeError, match="client must be a dask.distributed.Client, got str"):
         bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1]}, client="localhost:8786")
     result = bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1, 0.2]})
@@ -494,6 +520,23 @@ def test_a_diverging_configuration_is_named(engine):
     for options in (dict(), dict(batch_size=2)):  # side by side, member by member
         with pytest.raises(bp.TrainingError, match="^configuration 3: training diverged"):
             bp.sweep([3, 4, 2], X, T * 1e3, grid, epochs=30, engine=engine, **options)
+    # dated from the start of its run, however the sweep cut it (validation
+    # every 2 epochs), and nothing said of a network left unchanged
+    grid = {"learning_rate": [0.01, 0.02, 5.0]}
+    for options in (dict(), dict(validation=(X[:5], T[:5] * 20), report_every=2),
+                    dict(optimizer="momentum")):  # fmt: skip
+        with pytest.raises(bp.TrainingError) as info:
+            bp.sweep([3, 3, 2], X * 20, T * 20, grid, epochs=200, output_activation="linear",
+                     engine=engine, **options)  # fmt: skip
+        alone = bp.Network([3, 3, 2], seed=2, output_activation="linear", engine=engine)
+        rest = {k: v for k, v in options.items() if k not in ("validation", "report_every")}
+        with pytest.raises(bp.TrainingError) as lone:
+            alone.train(X * 20, T * 20, 200, 5.0, **rest)
+        assert info.value.epoch == lone.value.epoch > 2
+        assert str(info.value).startswith(
+            f"configuration 2: training diverged in epoch {lone.value.epoch} "
+        )
+        assert "unchanged" not in str(info.value)
 
 
 def test_a_shuffled_sweep_is_reproducible(engine):
@@ -562,3 +605,44 @@ def test_interrupt_keeps_the_epochs_every_member_completed(core, n_jobs, path):
     start.train(X[:, :2], T, stop.epochs_completed, 0.1, **options)
     for w0, w1 in zip(start.weights, ens.weights):
         np.testing.assert_array_equal(w0, w1)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="os.kill(SIGINT) interrupts the console")
+@pytest.mark.parametrize(
+    "options",
+    [dict(validation=(X[:5], T[:5])), dict(callback=lambda k, epoch, error: None),
+     dict(progress=True)],
+    ids=["validation", "callback", "progress"],
+)  # fmt: skip
+def test_interrupt_of_a_reporting_run_on_threads(engine, options, capsys):
+    """Options that report make each member's run one call in a worker thread,
+    which sees no signal: Ctrl-C still stops them at their next report (within
+    0.5 s here, not at the end of a run of a million epochs), the ensemble as
+    it was."""
+    import os
+    import signal
+    import threading
+    import time
+
+    ens = bp.Ensemble([3, 3, 2], n=6, seed=3, engine=engine)
+    start = ens.copy()
+    sent = []
+
+    def kill():
+        sent.append(time.perf_counter())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(0.4, kill)
+    timer.start()
+    try:
+        with pytest.raises(bp.TrainingInterrupted) as info:
+            ens.train(X, T, 10**6, 0.1, n_jobs=2, **options)
+            time.sleep(5)
+    finally:
+        timer.cancel()
+    delay = time.perf_counter() - sent[0]
+    assert delay < 0.5, f"{delay:.3f} s after the signal"
+    assert info.value.epochs_completed == 0
+    for w0, w1 in zip(start.weights, ens.weights):
+        np.testing.assert_array_equal(w0, w1)
+    capsys.readouterr()

@@ -33,7 +33,33 @@ if TYPE_CHECKING:
 
 
 class TrainingError(FloatingPointError):
-    """Training produced a non-finite error or weight; the network is unchanged."""
+    """Training produced a non-finite error or weight; the network is unchanged.
+
+    ``epoch`` is the epoch that diverged, counted from the call's first (None
+    when the network overflowed on the data before the call); an ensemble's
+    error also names its ``member``."""
+
+    epoch: int | None = None
+    member: int | None = None
+
+
+def training_error(message: str, epoch: int | None, member: int | None = None) -> TrainingError:
+    """A ``TrainingError`` with its ``epoch`` (and ``member``)."""
+    error = TrainingError(message)
+    error.epoch = epoch
+    error.member = member
+    return error
+
+
+def shifted(error: TrainingError, offset: int) -> tuple[str, int | None]:
+    """``error``'s message and epoch for a call that began ``offset`` epochs into
+    the run (a chunk of it): its epoch counted from the run's first."""
+    message, epoch = str(error), error.epoch
+    if epoch is not None and offset:
+        old = f"in epoch {epoch} (counting from 0)"
+        message = message.replace(old, f"in epoch {epoch + offset} (counting from 0)", 1)
+        epoch += offset
+    return message, epoch
 
 
 class NonFiniteError(FloatingPointError):
@@ -541,7 +567,7 @@ def _train(
                 return result
             if result[0] == "diverged":
                 X, T = net._data(X, T)  # non-finite data are named as such
-                raise TrainingError(_divergence(net, X, T, result[1], lr))
+                raise _divergence(net, X, T, result[1], lr)
             return interrupted(net, *result[1:])
     X, T = net._data(X, T)
     plan = make_plan(net, X.shape[0], epochs, learning_rate, update, options)
@@ -564,7 +590,7 @@ def _train(
         # was before the call
         _restore(net, start)
         if isinstance(exc, _Diverged):
-            raise TrainingError(_divergence(net, X, T, exc.epoch, exc.rate)) from None
+            raise _divergence(net, X, T, exc.epoch, exc.rate) from None
         raise
     _commit(net, plan)
     return record.history(plan.validation is not None)
@@ -722,7 +748,7 @@ def diverged(
     already restored): bad data is named as such, anything else is a
     ``TrainingError`` for ``epoch``."""
     X, T = net._data(X, T)  # the fast path took the other arguments by the same rules
-    raise TrainingError(_divergence(net, X, T, epoch, float(learning_rate)))
+    raise _divergence(net, X, T, epoch, float(learning_rate))
 
 
 def interrupted(
@@ -739,21 +765,29 @@ def interrupted(
 
 
 def _divergence(net: Network, X: np.ndarray, T: np.ndarray, epoch: int,
-                learning_rate: float) -> str:  # fmt: skip
+                learning_rate: float) -> TrainingError:  # fmt: skip
     """Why training failed, the weights already restored: the network overflowed
-    on this data before the call, or this call diverged in ``epoch``."""
+    on this data before the call (``epoch`` None), or this call diverged in
+    ``epoch``."""
     engine, (sizes, layout, acts) = net._engine, net._shape
     errors = engine.sample_errors(net._params, sizes, layout, acts, net._loss_code, X, T)
     bad = first_bad_sample(errors)
     if bad is not None:
-        return (
+        return training_error(
             f"the network overflowed on this data before this call: "
             f"{overflow_message(net, 'the error', bad)}; training "
             f"cannot start from there (the learning rate is not the cause); the network "
-            f"is unchanged"
+            f"is unchanged",
+            None,
         )
-    return (
+    return diverged_in(epoch, learning_rate)
+
+
+def diverged_in(epoch: int, learning_rate: float) -> TrainingError:
+    """The ``TrainingError`` of a run that diverged in ``epoch``."""
+    return training_error(
         f"training diverged in epoch {epoch} (counting from 0): the error or a weight "
         f"became NaN or infinite (try a smaller learning_rate, now {learning_rate!r}); "
-        f"the network is unchanged"
+        f"the network is unchanged",
+        epoch,
     )

@@ -277,7 +277,9 @@ class Ensemble:
         of epochs (about a tenth of a second) at a time, and back to the start
         of the chunk in flight.  A call with ``validation``, ``patience``, a
         ``callback`` or a progress display is one chunk (on the member-by-member
-        path): Ctrl-C then leaves the ensemble as it was.
+        path): Ctrl-C then leaves the ensemble as it was (with ``n_jobs``, the
+        members in flight stop at their next report).  A ``TrainingError``'s
+        epoch counts from the call's first, however it was cut into chunks.
 
         The options that report act per member: with ``validation`` the result
         is a ``History`` whose ``validation`` has shape ``(n, measurements)``;
@@ -420,6 +422,7 @@ class Ensemble:
                         f"training diverged in epoch {epoch} (counting from 0): its error or "
                         f"a weight became NaN or infinite (try a smaller learning_rate, now "
                         f"{float(rates[k])!r}); the ensemble is unchanged",
+                        epoch,
                     )
                 if not direct:
                     record(size)
@@ -518,6 +521,11 @@ class Ensemble:
             lock = threading.Lock()  # one callback at a time, whichever thread reports
             for k, s in enumerate(members_settings):
                 s["callback"] = _member_callback(callback, k, with_validation, lock)
+        stop = threading.Event()  # set: the workers' members end at their next report
+        threads = jobs > 1 and n > 1
+        if spanning and threads:  # one chunk: the whole run of each member
+            for s in members_settings:
+                s["callback"] = _stoppable(s.get("callback"), stop)
         settings = members_settings
         # chunks of about a tenth of a second: the first of one epoch, the next
         # sized by the time the last took (whatever the build and the options)
@@ -535,7 +543,7 @@ class Ensemble:
         validation: list[np.ndarray] = []
         validation_epochs = np.zeros(0, np.intp)
         done = 0
-        pool = ThreadPoolExecutor(min(jobs, n)) if jobs > 1 and n > 1 else None
+        pool = ThreadPoolExecutor(min(jobs, n)) if threads else None
         limits = _one_blas_thread() if pool is not None and self._uses_blas() else None
         if limits is not None:
             limits.__enter__()
@@ -550,18 +558,18 @@ class Ensemble:
                 snapshot = [m.copy() for m in current]
                 started = time.perf_counter()
 
-                def one(
-                    k: int, size: int = size, later: bool = done > 0, nets: list = current
-                ) -> Any:
+                def one(k: int, size: int = size, start: int = done, nets: list = current) -> Any:
                     X, T = pairs[k] if per else pairs[0]
                     s = dict(settings[k])
                     lr = s.pop("learning_rate")
-                    if later:
+                    if start:
                         s.pop("seed", None)  # the shuffling stream continues
                     try:
                         return nets[k].train(X, T, size, lr, update, **s)
-                    except TrainingError as exc:
-                        raise _member_error(k, str(exc)) from None
+                    except TrainingError as exc:  # (its epoch counted from the chunk's first)
+                        if exc.epoch is None and start:  # the last chunk's weights overflow
+                            exc = _training.diverged_in(0, lr)  # (in its first epoch)
+                        raise _member_error(k, *_training.shifted(exc, start)) from None
 
                 _signals.look()  # Ctrl-C between chunks (see backprop._signals)
                 if pool is None:
@@ -572,6 +580,7 @@ class Ensemble:
                     try:
                         results = [f.result() for f in futures]
                     except BaseException:
+                        stop.set()  # those running end at their next report
                         for f in futures:  # those not begun
                             f.cancel()
                         raise
@@ -652,12 +661,33 @@ class Ensemble:
         return _rebuild, ([m.__reduce__() for m in self._members], self.seeds)
 
 
-def _member_error(k: int, message: str) -> TrainingError:
+def _member_error(k: int, message: str, epoch: int | None) -> TrainingError:
     """The error of member ``k``'s failed training ("member k: ..."), which
-    carries ``k`` as its ``member``."""
-    error = TrainingError(f"member {k}: {message}")
-    error.member = k  # type: ignore[attr-defined]
-    return error
+    carries ``k`` as its ``member`` and the ``epoch`` (of the call) it failed in."""
+    return _training.training_error(f"member {k}: {message}", epoch, k)
+
+
+def _stoppable(callback: Any, stop: threading.Event) -> Any:
+    """A member's ``train`` callback that also stops its training once ``stop``
+    is set (``False``): the workers see no signal, so after Ctrl-C they end at
+    their next report, not at the end of their run."""
+    if callback is None:
+
+        def report(epoch: int, error: float) -> bool:
+            return not stop.is_set()
+
+        return report
+    if _training.takes_positional(callback, 3):
+
+        def report3(epoch: int, error: float, validation_error: float) -> Any:
+            return False if stop.is_set() else callback(epoch, error, validation_error)
+
+        return report3
+
+    def report2(epoch: int, error: float) -> Any:
+        return False if stop.is_set() else callback(epoch, error)
+
+    return report2
 
 
 def _member_callback(callback: Any, k: int, with_validation: bool, lock: Any) -> Any:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import _spec
-from ._training import TrainingError
+from ._training import TrainingError, diverged_in, shifted, training_error
 from .ensemble import PER_MEMBER, Ensemble, n_jobs_value
 from .network import Network
 
@@ -151,6 +151,7 @@ def _run_unit(unit: dict[str, Any]) -> list[tuple[int, dict[str, Any], np.ndarra
     step = record
     val = np.full((n, 0), np.nan)
     val_epochs = np.zeros(0, np.intp)
+    offset = 0  # the epochs done before the ensemble's call in flight
     try:
         if epochs and (validation is None or train.get("patience") is not None):
             options = dict(train)
@@ -166,6 +167,7 @@ def _run_unit(unit: dict[str, Any]) -> list[tuple[int, dict[str, Any], np.ndarra
             done = 0
             while done < epochs:
                 size = min(every, epochs - done)
+                offset = done
                 h = ens.train(X, T, size, lr, update, n_jobs=jobs,
                               seed=shuffle_seed if done == 0 else None, record_every=size,
                               **train)  # fmt: skip
@@ -176,11 +178,17 @@ def _run_unit(unit: dict[str, Any]) -> list[tuple[int, dict[str, Any], np.ndarra
             val = np.stack(measured, axis=1)
             val_epochs = np.minimum(np.arange(1, val.shape[1] + 1) * every, epochs) - 1
     except TrainingError as exc:
-        k = getattr(exc, "member", None)
+        k = exc.member
         if k is None:
             raise
-        message = str(exc).split(": ", 1)[-1].replace("; the ensemble is unchanged", "")
-        raise TrainingError(f"configuration {indices[k]}: {message}") from None
+        message, epoch = shifted(exc, offset)
+        message = message.split(": ", 1)[-1]  # (less "member k")
+        if epoch is None and offset:  # the weights of the last call overflow: diverged here
+            rate = configs[k].get("learning_rate", _spec.TRAIN.learning_rate)
+            message, epoch = shifted(diverged_in(0, rate), offset)
+        for unchanged in ("; the ensemble is unchanged", "; the network is unchanged"):
+            message = message.replace(unchanged, "")
+        raise training_error(f"configuration {indices[k]}: {message}", epoch) from None
     out = []
     for k in range(n):
         trained = errors[k][np.isfinite(errors[k])] if errors.shape[1] else errors[k]
@@ -240,10 +248,10 @@ def sweep(sizes: Sequence[int], X: Any, T: Any, grid: Mapping[str, Sequence[Any]
     for name in _NOT_IN_SWEEPS:
         if name in options or (isinstance(grid, Mapping) and name in grid):
             raise TypeError(f"sweep: {name!r} is not a sweep's option ({_NOT_IN_SWEEPS[name]})")
-    for every in [
-        options.get("record_every", 1),
-        *(grid.get("record_every", []) if isinstance(grid, Mapping) else []),
-    ]:
+    everies = grid.get("record_every", []) if isinstance(grid, Mapping) else []
+    if isinstance(everies, str) or not isinstance(everies, Sequence | np.ndarray):
+        everies = []  # (_configurations says what is wrong with the grid)
+    for every in [options.get("record_every", 1), *everies]:
         check.positive_int("record_every", every)
     if client is not None and not (hasattr(client, "map") and hasattr(client, "gather")
                                    and hasattr(client, "scheduler_info")):  # fmt: skip
