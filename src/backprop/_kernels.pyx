@@ -21,7 +21,7 @@ from libc.math cimport fabs, isfinite, log, log1p
 
 from backprop._simd cimport (
     CROSS_ENTROPY, HALF_SSE, KERNELS_ABI, LEAKY_RELU, LEAKY_SLOPE, LOGISTIC, MAP_EXP,
-    LINEAR, MAP_TANH, MSE, RELU, SOFTMAX, TANH, Batch, Kernels, Net, exp32, logistic, real,
+    LINEAR, MAP_TANH, MSE, RELU, SOFTMAX, TANH, Batch, Kernels, Net, logistic, real,
     vexp, vtanh,
 )
 
@@ -105,16 +105,15 @@ cdef inline void add_bias(real* net, const real* b, Py_ssize_t n_bias,
 cdef void activate(const real* net, real* out, Py_ssize_t n, int act) noexcept nogil:
     """The outputs of a layer of ``n`` units (softmax: of one sample's layer): one
     loop per activation, so that each is a straight loop over the layer in vector
-    registers."""
+    registers.
+
+    Not ``inline``: a copy in every caller pushed the module past gcc's growth
+    limit for inlining, and the float32 ``exp`` then stayed a scalar call per
+    unit (one function per precision is also 8-20 KB smaller per module)."""
     cdef Py_ssize_t j
-    cdef real one = 1
     if act == LOGISTIC:
-        if real is float:  # ``logistic``'s sum, ``exp32`` called where gcc inlines it
-            for j in range(n):
-                out[j] = one / (one + exp32(-net[j]))
-        else:
-            for j in range(n):
-                out[j] = logistic(net[j])
+        for j in range(n):
+            out[j] = logistic(net[j])
     elif act == TANH:
         for j in range(n):
             out[j] = vtanh(net[j])
@@ -160,10 +159,7 @@ cdef inline void softmax(const real* net, real* out, Py_ssize_t n) noexcept nogi
         if net[j] > top:
             top = net[j]
     for j in range(n):
-        if real is float:  # (as in ``activate``)
-            out[j] = exp32(net[j] - top)
-        else:
-            out[j] = vexp(net[j] - top)
+        out[j] = vexp(net[j] - top)
         total += out[j]
     for j in range(n):
         out[j] = out[j] / total

@@ -27,9 +27,7 @@ nothing is reassociated without fast-math).
 * ``exp32``: ``x = k ln2 + s``, ``|s| <= ln2 / 2``, ``e^s = 1 + s + s^2 Q(s)`` with
   Taylor's coefficients ``1/k!``, k = 2..8 (truncation below 0.05 ulp), the
   roundings of ``s`` and of ``1 + s`` carried as corrections, ``2^k`` from
-  exponent bits in two factors.  Written in C (below), the one function here
-  that is, only so that it carries ``always_inline``: gcc kept it out of line
-  at its float32 call sites, a scalar call per element of a layer.
+  exponent bits in two factors.
 * Both: ``k = rint(...)`` by adding and subtracting ``1.5 * 2^52`` (``2^23``): no
   float-to-integer conversion, which SSE2 lacks for 64 bits.  Out of range
   (beyond the last finite result, and below the last that rounds above 0) the
@@ -450,76 +448,42 @@ cdef inline double tanh64(double x) noexcept nogil:
     return from_bits64(bits64(a) | (bits64(x) & sign))
 
 
-cdef extern from *:
-    """
-    /* exp in single precision (see the module's docstring), in C only so that it
-       can carry always_inline: gcc kept the same code in Cython out of line at
-       its float32 call sites (the unit's growth limit), so that a float32
-       layer's logistic ran one element at a time, a call each.  The same
-       operations as the Cython it replaces: constants rounded from double as
-       Cython rounds them, float arithmetic throughout. */
-    #include <math.h>
-    #if defined(__GNUC__) || defined(__clang__)
-    #define BACKPROP_MATH_INLINE static inline __attribute__((always_inline))
-    #else
-    #define BACKPROP_MATH_INLINE static inline
-    #endif
-    typedef union { float f; unsigned int u; } backprop_bits32;
+cdef inline float exp_parts32(float x, float* lo, float* t) noexcept nogil:
+    """``e^x = 2^k (hi + lo)`` for ``|x| <= 104``, in single precision: returns
+    ``hi`` (in [0.7, 1.42]); ``lo`` (below half an ulp of ``hi``) and ``t``
+    (``1.5 * 2^23 + k``, ``k`` in its low bits) go to the pointers."""
+    cdef float shift = 12582912.0                      # 1.5 * 2^23
+    cdef float log2e = 1.44269504, ln2_hi = 0.693145752, ln2_lo = 1.42860677e-06
+    cdef float c2 = 1.0 / 2.0, c3 = 1.0 / 6.0, c4 = 1.0 / 24.0, c5 = 1.0 / 120.0
+    cdef float c6 = 1.0 / 720.0, c7 = 1.0 / 5040.0, c8 = 1.0 / 40320.0, one = 1.0
+    cdef float k, hi, low, s, ds, s2, q, v, dv
+    t[0] = x * log2e + shift
+    k = t[0] - shift
+    hi = x - k * ln2_hi                                # LN2_HI: 15 bits, k * it exact
+    low = k * ln2_lo
+    s = hi - low
+    ds = (hi - s) - low
+    s2 = s * s
+    q = ((c2 + s * c3) + s2 * (c4 + s * c5)) + (s2 * s2) * ((c6 + s * c7) + s2 * c8)
+    v = one + s
+    dv = (one - v) + s
+    low = dv + (s2 * q + (ds + ds * s))
+    hi = v + low
+    lo[0] = (v - hi) + low
+    return hi
 
-    /* e^x = 2^k (hi + lo) for |x| <= 104: returns hi (in [0.7, 1.42]); lo
-       (below half an ulp of hi) and t (1.5 * 2^23 + k, k in its low bits) go to
-       the pointers.  x = k ln2 + s, |s| <= ln2 / 2, e^s = 1 + s + s^2 Q(s) with
-       Taylor's coefficients 1/k!, k = 2..8, the roundings of s and of 1 + s
-       carried as corrections. */
-    BACKPROP_MATH_INLINE float backprop_exp_parts32(float x, float* lo, float* t) {
-        const float shift = (float) 12582912.0;              /* 1.5 * 2^23 */
-        const float log2e = (float) 1.44269504, ln2_hi = (float) 0.693145752;
-        const float ln2_lo = (float) 1.42860677e-06;
-        const float c2 = (float) (1.0 / 2.0), c3 = (float) (1.0 / 6.0);
-        const float c4 = (float) (1.0 / 24.0), c5 = (float) (1.0 / 120.0);
-        const float c6 = (float) (1.0 / 720.0), c7 = (float) (1.0 / 5040.0);
-        const float c8 = (float) (1.0 / 40320.0), one = (float) 1.0;
-        float k, hi, low, s, ds, s2, q, v, dv;
-        *t = x * log2e + shift;
-        k = *t - shift;
-        hi = x - k * ln2_hi;                 /* ln2_hi: 15 bits, k * it exact */
-        low = k * ln2_lo;
-        s = hi - low;
-        ds = (hi - s) - low;
-        s2 = s * s;
-        q = ((c2 + s * c3) + s2 * (c4 + s * c5)) + (s2 * s2) * ((c6 + s * c7) + s2 * c8);
-        v = one + s;
-        dv = (one - v) + s;
-        low = dv + (s2 * q + (ds + ds * s));
-        hi = v + low;
-        *lo = (v - hi) + low;
-        return hi;
-    }
 
-    /* e^x in single precision: 2^k in two factors of exponent bits (a
-       subnormal result rounded once); beyond the range inf or 0 selected after
-       the computation; NaN passes through, exp(-0) = 1. */
-    BACKPROP_MATH_INLINE float backprop_exp32(float x) {
-        const float top = (float) 88.73, bottom = (float) -104.0, zero = (float) 0.0;
-        float lo, t, u;
-        backprop_bits32 b;
-        unsigned int n, a;
-        u = backprop_exp_parts32(x, &lo, &t);
-        b.f = t;
-        n = b.u;
-        b.f = (float) 12582912.0;
-        n = n - b.u + 256;                   /* k + 256 >= 0 */
-        a = n >> 1;                          /* floor(k / 2) + 128 */
-        b.u = (a - 1) << 23;
-        u = u * b.f;
-        b.u = (n - a - 1) << 23;
-        u = u * b.f;
-        u = x > top ? INFINITY : u;
-        return x < bottom ? zero : u;
-    }
-    """
-    float exp_parts32 "backprop_exp_parts32"(float x, float* lo, float* t) noexcept nogil
-    float exp32 "backprop_exp32"(float x) noexcept nogil
+cdef inline float exp32(float x) noexcept nogil:
+    """``e^x`` in single precision (see the module's docstring)."""
+    cdef float top = 88.73, bottom = -104.0, zero = 0.0, lo, t, u
+    cdef uint32_t n, a
+    u = exp_parts32(x, &lo, &t)
+    n = bits32(t) - bits32(12582912.0) + 256           # k + 256 >= 0
+    a = n >> 1                                         # floor(k / 2) + 128
+    u = u * from_bits32((a - 1) << 23)
+    u = u * from_bits32((n - a - 1) << 23)
+    u = INFINITY if x > top else u
+    return zero if x < bottom else u
 
 
 cdef inline float tanh32(float x) noexcept nogil:
