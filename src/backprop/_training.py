@@ -51,15 +51,20 @@ def training_error(message: str, epoch: int | None, member: int | None = None) -
     return error
 
 
-def shifted(error: TrainingError, offset: int) -> tuple[str, int | None]:
-    """``error``'s message and epoch for a call that began ``offset`` epochs into
-    the run (a chunk of it): its epoch counted from the run's first."""
-    message, epoch = str(error), error.epoch
-    if epoch is not None and offset:
-        old = f"in epoch {epoch} (counting from 0)"
-        message = message.replace(old, f"in epoch {epoch + offset} (counting from 0)", 1)
-        epoch += offset
-    return message, epoch
+def shifted(
+    message: str, epoch: int | None, offset: int, learning_rate: float
+) -> tuple[str, int | None]:
+    """The message and epoch of a ``TrainingError`` of a call that began
+    ``offset`` epochs into a run (a chunk of it, at ``learning_rate``), for the
+    run: its epoch counted from the run's first; a network that overflowed on
+    the data before a later chunk (``epoch`` None) diverged in that chunk's
+    first epoch."""
+    if not offset:
+        return message, epoch
+    if epoch is None:
+        return str(diverged_in(offset, learning_rate)), offset
+    old = f"in epoch {epoch} (counting from 0)"
+    return message.replace(old, f"in epoch {epoch + offset} (counting from 0)", 1), epoch + offset
 
 
 class NonFiniteError(FloatingPointError):
@@ -279,7 +284,7 @@ def make_plan(
         validation=validation,
         patience=patience,
         callback=callback,
-        callback_gets_validation=callback is not None and _takes_three(callback),
+        callback_gets_validation=callback is not None and takes_positional(callback, 3),
         report_every=report_every,
         record_every=record_every,
         progress=progress,
@@ -377,11 +382,6 @@ def _shuffle_state(net: Network, n_samples: int, shuffle: Any, seed: Any) -> Shu
 def _fast_calls(net: Network) -> int:
     trainer = net._trainer
     return 0 if trainer is None else trainer.calls
-
-
-def _takes_three(callback: Callable[..., Any]) -> bool:
-    """Whether ``callback`` accepts a third positional argument (the validation error)."""
-    return takes_positional(callback, 3)
 
 
 def takes_positional(callback: Callable[..., Any], count: int) -> bool:

@@ -516,16 +516,13 @@ class Ensemble:
             {k: v for k, v in s.items() if k not in ("checkpoint", "checkpoint_every", "callback")}
             for s in settings
         ]
-        if callback is not None:
-            with_validation = _training.takes_positional(callback, 4)
-            lock = threading.Lock()  # one callback at a time, whichever thread reports
-            for k, s in enumerate(members_settings):
-                s["callback"] = _member_callback(callback, k, with_validation, lock)
         stop = threading.Event()  # set: the workers' members end at their next report
         threads = jobs > 1 and n > 1
-        if spanning and threads:  # one chunk: the whole run of each member
-            for s in members_settings:
-                s["callback"] = _stoppable(s.get("callback"), stop)
+        stoppable = spanning and threads  # one chunk, each member's whole run in a worker
+        if callback is not None or stoppable:
+            lock = threading.Lock()  # one callback at a time, whichever thread reports
+            for k, s in enumerate(members_settings):
+                s["callback"] = _member_callback(callback, k, lock, stop if stoppable else None)
         settings = members_settings
         # chunks of about a tenth of a second: the first of one epoch, the next
         # sized by the time the last took (whatever the build and the options)
@@ -566,10 +563,9 @@ class Ensemble:
                         s.pop("seed", None)  # the shuffling stream continues
                     try:
                         return nets[k].train(X, T, size, lr, update, **s)
-                    except TrainingError as exc:  # (its epoch counted from the chunk's first)
-                        if exc.epoch is None and start:  # the last chunk's weights overflow
-                            exc = _training.diverged_in(0, lr)  # (in its first epoch)
-                        raise _member_error(k, *_training.shifted(exc, start)) from None
+                    except TrainingError as exc:  # (dated from the chunk's first epoch)
+                        message, epoch = _training.shifted(str(exc), exc.epoch, start, lr)
+                        raise _member_error(k, message, epoch) from None
 
                 _signals.look()  # Ctrl-C between chunks (see backprop._signals)
                 if pool is None:
@@ -667,43 +663,32 @@ def _member_error(k: int, message: str, epoch: int | None) -> TrainingError:
     return _training.training_error(f"member {k}: {message}", epoch, k)
 
 
-def _stoppable(callback: Any, stop: threading.Event) -> Any:
-    """A member's ``train`` callback that also stops its training once ``stop``
-    is set (``False``): the workers see no signal, so after Ctrl-C they end at
-    their next report, not at the end of their run."""
-    if callback is None:
+def _member_callback(
+    callback: Any, k: int, lock: threading.Lock, stop: threading.Event | None
+) -> Any:
+    """Member ``k``'s ``train`` callback: the ensemble's ``callback`` (or None),
+    called with ``k`` first (``callback(k, epoch, error[, validation_error])``,
+    one call at a time); with ``stop``, ``False`` once it is set, so that a
+    member trained in a worker, which sees no signal, ends at its next report
+    after Ctrl-C instead of at the end of its run."""
 
-        def report(epoch: int, error: float) -> bool:
-            return not stop.is_set()
+    def call(*args: Any) -> Any:
+        if stop is not None and stop.is_set():
+            return False
+        if callback is None:
+            return True
+        with lock:
+            return callback(k, *args)
 
-        return report
-    if _training.takes_positional(callback, 3):
-
-        def report3(epoch: int, error: float, validation_error: float) -> Any:
-            return False if stop.is_set() else callback(epoch, error, validation_error)
-
-        return report3
-
-    def report2(epoch: int, error: float) -> Any:
-        return False if stop.is_set() else callback(epoch, error)
-
-    return report2
-
-
-def _member_callback(callback: Any, k: int, with_validation: bool, lock: Any) -> Any:
-    """Member ``k``'s ``train`` callback: the ensemble's, called with ``k`` first
-    (``callback(k, epoch, error[, validation_error])``), one call at a time."""
-    if with_validation:
+    if callback is not None and _training.takes_positional(callback, 4):
 
         def report(epoch: int, error: float, validation_error: float) -> Any:
-            with lock:
-                return callback(k, epoch, error, validation_error)
+            return call(epoch, error, validation_error)
 
         return report
 
     def report_plain(epoch: int, error: float) -> Any:
-        with lock:
-            return callback(k, epoch, error)
+        return call(epoch, error)
 
     return report_plain
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import _spec
-from ._training import TrainingError, diverged_in, shifted, training_error
+from ._training import TrainingError, shifted, training_error
 from .ensemble import PER_MEMBER, Ensemble, n_jobs_value
 from .network import Network
 
@@ -181,11 +181,9 @@ def _run_unit(unit: dict[str, Any]) -> list[tuple[int, dict[str, Any], np.ndarra
         k = exc.member
         if k is None:
             raise
-        message, epoch = shifted(exc, offset)
-        message = message.split(": ", 1)[-1]  # (less "member k")
-        if epoch is None and offset:  # the weights of the last call overflow: diverged here
-            rate = configs[k].get("learning_rate", _spec.TRAIN.learning_rate)
-            message, epoch = shifted(diverged_in(0, rate), offset)
+        rate = configs[k].get("learning_rate", _spec.TRAIN.learning_rate)
+        message = str(exc).removeprefix(f"member {k}: ")
+        message, epoch = shifted(message, exc.epoch, offset, rate)
         for unchanged in ("; the ensemble is unchanged", "; the network is unchanged"):
             message = message.replace(unchanged, "")
         raise training_error(f"configuration {indices[k]}: {message}", epoch) from None
@@ -248,17 +246,14 @@ def sweep(sizes: Sequence[int], X: Any, T: Any, grid: Mapping[str, Sequence[Any]
     for name in _NOT_IN_SWEEPS:
         if name in options or (isinstance(grid, Mapping) and name in grid):
             raise TypeError(f"sweep: {name!r} is not a sweep's option ({_NOT_IN_SWEEPS[name]})")
-    everies = grid.get("record_every", []) if isinstance(grid, Mapping) else []
-    if isinstance(everies, str) or not isinstance(everies, Sequence | np.ndarray):
-        everies = []  # (_configurations says what is wrong with the grid)
-    for every in [options.get("record_every", 1), *everies]:
-        check.positive_int("record_every", every)
     if client is not None and not (hasattr(client, "map") and hasattr(client, "gather")
                                    and hasattr(client, "scheduler_info")):  # fmt: skip
         raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
     base = dict(options) if isinstance(grid, Mapping) and "sizes" in grid else {
         "sizes": sizes, **options}  # fmt: skip
     configs = _configurations(grid, base)
+    for c in configs:  # (the ensembles' own checks would come after some training)
+        check.positive_int("record_every", c.get("record_every", 1))
     # the data: converted once, as a first network would (the checks say what is wrong)
     probe = dict(configs[0])
     probe_sizes = probe.pop("sizes")
