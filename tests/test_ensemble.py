@@ -570,35 +570,43 @@ def test_a_sweep_on_a_dask_cluster_gives_the_same_rows():
         np.testing.assert_array_equal(remote.network(i).params, local.network(i).params)
 
 
-@pytest.mark.parametrize("path", ["lanes", "each"])
-@pytest.mark.parametrize("n_jobs", [1, 2])
-def test_interrupt_keeps_the_epochs_every_member_completed(core, n_jobs, path):
-    """SIGINT 0.3 s into a long side-by-side run: TrainingInterrupted within 0.2 s,
-    every member trained exactly ``epochs_completed`` epochs."""
+def _interrupt(train, after):
+    """Call ``train()`` and send SIGINT ``after`` seconds in: the
+    ``TrainingInterrupted`` it raises, and its delay after the signal."""
     import os
     import signal
     import threading
     import time
 
-    ens = bp.Ensemble([2, 3, 2], n=64, seed=0, engine="cython")
-    start = ens.copy()
-    options = {} if path == "lanes" else dict(optimizer="adam", batch_size=3)
     sent = []
 
     def kill():
         sent.append(time.perf_counter())
         os.kill(os.getpid(), signal.SIGINT)
 
-    timer = threading.Timer(0.3, kill)
+    timer = threading.Timer(after, kill)
     timer.start()
     try:
         with pytest.raises(bp.TrainingInterrupted) as info:
-            ens.train(X[:, :2], T, 10**8, 0.1, n_jobs=n_jobs, record_every=1000, **options)
-            time.sleep(5)
+            train()
+            time.sleep(5)  # training ended before the signal: let it arrive, fail
     finally:
         timer.cancel()
-    delay = time.perf_counter() - sent[0]
-    stop = info.value
+    return info.value, time.perf_counter() - sent[0]
+
+
+@pytest.mark.parametrize("path", ["lanes", "each"])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_interrupt_keeps_the_epochs_every_member_completed(core, n_jobs, path):
+    """SIGINT 0.3 s into a long side-by-side run: TrainingInterrupted within 0.2 s,
+    every member trained exactly ``epochs_completed`` epochs."""
+    ens = bp.Ensemble([2, 3, 2], n=64, seed=0, engine="cython")
+    start = ens.copy()
+    options = {} if path == "lanes" else dict(optimizer="adam", batch_size=3)
+    stop, delay = _interrupt(
+        lambda: ens.train(X[:, :2], T, 10**8, 0.1, n_jobs=n_jobs, record_every=1000, **options),
+        0.3,
+    )
     assert delay < 0.2, f"{delay:.3f} s after the signal"
     assert stop.epochs_completed > 0
     assert stop.history.shape == (64, stop.epochs_completed // 1000)
@@ -619,30 +627,11 @@ def test_interrupt_of_a_reporting_run_on_threads(engine, options, capsys):
     which sees no signal: Ctrl-C still stops them at their next report (within
     0.5 s here, not at the end of a run of a million epochs), the ensemble as
     it was."""
-    import os
-    import signal
-    import threading
-    import time
-
     ens = bp.Ensemble([3, 3, 2], n=6, seed=3, engine=engine)
     start = ens.copy()
-    sent = []
-
-    def kill():
-        sent.append(time.perf_counter())
-        os.kill(os.getpid(), signal.SIGINT)
-
-    timer = threading.Timer(0.4, kill)
-    timer.start()
-    try:
-        with pytest.raises(bp.TrainingInterrupted) as info:
-            ens.train(X, T, 10**6, 0.1, n_jobs=2, **options)
-            time.sleep(5)
-    finally:
-        timer.cancel()
-    delay = time.perf_counter() - sent[0]
+    stop, delay = _interrupt(lambda: ens.train(X, T, 10**6, 0.1, n_jobs=2, **options), 0.4)
     assert delay < 0.5, f"{delay:.3f} s after the signal"
-    assert info.value.epochs_completed == 0
+    assert stop.epochs_completed == 0
     for w0, w1 in zip(start.weights, ens.weights):
         np.testing.assert_array_equal(w0, w1)
     capsys.readouterr()
