@@ -299,6 +299,21 @@ def test_bad_input_gets_the_networks_errors():
         ens[3]
 
 
+def test_forward_names_its_argument():
+    ens = bp.Ensemble([3, 4, 2], n=3, seed=0)
+    with pytest.raises(ValueError, match=r"^X must have 3 values per sample"):
+        ens.forward(X[:, :2])
+    with pytest.raises(ValueError, match=r"^X contains NaN"):
+        ens.forward([[1.0, np.nan, 0.0]])
+    bad = np.stack([X] * 3)
+    bad[2, 5, 1] = np.inf
+    with pytest.raises(ValueError, match=r"^X\[2\] contains NaN"):
+        ens.forward(bad)
+    one = ens.forward(X[0])  # one sample (1-D) for every member
+    assert one.shape == (3, 1, 2)
+    np.testing.assert_array_equal(one[1, 0], ens[1].forward(X[0]))
+
+
 @pytest.mark.parametrize("options", [dict(), dict(batch_size=2)], ids=["lanes", "each"])
 def test_a_diverging_member_is_named_and_nothing_changes(engine, options):
     ens = bp.Ensemble([3, 4, 2], n=4, seed=0, output_activation="linear", engine=engine)

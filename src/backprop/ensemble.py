@@ -220,8 +220,15 @@ class Ensemble:
         """Every member's outputs: shape ``(n, samples, outputs)``; ``X`` is
         ``(samples, inputs)`` for all members or ``(n, samples, inputs)``."""
         arr, per = self._member_data("X", X, self.layers[0])
-        outs = [m.forward(arr[k] if per else arr) for k, m in enumerate(self._members)]
-        return np.stack([np.atleast_2d(o) if o.ndim == 1 else o for o in outs])
+        width, dtype = self.layers[0], self._members[0]._dtype
+        # checked here, so that a message names this method's argument (X, or X[k])
+        if per:
+            blocks = [
+                check.samples(f"X[{k}]", arr[k], width, "input", dtype) for k in range(len(self))
+            ]
+        else:
+            blocks = [check.samples("X", arr, width, "input", dtype)] * len(self)
+        return np.stack([m.forward(b) for m, b in zip(self._members, blocks)])
 
     def total_error(self, X: Any, T: Any) -> np.ndarray:
         """Every member's total error on ``X``, ``T``: shape ``(n,)``."""
