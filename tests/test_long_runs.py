@@ -235,6 +235,39 @@ def test_record_every_with_reports_in_chunks(engine):
     np.testing.assert_array_equal(h_sparse, h_full[[5, 11, 17, 19]])
 
 
+@pytest.mark.parametrize("stop_after", [2, 5, 13, 14])
+def test_a_run_stopped_by_its_callback_keeps_its_last_epoch(engine, stop_after):
+    """The run's last epoch is the one it stopped after: kept like the last of a
+    run that ends (once)."""
+    X, T = _problem(n_samples=5)
+    full = bp.Network([4, 16, 3], seed=5, engine=engine)
+    sparse = full.copy()
+    h_full = full.train(X, T, epochs=stop_after + 1)
+    h = sparse.train(X, T, epochs=40, record_every=5, callback=lambda e, err: e < stop_after)
+    kept = sorted({e for e in range(stop_after + 1) if (e + 1) % 5 == 0} | {stop_after})
+    np.testing.assert_array_equal(h, h_full[kept])
+
+
+@pytest.mark.parametrize("patience", [1, 4, 5, 7])
+def test_a_run_stopped_by_patience_keeps_its_last_epoch(engine, patience):
+    X, T = _problem(n_samples=8)
+    Xv, Tv = X[:3], 1.0 - T[:3]  # (fits worse as the training data fit better)
+    full = bp.Network([4, 16, 3], seed=5, engine=engine)
+    sparse = full.copy()
+    h_full = full.train(X, T, epochs=40, validation=(Xv, Tv))
+    best, misses, last = np.inf, 0, None
+    for epoch, v in enumerate(h_full.validation):  # where patience stops
+        best, misses = (v, 0) if v < best else (best, misses + 1)
+        if misses == patience:
+            last = epoch
+            break
+    assert last is not None and last % 5 != 4  # (a stop that no k-th epoch records)
+    h = sparse.train(X, T, epochs=40, record_every=5, validation=(Xv, Tv), patience=patience)
+    kept = sorted({e for e in range(last + 1) if (e + 1) % 5 == 0} | {last})
+    np.testing.assert_array_equal(h, h_full[kept])
+    assert h.validation_epochs.tolist() == list(range(last + 1))
+
+
 def test_a_history_that_cannot_fit_is_refused_before_training():
     net = bp.Network([2, 1], seed=0)
     before = net.params

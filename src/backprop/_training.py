@@ -455,6 +455,7 @@ class _Record:
         self.counts = np.zeros(2, dtype=np.longlong)
         self.every = k
         self.total = plan.epochs
+        self.stopped = 0  # 1 once a stop before the end recorded its last epoch
         self.validation: list[float] = []
         self.validation_epochs: list[int] = []
 
@@ -466,8 +467,17 @@ class _Record:
     def samples(self) -> int:
         return int(self.counts[1])
 
+    def stop(self, last_error: float) -> None:
+        """The run stops before its end (patience, a callback): its last epoch is
+        the run's last, kept like the last of a run that ends (there is room: a
+        run that stops early recorded fewer errors than planned)."""
+        n = _spec.recorded(0, self.done, self.total, self.every)
+        if self.done % self.every:
+            self.errors[n] = last_error
+            self.stopped = 1
+
     def history(self, validated: bool = False) -> np.ndarray:
-        errors = self.errors[: _spec.recorded(0, self.done, self.total, self.every)]
+        errors = self.errors[: _spec.recorded(0, self.done, self.total, self.every) + self.stopped]
         if validated:
             return History(errors, self.validation, self.validation_epochs)
         return errors
@@ -706,6 +716,7 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
                 if display is not None:
                     display.update(record.done, float(last_error), validation_error)
             if stop:
+                record.stop(float(last_error))
                 break
     except KeyboardInterrupt as exc:  # raised between engine calls (a callback ...)
         raise _Stop(exc) from None

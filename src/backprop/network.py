@@ -436,7 +436,8 @@ class Network:
         progress
             Show a progress bar on stderr (``tqdm`` if installed, else one line).
         record_every
-            Keep every k-th epoch's error in the result (and the last's).
+            Keep every k-th epoch's error in the result (and the last's: the
+            run's, or the one it stopped after, by ``patience`` or a callback).
         checkpoint, checkpoint_every
             Save the network with its training state to this file every
             ``checkpoint_every`` epochs, at the end and at an interrupt.
