@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -472,9 +473,15 @@ def test_sweep_errors():
         bp.sweep([3, 4, 2], X, T, {"learning_rate": []})
     with pytest.raises(ValueError, match="learning_rate must be finite and > 0"):
         bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1, -1.0]})
-    for name in ("callback", "checkpoint", "checkpoint_every"):
+    for name, value in [("callback", print), ("checkpoint", "a.npz"), ("checkpoint_every", 2),
+                        ("progress", True)]:  # fmt: skip
         with pytest.raises(TypeError, match=f"'{name}' is not a sweep's option"):
-            bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1]}, **{name: print})
+            bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1]}, **{name: value})
+        with pytest.raises(TypeError, match=f"'{name}' is not a sweep's option"):
+            bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1], name: [value]})
+    rows = bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1]}, epochs=1, progress=False,
+                    callback=None).rows  # fmt: skip
+    assert len(rows) == 1
     with pytest.raises(ValueError, match="record_every must be >= 1"):
         bp.sweep([3, 4, 2], X, T, {"record_every": [2, 0]})
     with pytest.raises(TypeError, match=r"grid\['record_every'\] must be a list of values"):
@@ -633,9 +640,8 @@ def test_interrupt_keeps_the_epochs_every_member_completed(core, n_jobs, path):
 @pytest.mark.skipif(sys.platform == "win32", reason="os.kill(SIGINT) interrupts the console")
 @pytest.mark.parametrize(
     "options",
-    [dict(validation=(X[:5], T[:5])), dict(callback=lambda k, epoch, error: None),
-     dict(progress=True)],
-    ids=["validation", "callback", "progress"],
+    [dict(validation=(X[:5], T[:5])), dict(callback=lambda k, epoch, error: None)],
+    ids=["validation", "callback"],
 )  # fmt: skip
 def test_interrupt_of_a_reporting_run_on_threads(engine, options, capsys):
     """Options that report make each member's run one call in a worker thread,
@@ -650,3 +656,46 @@ def test_interrupt_of_a_reporting_run_on_threads(engine, options, capsys):
     for w0, w1 in zip(start.weights, ens.weights):
         np.testing.assert_array_equal(w0, w1)
     capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [dict(), dict(optimizer="adam", batch_size=3), dict(validation=(X[:5], T[:5]))],
+    ids=["lanes", "each", "reports"],
+)
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_progress_shows_one_display_and_changes_nothing(engine, options, n_jobs, capsys,
+                                                        monkeypatch):  # fmt: skip
+    """The ensemble shows one display for the whole call; its members train
+    without one, and without a callback unless the options report (a callback
+    makes a member's run report every epoch)."""
+    path = "reports" if "validation" in options else "each" if options else "lanes"
+    n, epochs = {"lanes": (64, 20_000), "each": (4, 2_000), "reports": (3, 400)}[path]
+    if engine == "python":
+        n, epochs = 3, 20
+    quiet = bp.Ensemble([3, 3, 2], n=n, seed=3, engine=engine)
+    shown = quiet.copy()
+    started = time.perf_counter()
+    h_quiet = quiet.train(X, T, epochs, 0.1, n_jobs=n_jobs, **options)
+    took = time.perf_counter() - started
+    calls = []
+    train = bp.Network.train
+
+    def spy(self, *args, **kwargs):
+        calls.append(kwargs)
+        return train(self, *args, **kwargs)
+
+    monkeypatch.setattr(bp.Network, "train", spy)
+    capsys.readouterr()
+    h_shown = shown.train(X, T, epochs, 0.1, n_jobs=n_jobs, progress=True, **options)
+    np.testing.assert_array_equal(h_shown, h_quiet)
+    for w0, w1 in zip(quiet.weights, shown.weights):
+        np.testing.assert_array_equal(w0, w1)
+    err = capsys.readouterr().err
+    if took > 0.3:  # (a call shorter than a tenth of a second shows nothing)
+        assert f"{epochs}/{epochs}" in err
+    assert not any(c.get("progress") for c in calls)
+    if "validation" not in options:
+        assert not any(c.get("callback") for c in calls)
+    with pytest.raises(TypeError, match="progress must be True or False, got 'yes'"):
+        shown.train(X, T, 1, 0.1, progress="yes")

@@ -20,6 +20,7 @@ layer is large enough to use it.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -31,6 +32,7 @@ import numpy as np
 
 from . import _signals, _spec, _training
 from . import _validation as check
+from ._progress import Progress
 from ._training import TrainingError, TrainingInterrupted
 from .network import Network
 
@@ -282,11 +284,13 @@ class Ensemble:
         ``TrainingInterrupted``, every member keeping the epochs that all of
         them completed (``epochs_completed``): the members go in step, a chunk
         of epochs (about a tenth of a second) at a time, and back to the start
-        of the chunk in flight.  A call with ``validation``, ``patience``, a
-        ``callback`` or a progress display is one chunk (on the member-by-member
-        path): Ctrl-C then leaves the ensemble as it was (with ``n_jobs``, the
-        members in flight stop at their next report).  A ``TrainingError``'s
-        epoch counts from the call's first, however it was cut into chunks.
+        of the chunk in flight.  A call with ``validation``, ``patience`` or a
+        ``callback`` is one chunk (on the member-by-member path): Ctrl-C then
+        leaves the ensemble as it was (with ``n_jobs``, the members in flight
+        stop at their next report).  ``progress=True`` shows one display for
+        the whole ensemble (its epochs: the members' mean; its error: the
+        members' mean at their last report).  A ``TrainingError``'s epoch counts
+        from the call's first, however it was cut into chunks.
 
         The options that report act per member: with ``validation`` the result
         is a ``History`` whose ``validation`` has shape ``(n, measurements)``;
@@ -305,6 +309,7 @@ class Ensemble:
             raise TypeError(f"train() got unexpected keyword argument(s): {', '.join(unknown)}")
         given = {"learning_rate": learning_rate, **options}
         settings = self._settings(given)
+        show = check.flag("progress", options.get("progress", False))
         epochs = check.non_negative_int("epochs", epochs)
         check.choice("update", update, _spec.UPDATES)
         xs, px = self._member_data("X", X, self.layers[0])
@@ -336,12 +341,14 @@ class Ensemble:
                                                  update, o).learning_rate)  # fmt: skip
             lr_all = np.array(rates if distinct else rates * len(self), dtype=np.float64)
             every = check.positive_int("record_every", options.get("record_every", 1))
-            return self._train_lanes(pairs, px or pt, epochs, lr_all, jobs, every)
-        return self._train_each(pairs, px or pt, epochs, update, settings, jobs)
+            display = _Display(show, len(self), epochs, pairs[0][0].shape[0])
+            return self._train_lanes(pairs, px or pt, epochs, lr_all, jobs, every, display)
+        display = _Display(show, len(self), epochs, pairs[0][0].shape[0])
+        return self._train_each(pairs, px or pt, epochs, update, settings, jobs, display)
 
     def _train_lanes(
         self, pairs: list[tuple[np.ndarray, np.ndarray]], per: bool, epochs: int,
-        rates: np.ndarray, jobs: int, every: int,
+        rates: np.ndarray, jobs: int, every: int, display: _Display,
     ) -> np.ndarray:  # fmt: skip
         """Online SGD of all members side by side (``_core.ensemble_train``), in
         chunks of about a tenth of a second (Ctrl-C is seen between them);
@@ -433,6 +440,7 @@ class Ensemble:
                     )
                 if not direct:
                     record(size)
+                display.update(done + size, errors[:, off + size - 1])
                 # chunks of about a tenth of a second: shorter on a slow build
                 # (debug, sanitizers), longer (at most 4x the last, and no more
                 # than the buffer's epochs) where a chunk of the first guess is
@@ -461,6 +469,7 @@ class Ensemble:
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
+            display.close()
         self._keep(W)
         return history
 
@@ -486,19 +495,20 @@ class Ensemble:
 
     def _train_each(
         self, pairs: list[tuple[np.ndarray, np.ndarray]], per: bool, epochs: int, update: str,
-        settings: list[dict[str, Any]], jobs: int,
+        settings: list[dict[str, Any]], jobs: int, display: _Display,
     ) -> np.ndarray:  # fmt: skip
         """Every member by ``Network.train``, ``jobs`` at a time; all or nothing.
 
         The members go in step, a chunk of epochs at a time (about a tenth of a
         second of work; their training state carries over between chunks, so this
         trains as one call would), unless an option spans the whole call
-        (validation, patience, a callback, a progress display): then in one
-        chunk.  A checkpoint is the whole ensemble's, saved between chunks (they
-        end on its epochs), at the end and at an interrupt.  Ctrl-C puts every
-        member back at the start of the chunk in flight: they keep the epochs all
-        of them completed.  A member that stops early (``patience``, a callback's
-        False) has NaN in the rest of its history (and validation errors).
+        (validation, patience, a callback): then in one chunk (a progress
+        display then follows the members' reports).  A checkpoint is the whole
+        ensemble's, saved between chunks (they end on its epochs), at the end and
+        at an interrupt.  Ctrl-C puts every member back at the start of the chunk
+        in flight: they keep the epochs all of them completed.  A member that
+        stops early (``patience``, a callback's False) has NaN in the rest of its
+        history (and validation errors).
         """
         n = len(self)
         first = settings[0]
@@ -508,28 +518,26 @@ class Ensemble:
         callback = first.get("callback")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable, got {type(callback).__name__}")
-        spanning = (
-            any(first.get(k) is not None for k in ("validation", "patience", "callback"))
-            or first.get("progress", False) is not False
-        )
+        spanning = any(first.get(k) is not None for k in ("validation", "patience", "callback"))
         if spanning and checkpoint_every is not None:
             raise ValueError(
-                "checkpoint_every cannot be combined with validation, patience, a callback or "
-                "a progress display on an ensemble (its members then train their whole run "
-                "one by one): give checkpoint alone (saved at the end and at an interrupt)"
+                "checkpoint_every cannot be combined with validation, patience or a callback "
+                "on an ensemble (its members then train their whole run one by one): give "
+                "checkpoint alone (saved at the end and at an interrupt)"
             )
-        # what goes to each member's own train call
-        members_settings = [
-            {k: v for k, v in s.items() if k not in ("checkpoint", "checkpoint_every", "callback")}
-            for s in settings
-        ]
+        # what goes to each member's own train call (the ensemble shows the progress)
+        dropped = ("checkpoint", "checkpoint_every", "callback", "progress")
+        members_settings = [{k: v for k, v in s.items() if k not in dropped} for s in settings]
         stop = threading.Event()  # set: the workers' members end at their next report
         threads = jobs > 1 and n > 1
         stoppable = spanning and threads  # one chunk, each member's whole run in a worker
-        if callback is not None or stoppable:
+        reports = display if spanning and display.shown else None  # (from the members)
+        if callback is not None or stoppable or reports is not None:
             lock = threading.Lock()  # one callback at a time, whichever thread reports
             for k, s in enumerate(members_settings):
-                s["callback"] = _member_callback(callback, k, lock, stop if stoppable else None)
+                s["callback"] = _member_callback(
+                    callback, k, lock, stop if stoppable else None, reports
+                )
         settings = members_settings
         # chunks of about a tenth of a second: the first of one epoch, the next
         # sized by the time the last took (whatever the build and the options)
@@ -599,6 +607,8 @@ class Ensemble:
                         validation.append(measured)
                     done += size
                     committed = True
+                    if not spanning:
+                        display.update(done, [np.asarray(r)[-1] for r in results])
                     if checkpoint is not None and (
                         done >= epochs or (checkpoint_every and done % checkpoint_every == 0)
                     ):
@@ -628,6 +638,7 @@ class Ensemble:
                 pool.shutdown(wait=True)
             if limits is not None:
                 limits.__exit__(None, None, None)
+            display.close()
         self._members = current
         history = np.concatenate(parts, axis=1)
         if validation:  # (one chunk: validation spans the call)
@@ -671,21 +682,25 @@ def _member_error(k: int, message: str, epoch: int | None) -> TrainingError:
 
 
 def _member_callback(
-    callback: Any, k: int, lock: threading.Lock, stop: threading.Event | None
-) -> Any:
+    callback: Any, k: int, lock: threading.Lock, stop: threading.Event | None,
+    display: _Display | None = None,
+) -> Any:  # fmt: skip
     """Member ``k``'s ``train`` callback: the ensemble's ``callback`` (or None),
     called with ``k`` first (``callback(k, epoch, error[, validation_error])``,
     one call at a time); with ``stop``, ``False`` once it is set, so that a
     member trained in a worker, which sees no signal, ends at its next report
-    after Ctrl-C instead of at the end of its run."""
+    after Ctrl-C instead of at the end of its run; with ``display``, the
+    member's report goes to the ensemble's progress display."""
 
     def call(*args: Any) -> Any:
         if stop is not None and stop.is_set():
             return False
-        if callback is None:
+        if callback is None and display is None:
             return True
         with lock:
-            return callback(k, *args)
+            if display is not None:
+                display.report(k, args[0], args[1])
+            return True if callback is None else callback(k, *args)
 
     if callback is not None and _training.takes_positional(callback, 4):
 
@@ -737,7 +752,7 @@ def _plain_option(name: str, value: Any) -> bool:
                 "rprop_initial_step", "rprop_min_step", "rprop_max_step"):  # fmt: skip
         return True  # unused by plain SGD (checked by make_plan all the same)
     if name == "progress":
-        return value is False
+        return True  # (the ensemble shows it, between chunks)
     if name in ("validation", "callback", "patience", "checkpoint", "checkpoint_every", "seed"):
         return value is None
     if name == "shuffle":
@@ -753,6 +768,51 @@ def _plain_option(name: str, value: Any) -> bool:
     if name == "schedule":
         return isinstance(value, str) and value == "constant"
     return False
+
+
+class _Display:
+    """``progress=True``'s one display for a whole ensemble's call: shown once
+    the call has taken a tenth of a second (as ``Network.train``'s), with the
+    members' mean epochs done and mean error (its speed counts every member's
+    samples), refreshed at most every tenth of a second.  A call that does not
+    show progress gets one that does nothing."""
+
+    def __init__(self, show: bool, n: int, epochs: int, samples: int) -> None:
+        self.shown = show and epochs > 0
+        self._total, self._samples = epochs, n * samples
+        self._next = time.perf_counter() + _CHUNK_SECONDS  # the next refresh, at the soonest
+        self._progress: Progress | None = None
+        self._done = np.zeros(n)  # each member's epochs and error at its last report
+        self._errors = np.full(n, np.nan)
+
+    def update(self, done: int, errors: Any) -> None:
+        """Every member has done ``done`` epochs, the last with these ``errors``."""
+        if self.shown:
+            self._done[:] = done
+            self._errors[:] = errors
+            self._refresh(False)
+
+    def report(self, k: int, epoch: int, error: float) -> None:
+        """Member ``k`` reports epoch ``epoch`` (counting from 0) and its error."""
+        self._done[k], self._errors[k] = epoch + 1, error
+        self._refresh(False)
+
+    def _refresh(self, final: bool) -> None:
+        now = time.perf_counter()
+        if now < self._next and not (final and self._progress is not None):
+            return
+        self._next = now + _CHUNK_SECONDS
+        if self._progress is None:
+            self._progress = Progress(self._total, self._samples)
+        finite = self._errors[np.isfinite(self._errors)]
+        error = float(finite.mean()) if finite.size else math.nan
+        self._progress.update(int(self._done.mean()), error)
+
+    def close(self) -> None:
+        """Show the last state (if the display is up) and end it."""
+        if self._progress is not None:
+            self._refresh(True)
+            self._progress.close()
 
 
 class _one_blas_thread:

@@ -38,6 +38,8 @@ _NOT_IN_SWEEPS = {
     "callback": "a sweep reports its rows at the end; train one configuration to follow it",
     "checkpoint": "a sweep trains many networks; save result.network(i)",
     "checkpoint_every": "a sweep trains many networks; save result.network(i)",
+    "progress": "a sweep trains its configurations in ensembles, in chunks, perhaps on a "
+    "cluster; follow one ensemble with Ensemble.train(progress=True)",
 }
 #: What varies between the members of one ensemble.
 _MEMBER_KEYS = ("seed", *PER_MEMBER)
@@ -244,7 +246,8 @@ def sweep(sizes: Sequence[int], X: Any, T: Any, grid: Mapping[str, Sequence[Any]
     report_every = check.positive_int("report_every", report_every)
     jobs = n_jobs_value(n_jobs)
     for name in _NOT_IN_SWEEPS:
-        if name in options or (isinstance(grid, Mapping) and name in grid):
+        given = options.get(name) is not None and options.get(name) is not False
+        if given or (isinstance(grid, Mapping) and name in grid):
             raise TypeError(f"sweep: {name!r} is not a sweep's option ({_NOT_IN_SWEEPS[name]})")
     if client is not None and not (hasattr(client, "map") and hasattr(client, "gather")
                                    and hasattr(client, "scheduler_info")):  # fmt: skip
