@@ -288,6 +288,36 @@ def test_bench_prints_a_workload_at_a_time_and_keeps_json_and_a_plot(core, tmp_p
 
 
 @pytest.mark.parametrize(
+    "argv, engines, extras",
+    [([], None, True), (["--workload", "seed-lib"], None, False)],
+)  # fmt: skip
+def test_bench_without_engines_times_every_engine(argv, engines, extras, monkeypatch, capsys):
+    """No --engine: every engine (and, with no workload chosen, the estimator's
+    and the ensembles' sections too); a command's own default engine is not
+    taken for bench's list."""
+    from backprop import _ensemble_bench, _sklearn_bench
+    from backprop import bench as _bench
+
+    seen = {}
+
+    def cases(quick, engines=None, workloads=None):
+        seen["engines"] = engines
+        return []
+
+    monkeypatch.setenv("BACKPROP_ENGINE", "python")
+    monkeypatch.setattr(_bench, "build_cases", cases)
+    monkeypatch.setattr(_sklearn_bench, "run", lambda **k: seen.setdefault("sklearn", None))
+    monkeypatch.setattr(_sklearn_bench, "format_result", lambda r: "")
+    monkeypatch.setattr(_ensemble_bench, "run", lambda **k: seen.setdefault("ensembles", None))
+    monkeypatch.setattr(_ensemble_bench, "format_result", lambda r: "")
+    monkeypatch.setattr(_sklearn_bench, "skip_reason", lambda: None)
+    assert cli.main(["bench", *argv]) == 0
+    assert seen["engines"] == engines
+    assert ("sklearn" in seen, "ensembles" in seen) == (extras, extras)
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
     "argv, message",
     [
         (["--workload", "gpu"], "no workload is named or begins with 'gpu'"),

@@ -1000,7 +1000,7 @@ def _run(argv: Sequence[str] | None) -> int:
         Network([1, 1], seed=0, engine=engine)
     except (ValueError, ImportError) as exc:
         raise CommandError(str(exc)) from None
-    if getattr(args, "engine", "") is None:
+    if args.func is demo and args.engine is None:  # (bench's --engine is a list, None: all)
         args.engine = engine
     func: Callable[[argparse.Namespace], int] = args.func
     return func(args)
