@@ -422,6 +422,20 @@ def test_rprop_ignores_the_learning_rate(problem):
     np.testing.assert_array_equal(results[0].params, results[1].params)
 
 
+@pytest.mark.parametrize("dtype, tiny", [("float64", 1e-100), ("float32", 1e-13)])
+def test_rprop_follows_the_gradients_signs_however_small(engine, dtype, tiny):
+    """iRPROP- looks at signs only: data scaled down until the product of two
+    successive gradients underflows still takes the same steps."""
+    finals = []
+    for scale in (1.0, tiny):
+        net = bp.Network([1, 1], activation="linear", bias="none", weights=[[[0.5]]],
+                         dtype=dtype, engine=engine)  # fmt: skip
+        net.train([[scale]], [[0.0]], epochs=12, batch_size=None, optimizer="rprop")
+        finals.append(net.weights[0][0, 0])
+    assert finals[0] == finals[1]
+    assert abs(finals[0]) < 0.05  # (it went down from 0.5: steps grew, then shrank)
+
+
 # ---------------------------------------------------------------- shuffling
 SHUFFLE_SPEC = TRAIN_SPECS["tanh>logistic/half_sse"]
 

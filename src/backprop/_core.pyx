@@ -806,11 +806,11 @@ cdef void optimizer_step(Net* n, Plan* p, real* g, double count, double rate) no
             mhat = st[k] / c1
             vhat = st[m + k] / c2
             w[k] = w[k] - lr * mhat / (sqrt(vhat) + eps)
-    else:  # iRPROP-: step sizes st[k], previous gradients st[m + k]
+    else:  # iRPROP-: step sizes st[k], the previous gradients' signs st[m + k]
         for k in range(m):
             gk = g[k] * inv
             g[k] = 0.0
-            prod = gk * st[m + k]
+            prod = gk * st[m + k]  # (exact: a sign, not a gradient that may underflow)
             step = st[k]
             if prod > 0.0:
                 step = step * up
@@ -826,7 +826,7 @@ cdef void optimizer_step(Net* n, Plan* p, real* g, double count, double rate) no
                 w[k] = w[k] - step
             elif gk < 0.0:
                 w[k] = w[k] + step
-            st[m + k] = gk
+            st[m + k] = (gk > 0.0) - (gk < 0.0)
 
 
 cdef inline bint penalised(const Plan* p) noexcept nogil:

@@ -600,7 +600,9 @@ def optimizer_step(w, grad, count, optimizer, lr, h, st) -> None:
             w[k] = w[k] - lr * m_hat / (math.sqrt(v_hat) + h["epsilon"])
         else:
             # iRPROP- (Igel and Huesken 2000): grow the step while the gradient keeps
-            # its sign, shrink it and skip one step when the sign flips
+            # its sign, shrink it and skip one step when the sign flips (the
+            # state keeps the gradient's sign: a product of two tiny gradients
+            # would underflow to 0)
             step = st[k]
             if g * st[m + k] > 0.0:
                 step = min(step * h["rprop_increase"], h["rprop_max_step"])
@@ -612,7 +614,7 @@ def optimizer_step(w, grad, count, optimizer, lr, h, st) -> None:
                 w[k] = w[k] - step
             elif g < 0.0:
                 w[k] = w[k] + step
-            st[m + k] = g
+            st[m + k] = float((g > 0.0) - (g < 0.0))
 
 
 def _f32(values: list) -> list:

@@ -189,8 +189,10 @@ def state_size(optimizer: str, n_params: int) -> int:
     """Length of an optimizer's state vector.
 
     momentum, nesterov: the velocity of every parameter; adam: first moments,
-    second moments, then the step count; rprop: step sizes, then the previous
-    gradients.  Plain SGD keeps none.
+    second moments, then the step count; rprop: step sizes, then the signs of
+    the previous gradients (-1, 0 or 1: the product of two tiny gradients would
+    underflow to 0 and hide their signs; a state that holds the gradients
+    themselves, as files of 0.1.0 hold, still works).  Plain SGD keeps none.
     """
     return {
         "sgd": 0,
