@@ -11,6 +11,7 @@ from __future__ import annotations
 import pickle
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -324,6 +325,17 @@ def test_a_diverging_member_is_named_and_nothing_changes(engine, options):
         ens.train(X, T * 1e3, 50, rates, **options)
     for w0, w1 in zip(before, ens.weights):
         np.testing.assert_array_equal(w0, w1)
+
+
+@pytest.mark.parametrize("options", [dict(), dict(batch_size=2)], ids=["lanes", "each"])
+def test_a_divergence_warns_nothing_and_names_the_ensemble(engine, options):
+    """Weights of both signs overflowing (inf - inf in a sum) raise the member's
+    TrainingError, not a NumPy warning (an error under ``-W error``)."""
+    ens = bp.Ensemble([2, 4, 1], n=4, seed=0, activation="linear", engine=engine)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(bp.TrainingError, match="member 2: .*the ensemble is unchanged$"):
+            ens.train([[3.0, 3.0]], [[1.0]], 200, [0.01, 0.01, 5.0, 0.01], **options)
 
 
 def test_a_diverging_member_carries_its_index(engine):

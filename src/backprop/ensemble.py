@@ -418,9 +418,9 @@ class Ensemble:
                     failed = min((f.result() for f in futures), key=lambda f: (f < 0, f))
                 # the members with a weight that is not finite (their sum is
                 # not finite then: a quick look first)
-                bad = (
-                    np.flatnonzero(~np.isfinite(W).all(axis=0)) if not np.isfinite(W.sum()) else []
-                )
+                with np.errstate(all="ignore"):  # (inf - inf in the sum: no warning)
+                    finite = np.isfinite(W.sum())
+                bad = np.flatnonzero(~np.isfinite(W).all(axis=0)) if not finite else []
                 if failed >= 0 or len(bad):
                     rows = ~np.isfinite(errors[:, off : off + size])
                     members = np.flatnonzero(rows.any(axis=1))
@@ -678,6 +678,7 @@ class Ensemble:
 def _member_error(k: int, message: str, epoch: int | None) -> TrainingError:
     """The error of member ``k``'s failed training ("member k: ..."), which
     carries ``k`` as its ``member`` and the ``epoch`` (of the call) it failed in."""
+    message = message.replace("the network is unchanged", "the ensemble is unchanged")
     return _training.training_error(f"member {k}: {message}", epoch, k)
 
 
