@@ -248,6 +248,20 @@ CONSTRUCTOR_CASES = [
         ValueError,
         r"^activation 'softmax' is only allowed on the output layer",
     ),
+    (
+        "softmax-of-one-unit",
+        [2, 3, 1],
+        dict(output_activation="softmax"),
+        ValueError,
+        r"^output_activation 'softmax' needs at least 2 output units",
+    ),
+    (
+        "softmax-of-one-unit-list",
+        [2, 1],
+        dict(activation=["softmax"], loss="cross_entropy"),
+        ValueError,
+        r"^activation 'softmax' needs at least 2 output units",
+    ),
     ("loss", [2, 2], dict(loss="l2"), ValueError, r"^loss must be one of"),
     (
         "cross-entropy-relu",

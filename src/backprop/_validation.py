@@ -280,9 +280,11 @@ def fits_in_memory(name: str, n_bytes: int, what: str, share: float = 1.0) -> No
 
 
 def activations(
-    activation: Any, output_activation: Any, n_layers: int, names: Sequence[str]
+    activation: Any, output_activation: Any, sizes: Sequence[int], names: Sequence[str]
 ) -> tuple[str, ...]:
-    """One activation name per weight layer, from ``Network``'s two arguments."""
+    """One activation name per weight layer of a network of layers ``sizes``,
+    from ``Network``'s two arguments."""
+    n_layers = len(sizes) - 1
     if not isinstance(activation, (str, Sequence)):
         raise TypeError(
             f"activation must be a name or a list of names (one per weight "
@@ -303,6 +305,12 @@ def activations(
             raise ValueError("give output_activation only with a single activation name")
     if "softmax" in acts[:-1]:
         raise ValueError("activation 'softmax' is only allowed on the output layer")
+    if acts[-1] == "softmax" and sizes[-1] < 2:
+        name = "activation" if output_activation is None else "output_activation"
+        raise ValueError(
+            f"{name} 'softmax' needs at least 2 output units (one per class; a single "
+            f"unit's softmax is always 1): for one output use 'logistic'"
+        )
     return tuple(acts)
 
 

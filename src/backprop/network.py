@@ -150,7 +150,7 @@ class Network:
         self._bias = check.choice("bias", bias, BIAS_MODES)
         self._train_bias = check.flag("train_bias", train_bias)
         self._activations = check.activations(
-            activation, output_activation, len(self._sizes) - 1, ACTIVATIONS
+            activation, output_activation, self._sizes, ACTIVATIONS
         )
         self._loss = check.loss(loss, self._activations[-1], LOSSES)
         self._dtype = check.float_dtype(dtype)
