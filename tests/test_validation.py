@@ -496,11 +496,43 @@ def test_a_network_that_overflows_before_training_is_not_blamed_on_the_rate(engi
         net.train(form([1e200]), form([0.0]), epochs=4, learning_rate=1.0)
     message = str(info.value)
     assert "overflowed on this data before this call" in message
-    assert "NaN or infinity in the error of sample 0" in message
+    assert "the error of sample 0 is NaN or infinite" in message
+    assert "outputs (largest 1e+200" in message  # (the weight is 1: outputs = inputs)
     assert "diverged" not in message and "smaller learning_rate" not in message
     assert_unchanged(net, before)
     with pytest.raises(bp.NonFiniteError, match="error of sample 0"):
         net.total_error(form([1e200]), form([0.0]))
+
+
+def test_targets_too_large_to_square_are_named(engine):
+    """Finite outputs, targets of 1e300: the squared error overflows because of
+    the targets, which are named (a ValueError, as for a NaN in them), not the
+    weights or the inputs."""
+    net = _linear(engine)
+    before = net.params
+    X, T = [[0.5], [1.0]], [[0.0], [1e300]]
+    with pytest.raises(ValueError, match=r"^T: the error of sample 1 is NaN or infinite") as info:
+        net.train(X, T, epochs=2, learning_rate=0.1)
+    assert "targets (largest 1e+300)" in str(info.value)
+    assert not isinstance(info.value, bp.TrainingError)
+    assert_unchanged(net, before)
+    with pytest.raises(bp.NonFiniteError, match="targets .largest 1e.300. too far apart"):
+        net.total_error(X, T)
+
+
+@pytest.mark.parametrize("validation", [([[1e210]], [[0.0]]), ([[1.0]], [[1e300]])])
+@pytest.mark.parametrize("patience", [None, 2])
+def test_a_validation_error_that_overflows_stops_training(engine, validation, patience):
+    """Validation data whose error overflows is not measured as infinity (a
+    curve of inf that patience would stop on): the call raises, the network
+    unchanged."""
+    net = _linear(engine)
+    before = net.params
+    with pytest.raises(bp.TrainingError, match="validation data became NaN or infinite") as info:
+        net.train([[1.0]], [[1.0]], epochs=3, learning_rate=0.5, validation=validation,
+                  patience=patience)  # fmt: skip
+    assert info.value.epoch == 0
+    assert_unchanged(net, before)
 
 
 def test_overflow_epoch_derivation():

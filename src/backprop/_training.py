@@ -93,6 +93,25 @@ def overflow_message(
     )
 
 
+def error_overflow(net: Network, X: np.ndarray, T: np.ndarray, sample: int) -> tuple[str, bool]:
+    """Why the error of ``sample`` (a row of ``X`` and ``T``) is NaN or infinite:
+    the message, and whether the targets are to blame (the network's outputs for
+    it are finite and smaller than the targets, and a squared loss overflows on
+    their distance) rather than the network."""
+    engine, (sizes, layout, acts) = net._engine, net._shape
+    out = engine.forward(net._params, sizes, layout, acts, X[sample : sample + 1])
+    if net.loss != "cross_entropy" and check.all_finite(out):
+        precision = f" in {net.dtype.name}" if net.dtype != np.float64 else ""
+        largest_out, largest_t = float(np.abs(out).max()), float(np.abs(T[sample]).max())
+        return (
+            f"the error of sample {sample} is NaN or infinite{precision} although the "
+            f"network's outputs for it are finite: outputs (largest {largest_out:.3g}) and "
+            f"targets (largest {largest_t:.3g}) too far apart to square",
+            largest_t >= largest_out,
+        )
+    return overflow_message(net, "the error", sample), False
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """Training was interrupted (Ctrl-C): the network keeps every completed update.
 
@@ -691,7 +710,7 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
             stop = False
             validation_error = None
             if plan.validation is not None:
-                validation_error = _validation_error(net, plan.validation)
+                validation_error = _validation_error(net, plan.validation, record.done - 1)
                 record.validation.append(validation_error)
                 record.validation_epochs.append(record.done - 1)
                 if validation_error < best_error:
@@ -734,9 +753,11 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
         _save_checkpoint(net, plan.checkpoint)
 
 
-def _validation_error(net: Network, data: tuple[np.ndarray, np.ndarray]) -> float:
-    """The total error on held-out data, in blocks of a few milliseconds of work so
-    that Ctrl-C is seen between them."""
+def _validation_error(net: Network, data: tuple[np.ndarray, np.ndarray], epoch: int) -> float:
+    """The total error on held-out data after ``epoch``, in blocks of a few
+    milliseconds of work so that Ctrl-C is seen between them; a
+    ``TrainingError`` when it is not finite (the call then leaves the network
+    as it was)."""
     engine, (sizes, layout, acts) = net._engine, net._shape
     X, T = data
     block = max(1, (1 << 21) // net._params.size)
@@ -749,7 +770,21 @@ def _validation_error(net: Network, data: tuple[np.ndarray, np.ndarray]) -> floa
                 T[i : i + block],
             )
         )  # fmt: skip
-    return float(np.concatenate(errors).sum())
+    every = np.concatenate(errors)
+    with np.errstate(over="ignore"):
+        total = float(every.sum())
+    if math.isfinite(total):
+        return total
+    bad = first_bad_sample(every)
+    if bad is None:
+        message = f"the sum of {every.size} finite sample errors overflows"
+    else:  # (the network has changed in this call: not the data's fault alone)
+        message = error_overflow(net, X, T, bad)[0]
+    raise training_error(
+        f"the error on the validation data became NaN or infinite after epoch {epoch} "
+        f"(counting from 0): {message}; the network is unchanged",
+        epoch,
+    )
 
 
 def diverged(
@@ -776,17 +811,19 @@ def interrupted(
 
 
 def _divergence(net: Network, X: np.ndarray, T: np.ndarray, epoch: int,
-                learning_rate: float) -> TrainingError:  # fmt: skip
+                learning_rate: float) -> TrainingError | ValueError:  # fmt: skip
     """Why training failed, the weights already restored: the network overflowed
-    on this data before the call (``epoch`` None), or this call diverged in
-    ``epoch``."""
+    on this data before the call (``epoch`` None), or its targets are too large
+    for the loss (a ``ValueError``), or this call diverged in ``epoch``."""
     engine, (sizes, layout, acts) = net._engine, net._shape
     errors = engine.sample_errors(net._params, sizes, layout, acts, net._loss_code, X, T)
     bad = first_bad_sample(errors)
     if bad is not None:
+        message, targets = error_overflow(net, X, T, bad)
+        if targets:  # bad data, as a NaN in it would be
+            return ValueError(f"T: {message} (scale the targets down); the network is unchanged")
         return training_error(
-            f"the network overflowed on this data before this call: "
-            f"{overflow_message(net, 'the error', bad)}; training "
+            f"the network overflowed on this data before this call: {message}; training "
             f"cannot start from there (the learning rate is not the cause); the network "
             f"is unchanged",
             None,

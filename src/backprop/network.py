@@ -326,7 +326,7 @@ class Network:
         errors = self._engine.sample_errors(self._params, *self._shape, self._loss_code, X, T)
         bad = _training.first_bad_sample(errors)
         if bad is not None:
-            raise NonFiniteError(_training.overflow_message(self, "the error", bad))
+            raise NonFiniteError(_training.error_overflow(self, X, T, bad)[0])
         return float(errors.sum())
 
     def trace(
