@@ -301,6 +301,12 @@ def test_bad_input_gets_the_networks_errors():
         ens[3]
 
 
+def test_a_callback_must_take_the_member_first():
+    ens = bp.Ensemble([3, 4, 2], n=2, seed=0)
+    with pytest.raises(TypeError, match=r"callback must take \(k, epoch, error\)"):
+        ens.train(X, T, 2, 0.1, callback=lambda epoch, error: None)
+
+
 def test_forward_names_its_argument():
     ens = bp.Ensemble([3, 4, 2], n=3, seed=0)
     with pytest.raises(ValueError, match=r"^X must have 3 values per sample"):

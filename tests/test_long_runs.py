@@ -322,6 +322,26 @@ def test_bad_progress_and_checkpoint_arguments():
         net.train([0.0, 1.0], [1.0], record_every=0)
 
 
+@pytest.mark.parametrize(
+    "callback, message",
+    [(3, "callback must be callable, got int"),
+     (lambda: None, r"callback must take \(epoch, error\) .*<lambda>\(\) does not"),
+     (lambda epoch: None, r"<lambda>\(epoch\) does not")],
+)  # fmt: skip
+def test_a_callback_that_cannot_take_the_reports_is_refused_before_training(
+    engine, callback, message
+):
+    net = bp.Network([2, 1], seed=0, engine=engine)
+    before = net.params
+    with pytest.raises(TypeError, match=message):
+        net.train([0.0, 1.0], [1.0], epochs=3, callback=callback)
+    np.testing.assert_array_equal(net.params, before)
+    seen = []
+    net.train([0.0, 1.0], [1.0], epochs=3, callback=lambda epoch, *rest: seen.append(epoch))
+    net.train([0.0, 1.0], [1.0], epochs=3, callback=print)  # (no signature to read)
+    assert seen == [0, 1, 2]
+
+
 # ------------------------------------------------------------ found in review
 def test_interrupt_of_a_tiny_network(engine):
     """A network of one weight looks for signals as often as a large one (the

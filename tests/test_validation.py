@@ -556,3 +556,12 @@ def test_diverging_run_with_a_saturated_unit(form):
 
 def test_training_error_is_a_floating_point_error():
     assert issubclass(bp.TrainingError, FloatingPointError)
+
+
+def test_predict_and_accuracy_name_their_argument():
+    net = bp.Network([2, 3, 2], seed=0)
+    for call in (lambda X: net.predict(X), lambda X: net.accuracy(X, [])):
+        with pytest.raises(ValueError, match=r"^X is empty"):
+            call(np.zeros((0, 2)))
+        with pytest.raises(ValueError, match=r"^X must have 2 values per sample"):
+            call(np.zeros((3, 3)))

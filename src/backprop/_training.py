@@ -282,8 +282,7 @@ def make_plan(
             raise ValueError("patience needs validation data")
         patience = check.positive_int("patience", patience)
     callback = o["callback"]
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    check_callback(callback, ("epoch", "error"))
     record_every = min(check.positive_int("record_every", o["record_every"]), max(1, epochs))
     report_every = min(check.positive_int("report_every", o["report_every"]), max(1, epochs))
     _check_history_fits(epochs, record_every, report_every if validation is not None else 0)
@@ -401,6 +400,28 @@ def _shuffle_state(net: Network, n_samples: int, shuffle: Any, seed: Any) -> Shu
 def _fast_calls(net: Network) -> int:
     trainer = net._trainer
     return 0 if trainer is None else trainer.calls
+
+
+def check_callback(callback: Any, arguments: tuple[str, ...]) -> None:
+    """Refuse, before training, a ``callback`` that is not callable or cannot
+    take ``arguments`` (its first positional arguments; one more, the
+    validation error, is passed when it takes one more).  A callable whose
+    signature Python cannot tell is taken as it is."""
+    if callback is None:
+        return
+    if not callable(callback):
+        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    try:
+        inspect.signature(callback)
+    except (TypeError, ValueError):
+        return
+    if not takes_positional(callback, len(arguments)):
+        names = ", ".join(arguments)
+        raise TypeError(
+            f"callback must take ({names}) or ({names}, validation_error) as positional "
+            f"arguments; {getattr(callback, '__name__', 'it')}{inspect.signature(callback)} "
+            f"does not"
+        )
 
 
 def takes_positional(callback: Callable[..., Any], count: int) -> bool:

@@ -516,8 +516,7 @@ class Ensemble:
             first.get("checkpoint"), first.get("checkpoint_every")
         )
         callback = first.get("callback")
-        if callback is not None and not callable(callback):
-            raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+        _training.check_callback(callback, ("k", "epoch", "error"))
         spanning = any(first.get(k) is not None for k in ("validation", "patience", "callback"))
         if spanning and checkpoint_every is not None:
             raise ValueError(

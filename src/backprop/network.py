@@ -309,8 +309,12 @@ class Network:
         Raises ``NonFiniteError`` (a ``FloatingPointError``) naming the first
         sample whose output is NaN or infinite: the input is checked finite, so
         the network overflowed on it."""
+        return self._forward(x, "x")
+
+    def _forward(self, x: Any, name: str) -> np.ndarray:
+        """``forward``, its input's errors naming it ``name``."""
         _training.guard(self, "run it forward")
-        X, single = check.sample_rows("x", x, self._sizes[0], "input", self._dtype)
+        X, single = check.sample_rows(name, x, self._sizes[0], "input", self._dtype)
         out = self._engine.forward(self._params, *self._shape, X)
         bad = _training.first_bad_sample(out)
         if bad is not None:
@@ -467,7 +471,7 @@ class Network:
         Only for classifiers (a logistic or softmax output layer): a regression
         network's outputs are values, not classes (use ``forward``)."""
         self._classifier("predict")
-        out = self.forward(X)
+        out = self._forward(X, "X")
         labels = _classes(np.atleast_2d(out))
         return labels[0] if out.ndim == 1 else labels
 
