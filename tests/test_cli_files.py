@@ -374,3 +374,18 @@ def test_an_ensemble_file_is_not_a_network(tmp_path, capsys):
         assert code == 2
         assert err.count("\n") == 1
         assert "holds an ensemble of 3 networks, not one network" in err
+
+
+def test_info_describes_an_ensemble_file(tmp_path, capsys):
+    path = tmp_path / "ens.npz"
+    bp.Ensemble([2, 3, 1], n=3, seed=0, activation="tanh", bias="shared").save(path)
+    code, out, err = run(["info", str(path)], capsys)
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0] == (
+        f"{path}: backprop ensemble file, format version 1: 3 networks of one shape "
+        f"(seeds recorded)"
+    )
+    assert "  layers        2 -> 3 -> 1" in lines
+    assert "  activations   tanh, tanh" in lines
+    assert "  parameters    11 each (9 weights, 2 biases)" in lines

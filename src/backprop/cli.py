@@ -517,20 +517,31 @@ def predict(args: argparse.Namespace) -> int:
 def info(args: argparse.Namespace) -> int:
     from . import _spec, io
 
-    header = io.read_header(args.model)
-    net = io.load(args.model)  # the whole file checked
+    loaded = io.load(args.model)  # the whole file checked: a network, or an ensemble's
+    if isinstance(loaded, Network):
+        net, header = loaded, io.read_header(args.model)
+        title = f"{args.model}: backprop network file, format version {header['version']}"
+        each = ""
+    else:  # the members share every line below but their weights and state
+        net, header = loaded[0], {}
+        seeds = "seeds recorded" if loaded.seeds is not None else "no seeds recorded"
+        title = (
+            f"{args.model}: backprop ensemble file, format version {io.ENSEMBLE_VERSION}: "
+            f"{len(loaded):,} networks of one shape ({seeds})"
+        )
+        each = " each"
     layers = net.layers
     weights = sum(a * b for a, b in zip(layers, layers[1:]))
     biases = _spec.param_count(layers, net.bias) - weights
     lines = [
-        f"{args.model}: backprop network file, format version {header['version']}",
+        title,
         f"  layers        {' -> '.join(map(str, layers))}",
         f"  activations   {', '.join(net.activations)}",
         f"  loss          {net.loss}",
         f"  bias          {net.bias}"
         + ("" if net.bias == "none" else f" ({'trained' if net.train_bias else 'not trained'})"),
         f"  dtype         {np.dtype(net.dtype).name}",
-        f"  parameters    {weights + biases:,} ({weights:,} weights, {biases:,} biases)",
+        f"  parameters    {weights + biases:,}{each} ({weights:,} weights, {biases:,} biases)",
     ]
     for l, (n_in, n_out) in enumerate(zip(layers, layers[1:])):
         n_b = _spec.bias_count(n_out, net.bias)
@@ -901,9 +912,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "info",
-        help="describe a saved network",
+        help="describe a saved network (or ensemble)",
         description="Layers, options, parameter counts, training state, "
-        "column names and the file's format version.",
+        "column names and the file's format version; of an ensemble's file, the "
+        "number of networks and what they share.",
     )
     p.add_argument("model", metavar="MODEL.npz")
     p.set_defaults(func=info)
