@@ -312,7 +312,7 @@ def bad_files(tmp_path, flowers):
         (["predict", "flowers.csv", "flowers.csv"], "not a readable ZIP"),
         (["predict", "model.npz", "text.csv"], "no column 'petal', an input of"),
         (["predict", "missing.npz", "flowers.csv"], "missing.npz: No such file"),
-        (["info", "flowers.csv"], "cannot read a network file"),
+        (["info", "flowers.csv"], "cannot load a network from"),
         (["info", "."], "directory"),
         (["draw", "-o", "x.png"], "MODEL file or --tutorial"),
         (["draw", "model.npz", "--show", "gradient", "-o", "x.png"], "needs --tutorial"),
@@ -337,7 +337,7 @@ def test_the_console_script_reports_bad_input_without_a_traceback(tmp_path):
         [str(script), "info", "not-a-model.npz"], capture_output=True, text=True, cwd=tmp_path
     )
     assert result.returncode == 2
-    assert result.stderr.startswith("backprop info: error: cannot read a network file")
+    assert result.stderr.startswith("backprop info: error: cannot load a network from")
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stdout == ""
 
