@@ -97,12 +97,20 @@ def test_the_console_script_runs_the_demo(console_script):
     assert "0.298371109" in result.stdout and "DIFFERS" not in result.stdout
 
 
-def test_the_console_script_exits_with_usage_on_bad_arguments(console_script):
-    result = subprocess.run(
-        [str(console_script), "demo", "--engine", "gpu"], capture_output=True, text=True
-    )
+@pytest.mark.parametrize(
+    "argv, start",
+    [(["demo", "--engine", "gpu"], "backprop demo: error: argument --engine: invalid choice"),
+     (["demo", "--epochs", "0"], "backprop demo: error: argument --epochs: must be at least 1"),
+     (["draw", "--tutorial", "-o", "x.png", "--dpi", "0"], "backprop draw: error: argument --dpi"),
+     (["train", "x.csv", "-t", "y", "-o", "m.npz", "--validation-split", "1.0"],
+      "backprop train: error: argument --validation-split: must be from 0 up to"),
+     (["frob"], "backprop: error: argument COMMAND: invalid choice: 'frob'")],
+)  # fmt: skip
+def test_the_console_script_refuses_bad_arguments_in_one_line(console_script, argv, start):
+    result = subprocess.run([str(console_script), *argv], capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.startswith("usage: backprop")
+    assert result.stderr.startswith(start)
+    assert result.stderr.count("\n") == 1 and result.stderr.endswith("--help)\n")
 
 
 def test_every_bench_case_can_be_planned_in_quick_mode():

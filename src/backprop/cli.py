@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -781,8 +781,16 @@ def _save(fig: Any, path: str, dpi: int = DPI) -> None:
 
 
 # ------------------------------------------------------------------ the parser
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors are one line on stderr (status 2), as
+    every other error of the command is, with where to find the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="backprop",
         description="Backpropagation for small networks, with a Cython core: the seed's "
         "worked example (demo), training and prediction from CSV files, pictures.",
