@@ -188,8 +188,9 @@ def test_save_rejects_a_non_network_and_leaves_the_file(tmp_path, bad_net):
 def test_failed_save_leaves_no_file_behind(tmp_path, target, error):
     """The error is the file system's; no temporary file is left either way."""
     (tmp_path / "a-directory").mkdir()
-    with pytest.raises(error):
+    with pytest.raises(error) as info:
         bpio.save(bp.Network(SIZES, seed=1), tmp_path / target)
+    assert info.value.filename == str(tmp_path / target)  # (not a temporary file's name)
     assert os.listdir(tmp_path) == ["a-directory"]
     assert os.listdir(tmp_path / "a-directory") == []
 

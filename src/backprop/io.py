@@ -395,6 +395,9 @@ def _write_atomically(target: str, data: bytes) -> None:
         # a device, FIFO or socket is never replaced (saving to /dev/null as root
         # would otherwise put a regular file in its place)
         raise ValueError(f"cannot save to {target!r}: it is not a regular file")
+    if found is not None and stat.S_ISDIR(found):
+        # (before a temporary file is made beside it: the error names the path given)
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), target)
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except OSError:  # no such file (or a dangling link, replaced): the umask decides
@@ -407,6 +410,8 @@ def _write_atomically(target: str, data: bytes) -> None:
             fd = os.open(temp, flags, 0o666)
         except FileExistsError:
             continue
+        except OSError as exc:  # no such directory, no permission: named as given
+            raise type(exc)(exc.errno, exc.strerror, target) from None
         break
     else:  # pragma: no cover - 100 collisions of 48 random bits
         raise FileExistsError(f"cannot create a temporary file beside {target!r}")
