@@ -344,6 +344,30 @@ def test_a_divergence_warns_nothing_and_names_the_ensemble(engine, options):
             ens.train([[3.0, 3.0]], [[1.0]], 200, [0.01, 0.01, 5.0, 0.01], **options)
 
 
+@pytest.mark.parametrize("n_jobs", [1, 2])
+@pytest.mark.parametrize(
+    "options", [dict(), dict(batch_size=2), dict(batch_size=2, validation=(X[:3, :2], T[:3, :1]))],
+    ids=["lanes", "each", "reports"],
+)  # fmt: skip
+def test_the_member_named_is_the_one_that_diverges_first(engine, n_jobs, options):
+    """The earliest divergence (by epoch, then member) is named, whichever member
+    comes first in the ensemble or finishes first on the threads."""
+    Xd, Td = [[3.0, 3.0], [1.0, 2.0]], [[1.0], [0.0]]
+    rates = [0.01, 0.5, 0.01, 5.0, 0.01]
+    ens = bp.Ensemble([2, 4, 1], n=5, seed=0, activation="linear", engine=engine)
+    alone = {}
+    for k, lr in enumerate(rates):
+        try:
+            ens[k].train(Xd, Td, 300, lr, **options)
+        except bp.TrainingError as exc:
+            alone[k] = exc.epoch
+    first = min(alone, key=lambda k: (alone[k], k))
+    assert first == 3 and alone[1] > alone[3]  # (the later member diverges first)
+    with pytest.raises(bp.TrainingError) as info:
+        ens.train(Xd, Td, 300, rates, n_jobs=n_jobs, **options)
+    assert (info.value.member, info.value.epoch) == (first, alone[first])
+
+
 def test_a_diverging_member_carries_its_index(engine):
     ens = bp.Ensemble([3, 4, 2], n=3, seed=0, output_activation="linear", engine=engine)
     with pytest.raises(bp.TrainingError) as info:

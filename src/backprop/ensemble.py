@@ -531,11 +531,12 @@ class Ensemble:
         threads = jobs > 1 and n > 1
         stoppable = spanning and threads  # one chunk, each member's whole run in a worker
         reports = display if spanning and display.shown else None  # (from the members)
-        if callback is not None or stoppable or reports is not None:
+        failures = _Failures()
+        if spanning:  # (a call that reports: its members' reports are the hooks)
             lock = threading.Lock()  # one callback at a time, whichever thread reports
             for k, s in enumerate(members_settings):
                 s["callback"] = _member_callback(
-                    callback, k, lock, stop if stoppable else None, reports
+                    callback, k, lock, stop if stoppable else None, reports, failures
                 )
         settings = members_settings
         # chunks of about a tenth of a second: the first of one epoch, the next
@@ -579,7 +580,8 @@ class Ensemble:
                         return nets[k].train(X, T, size, lr, update, **s)
                     except TrainingError as exc:  # (dated from the chunk's first epoch)
                         message, epoch = _training.shifted(str(exc), exc.epoch, start, lr)
-                        raise _member_error(k, message, epoch) from None
+                        failures.add(k, _member_error(k, message, epoch))
+                        return None
 
                 _signals.look()  # Ctrl-C between chunks (see backprop._signals)
                 if pool is None:
@@ -594,6 +596,8 @@ class Ensemble:
                         for f in futures:  # those not begun
                             f.cancel()
                         raise
+                if failures.first is not None:  # every member of the chunk has run
+                    raise failures.first
                 with _signals.held():  # the chunk's records, not cut short by Ctrl-C
                     parts.append(self._chunk_history(results, size, every, chunked_records,
                                                      done, epochs))  # fmt: skip
@@ -681,19 +685,46 @@ def _member_error(k: int, message: str, epoch: int | None) -> TrainingError:
     return _training.training_error(f"member {k}: {message}", epoch, k)
 
 
+class _Failures:
+    """The members' training errors in a chunk of a call: the one raised is the
+    earliest, by epoch and then by member (as on the side-by-side path),
+    whatever order threads and chunks ran the members in.  A member past its
+    epoch cannot fail earlier: it may stop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[int, int] | None = None
+        self.first: TrainingError | None = None
+
+    def add(self, k: int, error: TrainingError) -> None:
+        key = (-1 if error.epoch is None else error.epoch, k)  # (None: before the call)
+        with self._lock:
+            if self._key is None or key < self._key:
+                self._key, self.first = key, error
+
+    def passed(self, epoch: int) -> bool:
+        """Whether a member after ``epoch`` (of the call) is past the first failure."""
+        key = self._key
+        return key is not None and epoch > key[0]
+
+
 def _member_callback(
     callback: Any, k: int, lock: threading.Lock, stop: threading.Event | None,
-    display: _Display | None = None,
+    display: _Display | None = None, failures: _Failures | None = None,
 ) -> Any:  # fmt: skip
     """Member ``k``'s ``train`` callback: the ensemble's ``callback`` (or None),
     called with ``k`` first (``callback(k, epoch, error[, validation_error])``,
     one call at a time); with ``stop``, ``False`` once it is set, so that a
     member trained in a worker, which sees no signal, ends at its next report
     after Ctrl-C instead of at the end of its run; with ``display``, the
-    member's report goes to the ensemble's progress display."""
+    member's report goes to the ensemble's progress display; with
+    ``failures``, ``False`` once the member is past the epoch of another's
+    failure (the call raises that, whatever this member would do after)."""
 
     def call(*args: Any) -> Any:
         if stop is not None and stop.is_set():
+            return False
+        if failures is not None and failures.passed(args[0]):
             return False
         if callback is None and display is None:
             return True
