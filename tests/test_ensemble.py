@@ -8,7 +8,9 @@ and per-member data, with one or two threads.
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
 import sys
 import time
 import warnings
@@ -741,3 +743,31 @@ def test_progress_shows_one_display_and_changes_nothing(engine, options, n_jobs,
         assert not any(c.get("callback") for c in calls)
     with pytest.raises(TypeError, match="progress must be True or False, got 'yes'"):
         shown.train(X, T, 1, 0.1, progress="yes")
+
+
+def test_members_on_threads_find_blas_at_their_first_use(tmp_path):
+    """BLAS is looked up at the first need: two workers needing it at once (the
+    first mini-batches of a fresh process) both use it, as each member alone
+    does.  It was once marked absent while the first looked, and the other
+    trained without it (other round-off).  OpenBLAS on one thread, whose sgemm
+    rounds as on one thread in the workers."""
+    pytest.importorskip("scipy")
+    script = tmp_path / "first.py"
+    script.write_text(
+        "import numpy as np, backprop as bp\n"
+        "rng = np.random.default_rng(0)\n"
+        "X = rng.uniform(-1, 1, (64, 128)).astype(np.float32)\n"
+        "T = rng.uniform(0, 1, (64, 10)).astype(np.float32)\n"
+        "ens = bp.Ensemble([128, 160, 10], 2, seed=1, activation='tanh', dtype=np.float32)\n"
+        "alone = [ens[k] for k in range(2)]\n"
+        "ens.train(X, T, 1, 0.05, batch_size=32, n_jobs=2)\n"
+        "for k in range(2):\n"
+        "    alone[k].train(X, T, 1, 0.05, batch_size=32)\n"
+        "    assert np.array_equal(ens[k].params, alone[k].params), k\n"
+    )
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    env.pop("BACKPROP_BLAS", None)
+    for _ in range(3):
+        result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                                env=env, cwd=tmp_path)  # fmt: skip
+        assert result.returncode == 0, result.stderr

@@ -87,19 +87,26 @@ def blas_available():
     ``BACKPROP_BLAS=0`` in the environment turns it off.
     """
     global dgemm_ptr, sgemm_ptr, blas_state
+    cdef dgemm_t d = NULL
+    cdef sgemm_t s = NULL
     if blas_state == 0:
-        blas_state = -1
+        # the state is set last, once known: a thread that asks while another is
+        # importing SciPy (the import lets other threads run) looks for itself,
+        # instead of reading "absent" and training that network without BLAS
+        found = -1
         if os.environ.get("BACKPROP_BLAS", "1").strip().lower() not in ("0", "false", "no", "off"):
             try:
                 from scipy.linalg import cython_blas
                 capsule = cython_blas.__pyx_capi__["dgemm"]
-                dgemm_ptr = <dgemm_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+                d = <dgemm_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
                 capsule = cython_blas.__pyx_capi__["sgemm"]
-                sgemm_ptr = <sgemm_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
-                blas_state = 1
+                s = <sgemm_t> PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+                found = 1
             except (ImportError, KeyError, AttributeError, ValueError):
-                dgemm_ptr = NULL
-                sgemm_ptr = NULL
+                pass
+        if found == 1:
+            dgemm_ptr, sgemm_ptr = d, s
+        blas_state = found
     return blas_state == 1
 
 
