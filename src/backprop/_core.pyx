@@ -450,12 +450,13 @@ def map_values(values, str fn):
 def _choose_simd():
     """The level ``BACKPROP_SIMD`` names (``baseline``, ``avx2``, ``avx512``), or the
     best usable one; a level this CPU lacks is refused."""
-    wanted = os.environ.get("BACKPROP_SIMD", "").strip().lower()
+    given = os.environ.get("BACKPROP_SIMD", "")
+    wanted = given.strip().lower()
     try:
         use_simd(wanted or None)
     except (ValueError, RuntimeError) as exc:
         if wanted:
-            raise RuntimeError(f"BACKPROP_SIMD={wanted}: {exc}") from None
+            raise RuntimeError(f"BACKPROP_SIMD={given!r}: {exc}") from None
         raise
 
 
