@@ -56,7 +56,8 @@ def networks(draw):
     """Options of a small network: sizes, activations, loss, bias, weights."""
     sizes = draw(st.lists(st.integers(1, 4), min_size=2, max_size=4))
     hidden = draw(st.sampled_from(bp.ACTIVATIONS[:-1]))  # softmax: output only
-    output = draw(st.sampled_from(bp.ACTIVATIONS))
+    # (softmax: output only, and of two units or more)
+    output = draw(st.sampled_from(bp.ACTIVATIONS if sizes[-1] > 1 else bp.ACTIVATIONS[:-1]))
     losses = ["half_sse", "mse"] + (["cross_entropy"] if output in ("logistic", "softmax") else [])
     options = dict(
         activation=hidden,

@@ -230,11 +230,11 @@ def test_refused_shapes(engine, method, layers, X, T, argument, message):
     np.testing.assert_array_equal(net.params, before)
 
 
-def test_forward_names_x(engine):
+def test_forward_names_x_and_predict_names_X(engine):
     net = bp.Network([3, 2, 1], seed=0, engine=engine)
     with pytest.raises(ValueError, match=r"^x must be 1-D .* got shape \(5,\)$"):
         net.forward(np.ones(5))
-    with pytest.raises(ValueError, match=r"^x must be 1-D .* got shape \(5,\)$"):
+    with pytest.raises(ValueError, match=r"^X must be 1-D .* got shape \(5,\)$"):
         net.predict(np.ones(5))
 
 

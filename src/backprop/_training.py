@@ -104,7 +104,7 @@ def error_overflow(net: Network, X: np.ndarray, T: np.ndarray, sample: int) -> t
         precision = f" in {net.dtype.name}" if net.dtype != np.float64 else ""
         largest_out, largest_t = float(np.abs(out).max()), float(np.abs(T[sample]).max())
         return (
-            f"the error of sample {sample} is NaN or infinite{precision} although the "
+            f"NaN or infinity in the error of sample {sample}{precision}, although the "
             f"network's outputs for it are finite: outputs (largest {largest_out:.3g}) and "
             f"targets (largest {largest_t:.3g}) too far apart to square",
             largest_t >= largest_out,
