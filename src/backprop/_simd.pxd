@@ -55,6 +55,11 @@ exp32   0.649 ulp                    0.782 ulp
 tanh64  0.830 ulp (near ``|x| = 0.55``)
 tanh32  0.848 ulp (near ``|x| = 0.55``)
 ======  ===========================  ========================================
+
+The logistic, ``1 / (1 + e^-x)`` from ``exp``, adds the sum's and the
+division's roundings: up to about 2 ulp (a helper's scan of 2 million points
+of [-30, 30]: 1.97 ulp in double, 2.4 in single), and 0 below ``x = -709.78``
+(single: -88.72) where the exact value is subnormal.
 """
 
 from libc.math cimport INFINITY, fabs, fabsf
