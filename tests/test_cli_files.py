@@ -389,3 +389,10 @@ def test_info_describes_an_ensemble_file(tmp_path, capsys):
     assert "  layers        2 -> 3 -> 1" in lines
     assert "  activations   tanh, tanh" in lines
     assert "  parameters    11 each (9 weights, 2 biases)" in lines
+    assert not any("training state" in line for line in lines)
+    ens = bp.load(path)
+    ens.train([[0.1, 0.2], [0.3, 0.4]], [[0.5], [0.6]], 2, 0.1, optimizer="adam", shuffle=True)
+    ens.save(path)
+    code, out, err = run(["info", str(path)], capsys)
+    assert "  training state: adam optimizer (3 of 3 members)" in out.splitlines()
+    assert "  shuffling stream over 2 samples (3 of 3 members)" in out.splitlines()

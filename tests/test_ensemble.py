@@ -303,6 +303,39 @@ def test_bad_input_gets_the_networks_errors():
         ens[3]
 
 
+@pytest.mark.parametrize("options", [dict(), dict(optimizer="momentum"), dict(progress=True)])
+def test_zero_epochs_change_nothing(engine, options):
+    ens = bp.Ensemble([3, 4, 2], n=3, seed=0, engine=engine)
+    before = ens.weights
+    assert ens.train(X, T, 0, 0.1, **options).shape == (3, 0)
+    for w0, w1 in zip(before, ens.weights):
+        np.testing.assert_array_equal(w0, w1)
+
+
+@pytest.mark.parametrize("options", [dict(), dict(optimizer="momentum")], ids=["lanes", "each"])
+def test_targets_too_large_name_the_member_on_every_path(engine, options):
+    """Targets that the loss cannot square: a ValueError naming the member (as
+    the member alone raises it), the ensemble unchanged, on both paths."""
+    Xs, Ts = X[:4, :2], T[:4, :1]
+    big = Ts * 1e200 + 1e200
+    ens = bp.Ensemble([2, 3, 1], n=3, seed=0, activation="tanh", output_activation="linear",
+                      engine=engine)  # fmt: skip
+    before = ens.weights
+    with pytest.raises(ValueError, match=r"^member 1: T: NaN or infinity .* too far apart") as e:
+        ens.train(Xs, np.stack([Ts, big, Ts]), 3, 0.1, **options)
+    assert e.value.member == 1 and e.value.args[0].endswith("the ensemble is unchanged")
+    assert not isinstance(e.value, bp.TrainingError)
+    for w0, w1 in zip(before, ens.weights):
+        np.testing.assert_array_equal(w0, w1)
+    with pytest.raises(bp.NonFiniteError, match=r"^member 2: NaN or infinity in the error"):
+        ens.total_error(Xs, np.stack([Ts, Ts, big]))
+    with pytest.raises(ValueError, match=r"^configuration 0: T: NaN or infinity"):
+        bp.sweep(
+            [2, 3, 1], Xs, big, {"learning_rate": [0.1, 0.2]}, epochs=2, activation="tanh",
+            output_activation="linear", engine=engine, **options,
+        )  # fmt: skip
+
+
 def test_a_callback_must_take_the_member_first():
     ens = bp.Ensemble([3, 4, 2], n=2, seed=0)
     with pytest.raises(TypeError, match=r"callback must take \(k, epoch, error\)"):
@@ -523,9 +556,10 @@ def test_sweep_errors():
             bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1]}, **{name: value})
         with pytest.raises(TypeError, match=f"'{name}' is not a sweep's option"):
             bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1], name: [value]})
-    rows = bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1]}, epochs=1, progress=False,
-                    callback=None).rows  # fmt: skip
-    assert len(rows) == 1
+    for off in (False, np.False_):
+        rows = bp.sweep([3, 4, 2], X, T, {"learning_rate": [0.1]}, epochs=1, progress=off,
+                        callback=None).rows  # fmt: skip
+        assert len(rows) == 1
     with pytest.raises(ValueError, match="record_every must be >= 1"):
         bp.sweep([3, 4, 2], X, T, {"record_every": [2, 0]})
     with pytest.raises(TypeError, match=r"grid\['record_every'\] must be a list of values"):

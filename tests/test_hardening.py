@@ -476,6 +476,21 @@ def test_saving_over_a_file_keeps_its_permission_bits(tmp_path):
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX links and permission bits")
+def test_saving_over_a_link_to_a_directory_replaces_the_link_not_its_mode(tmp_path):
+    """The link is replaced by the file (as any link is); the file gets a new
+    file's mode, not the directory's (r-x: a file its owner could not write)."""
+    (tmp_path / "dir").mkdir(mode=0o555)
+    os.symlink(tmp_path / "dir", tmp_path / "link")
+    bp.Network([2, 2], seed=3).save(tmp_path / "link")
+    assert stat.S_ISREG(os.lstat(tmp_path / "link").st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.lstat(tmp_path / "link").st_mode) == 0o666 & ~umask
+    assert bpio.load(tmp_path / "link").layers == (2, 2)
+    os.chmod(tmp_path / "dir", 0o755)
+
+
 def test_saving_syncs_the_file_and_its_directory(tmp_path, monkeypatch):
     synced: list[bool] = []
     real_fsync = os.fsync

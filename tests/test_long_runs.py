@@ -248,6 +248,16 @@ def test_a_run_stopped_by_its_callback_keeps_its_last_epoch(engine, stop_after):
     np.testing.assert_array_equal(h, h_full[kept])
 
 
+def test_a_run_stopped_at_its_last_epoch_is_a_run_that_ends(engine):
+    X, T = _problem(n_samples=5)
+    full = bp.Network([4, 16, 3], seed=5, engine=engine)
+    stopped = full.copy()
+    h_full = full.train(X, T, epochs=7, record_every=3)
+    h = stopped.train(X, T, epochs=7, record_every=3, callback=lambda e, err: e != 6)
+    np.testing.assert_array_equal(h, h_full)
+    assert len(h) == 3  # epochs 2, 5 and 6 (the last)
+
+
 @pytest.mark.parametrize("patience", [1, 4, 5, 7])
 def test_a_run_stopped_by_patience_keeps_its_last_epoch(engine, patience):
     X, T = _problem(n_samples=8)
@@ -326,7 +336,9 @@ def test_bad_progress_and_checkpoint_arguments():
     "callback, message",
     [(3, "callback must be callable, got int"),
      (lambda: None, r"callback must take \(epoch, error\) .*<lambda>\(\) does not"),
-     (lambda epoch: None, r"<lambda>\(epoch\) does not")],
+     (lambda epoch: None, r"<lambda>\(epoch\) does not"),
+     (lambda a, b, c, d: None, r"<lambda>\(a, b, c, d\) does not"),
+     (lambda a, b, *, c: None, r"<lambda>\(a, b, \*, c\) does not")],
 )  # fmt: skip
 def test_a_callback_that_cannot_take_the_reports_is_refused_before_training(
     engine, callback, message

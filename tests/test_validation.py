@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -520,19 +521,37 @@ def test_targets_too_large_to_square_are_named(engine):
         net.total_error(X, T)
 
 
-@pytest.mark.parametrize("validation", [([[1e210]], [[0.0]]), ([[1.0]], [[1e300]])])
+@pytest.mark.parametrize(
+    "validation, error, message",
+    [(([[1e210]], [[0.0]]), bp.TrainingError, "^the error on the validation data became NaN"),
+     (([[1.0]], [[1e300]]), ValueError, "^validation: NaN or infinity in the error of sample 0")],
+    ids=["outputs", "targets"],
+)  # fmt: skip
 @pytest.mark.parametrize("patience", [None, 2])
-def test_a_validation_error_that_overflows_stops_training(engine, validation, patience):
+def test_a_validation_error_that_overflows_stops_training(
+    engine, validation, error, message, patience
+):
     """Validation data whose error overflows is not measured as infinity (a
     curve of inf that patience would stop on): the call raises, the network
-    unchanged."""
+    unchanged; targets larger than the outputs are bad data (a ValueError),
+    outputs that overflow the loss are the network's (a TrainingError)."""
     net = _linear(engine)
     before = net.params
-    with pytest.raises(bp.TrainingError, match="validation data became NaN or infinite") as info:
+    with pytest.raises(error, match=message) as info:
         net.train([[1.0]], [[1.0]], epochs=3, learning_rate=0.5, validation=validation,
                   patience=patience)  # fmt: skip
-    assert info.value.epoch == 0
+    if error is bp.TrainingError:
+        assert info.value.epoch == 0
     assert_unchanged(net, before)
+
+
+def test_a_total_error_that_overflows_its_sum_is_refused(engine):
+    net = _linear(engine)
+    T = np.full((4, 1), 1.5e154)  # each (t - o)^2 / 2 finite, their sum not
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(bp.NonFiniteError, match="the sum of 4 finite sample errors"):
+            net.total_error(np.zeros((4, 1)), T)
 
 
 def test_overflow_epoch_derivation():

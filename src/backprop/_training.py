@@ -43,6 +43,15 @@ class TrainingError(FloatingPointError):
     member: int | None = None
 
 
+class TargetsError(ValueError):
+    """Targets too far from the network's outputs for the loss to square (a
+    ``ValueError``: bad data, found when training cannot start); an ensemble's
+    names its ``member`` (``epoch`` is None: before the call)."""
+
+    epoch: int | None = None
+    member: int | None = None
+
+
 def training_error(message: str, epoch: int | None, member: int | None = None) -> TrainingError:
     """A ``TrainingError`` with its ``epoch`` (and ``member``)."""
     error = TrainingError(message)
@@ -412,15 +421,21 @@ def check_callback(callback: Any, arguments: tuple[str, ...]) -> None:
     if not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
     try:
-        inspect.signature(callback)
+        signature = inspect.signature(callback)
     except (TypeError, ValueError):
         return
-    if not takes_positional(callback, len(arguments)):
+    params = signature.parameters.values()
+    required = sum(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+        for p in params
+    )
+    keywords = any(p.kind is p.KEYWORD_ONLY and p.default is p.empty for p in params)
+    if not takes_positional(callback, len(arguments)) or required > len(arguments) + 1 or keywords:
         names = ", ".join(arguments)
+        name = getattr(callback, "__name__", None) or type(callback).__name__
         raise TypeError(
             f"callback must take ({names}) or ({names}, validation_error) as positional "
-            f"arguments; {getattr(callback, '__name__', 'it')}{inspect.signature(callback)} "
-            f"does not"
+            f"arguments; {name}{signature} does not"
         )
 
 
@@ -512,7 +527,7 @@ class _Record:
         the run's last, kept like the last of a run that ends (there is room: a
         run that stops early recorded fewer errors than planned)."""
         n = _spec.recorded(0, self.done, self.total, self.every)
-        if self.done % self.every:
+        if self.done < self.total and self.done % self.every:  # (the end: kept already)
             self.errors[n] = last_error
             self.stopped = 1
 
@@ -617,7 +632,7 @@ def _train(
                 return result
             if result[0] == "diverged":
                 X, T = net._data(X, T)  # non-finite data are named as such
-                raise _divergence(net, X, T, result[1], lr)
+                raise divergence(net, X, T, result[1], lr)
             return interrupted(net, *result[1:])
     X, T = net._data(X, T)
     plan = make_plan(net, X.shape[0], epochs, learning_rate, update, options)
@@ -640,7 +655,7 @@ def _train(
         # was before the call
         _restore(net, start)
         if isinstance(exc, _Diverged):
-            raise _divergence(net, X, T, exc.epoch, exc.rate) from None
+            raise divergence(net, X, T, exc.epoch, exc.rate) from None
         raise
     _commit(net, plan)
     return record.history(plan.validation is not None)
@@ -776,9 +791,9 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
 
 def _validation_error(net: Network, data: tuple[np.ndarray, np.ndarray], epoch: int) -> float:
     """The total error on held-out data after ``epoch``, in blocks of a few
-    milliseconds of work so that Ctrl-C is seen between them; a
-    ``TrainingError`` when it is not finite (the call then leaves the network
-    as it was)."""
+    milliseconds of work so that Ctrl-C is seen between them; when it is not
+    finite, a ``TargetsError`` if the targets are to blame, else a
+    ``TrainingError`` (the call then leaves the network as it was)."""
     engine, (sizes, layout, acts) = net._engine, net._shape
     X, T = data
     block = max(1, (1 << 21) // net._params.size)
@@ -799,8 +814,12 @@ def _validation_error(net: Network, data: tuple[np.ndarray, np.ndarray], epoch: 
     bad = first_bad_sample(every)
     if bad is None:
         message = f"the sum of {every.size} finite sample errors overflows"
-    else:  # (the network has changed in this call: not the data's fault alone)
-        message = error_overflow(net, X, T, bad)[0]
+    else:
+        message, targets = error_overflow(net, X, T, bad)
+        if targets:  # (larger than the outputs: the data's fault, whatever the weights)
+            raise TargetsError(
+                f"validation: {message} (scale the targets down); the network is unchanged"
+            )
     raise training_error(
         f"the error on the validation data became NaN or infinite after epoch {epoch} "
         f"(counting from 0): {message}; the network is unchanged",
@@ -815,7 +834,7 @@ def diverged(
     already restored): bad data is named as such, anything else is a
     ``TrainingError`` for ``epoch``."""
     X, T = net._data(X, T)  # the fast path took the other arguments by the same rules
-    raise _divergence(net, X, T, epoch, float(learning_rate))
+    raise divergence(net, X, T, epoch, float(learning_rate))
 
 
 def interrupted(
@@ -831,18 +850,18 @@ def interrupted(
     ) from exc  # fmt: skip
 
 
-def _divergence(net: Network, X: np.ndarray, T: np.ndarray, epoch: int,
-                learning_rate: float) -> TrainingError | ValueError:  # fmt: skip
+def divergence(net: Network, X: np.ndarray, T: np.ndarray, epoch: int,
+                learning_rate: float) -> TrainingError | TargetsError:  # fmt: skip
     """Why training failed, the weights already restored: the network overflowed
     on this data before the call (``epoch`` None), or its targets are too large
-    for the loss (a ``ValueError``), or this call diverged in ``epoch``."""
+    for the loss (``TargetsError``), or this call diverged in ``epoch``."""
     engine, (sizes, layout, acts) = net._engine, net._shape
     errors = engine.sample_errors(net._params, sizes, layout, acts, net._loss_code, X, T)
     bad = first_bad_sample(errors)
     if bad is not None:
         message, targets = error_overflow(net, X, T, bad)
         if targets:  # bad data, as a NaN in it would be
-            return ValueError(f"T: {message} (scale the targets down); the network is unchanged")
+            return TargetsError(f"T: {message} (scale the targets down); the network is unchanged")
         return training_error(
             f"the network overflowed on this data before this call: {message}; training "
             f"cannot start from there (the learning rate is not the cause); the network "

@@ -524,6 +524,16 @@ def info(args: argparse.Namespace) -> int:
         each = ""
     else:  # the members share every line below but their weights and state
         net, header = loaded[0], {}
+        members = loaded._members
+        states = {m._optimizer.name for m in members if m._optimizer is not None}
+        if states:
+            held = sum(m._optimizer is not None for m in members)
+            header["optimizer"] = {"name": "/".join(sorted(states))}
+            header["optimizer_of"] = f" ({held:,} of {len(members):,} members)"
+        shuffled = [m._shuffle for m in members if m._shuffle is not None]
+        if shuffled:
+            header["shuffle"] = {"samples": int(shuffled[0].perm.size)}
+            header["shuffle_of"] = f" ({len(shuffled):,} of {len(members):,} members)"
         seeds = "seeds recorded" if loaded.seeds is not None else "no seeds recorded"
         title = (
             f"{args.model}: backprop ensemble file, format version {io.ENSEMBLE_VERSION}: "
@@ -550,9 +560,15 @@ def info(args: argparse.Namespace) -> int:
             f"{n_in * n_out:,} weights + {n_b:,} biases"
         )
     if "optimizer" in header:
-        lines.append(f"  training state: {header['optimizer']['name']} optimizer")
+        lines.append(
+            f"  training state: {header['optimizer']['name']} optimizer"
+            + header.get("optimizer_of", "")
+        )
     if "shuffle" in header:
-        lines.append(f"  shuffling stream over {header['shuffle']['samples']:,} samples")
+        lines.append(
+            f"  shuffling stream over {header['shuffle']['samples']:,} samples"
+            + header.get("shuffle_of", "")
+        )
     columns = net.columns
     if columns is None:
         lines.append("  columns       not recorded")

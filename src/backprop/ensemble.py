@@ -230,7 +230,9 @@ class Ensemble:
             ]
         else:
             blocks = [check.samples("X", arr, width, "input", dtype)] * len(self)
-        return np.stack([m.forward(b) for m, b in zip(self._members, blocks)])
+        return np.stack(
+            [_named(k, m.forward, b) for k, (m, b) in enumerate(zip(self._members, blocks))]
+        )
 
     def total_error(self, X: Any, T: Any) -> np.ndarray:
         """Every member's total error on ``X``, ``T``: shape ``(n,)``."""
@@ -238,7 +240,7 @@ class Ensemble:
         ts, pt = self._member_data("T", T, self.layers[-1])
         return np.array(
             [
-                m.total_error(xs[k] if px else xs, ts[k] if pt else ts)
+                _named(k, m.total_error, xs[k] if px else xs, ts[k] if pt else ts)
                 for k, m in enumerate(self._members)
             ]
         )
@@ -295,7 +297,10 @@ class Ensemble:
         The options that report act per member: with ``validation`` the result
         is a ``History`` whose ``validation`` has shape ``(n, measurements)``;
         with ``patience`` each member stops on its own (keeping its best
-        weights), its history and validation errors NaN after its last epoch;
+        weights), its history and validation errors NaN after its last epoch
+        (with ``record_every=k``, its last column is the epoch it stopped
+        after, as a network's alone: the other members' column there may be a
+        later epoch);
         ``callback(k, epoch, error[, validation_error])`` gets the member ``k``
         first (one call at a time, whichever thread reports), and its ``False``
         stops that member.  ``checkpoint`` saves the whole ensemble (read back
@@ -431,12 +436,14 @@ class Ensemble:
                     else:
                         k, epoch = int(bad[0]), done + size - 1
                     self._keep(start)
-                    raise _member_error(
+                    # as the member alone would say it (data it overflows on before
+                    # training, targets too large, or a divergence in this epoch)
+                    Xk, Tk = pairs[k] if per else pairs[0]
+                    raise _member_failure(
                         k,
-                        f"training diverged in epoch {epoch} (counting from 0): its error or "
-                        f"a weight became NaN or infinite (try a smaller learning_rate, now "
-                        f"{float(rates[k])!r}); the ensemble is unchanged",
-                        epoch,
+                        _training.divergence(
+                            self._members[k], Xk, Tk, epoch, float(rates[k])
+                        ),  # fmt: skip
                     )
                 if not direct:
                     record(size)
@@ -581,7 +588,9 @@ class Ensemble:
                     except TrainingError as exc:  # (dated from the chunk's first epoch)
                         message, epoch = _training.shifted(str(exc), exc.epoch, start, lr)
                         failures.add(k, _member_error(k, message, epoch))
-                        return None
+                    except _training.TargetsError as exc:  # (before its first epoch)
+                        failures.add(k, _member_failure(k, exc))
+                    return None
 
                 _signals.look()  # Ctrl-C between chunks (see backprop._signals)
                 if pool is None:
@@ -610,7 +619,7 @@ class Ensemble:
                         validation.append(measured)
                     done += size
                     committed = True
-                    if not spanning:
+                    if not spanning and display.shown and size:
                         display.update(done, [np.asarray(r)[-1] for r in results])
                     if checkpoint is not None and (
                         done >= epochs or (checkpoint_every and done % checkpoint_every == 0)
@@ -683,6 +692,19 @@ def _member_error(k: int, message: str, epoch: int | None) -> TrainingError:
     carries ``k`` as its ``member`` and the ``epoch`` (of the call) it failed in."""
     message = message.replace("the network is unchanged", "the ensemble is unchanged")
     return _training.training_error(f"member {k}: {message}", epoch, k)
+
+
+def _member_failure(
+    k: int, exc: TrainingError | _training.TargetsError
+) -> TrainingError | _training.TargetsError:
+    """Member ``k``'s ``TrainingError`` or ``TargetsError``, named as the
+    ensemble's ("member k: ...", with ``member``)."""
+    if isinstance(exc, TrainingError):
+        return _member_error(k, str(exc), exc.epoch)
+    message = str(exc).replace("the network is unchanged", "the ensemble is unchanged")
+    error = _training.TargetsError(f"member {k}: {message}")
+    error.member = k
+    return error
 
 
 class _Failures:
@@ -768,6 +790,14 @@ def _members_part(args: tuple[Any, ...], last: int, a: int, b: int) -> int:
     errors = args[-2]
     errors[a:b, last] = np.nan
     return _core.ensemble_train(*args, a, b)
+
+
+def _named(k: int, method: Any, *args: Any) -> Any:
+    """``method(*args)`` of member ``k``; its ``NonFiniteError`` names the member."""
+    try:
+        return method(*args)
+    except _training.NonFiniteError as exc:
+        raise _training.NonFiniteError(f"member {k}: {exc}") from None
 
 
 def _rebuild(reduced: list[tuple[Any, ...]], seeds: np.ndarray | None) -> Ensemble:

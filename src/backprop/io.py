@@ -399,9 +399,10 @@ def _write_atomically(target: str, data: bytes) -> None:
         # (before a temporary file is made beside it: the error names the path given)
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), target)
     try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
+        found_target = os.stat(target).st_mode  # (through a link)
+        mode = stat.S_IMODE(found_target) if stat.S_ISREG(found_target) else None
     except OSError:  # no such file (or a dangling link, replaced): the umask decides
-        mode = None
+        mode = None  # (a link to a directory, replaced, too)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
         # (a long name is shortened: the temporary's must fit the file system's limit)

@@ -10,6 +10,7 @@ a call that raises restores it, so that it leaves the network exactly as it was.
 from __future__ import annotations
 
 import functools
+import math
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -331,7 +332,14 @@ class Network:
         bad = _training.first_bad_sample(errors)
         if bad is not None:
             raise NonFiniteError(_training.error_overflow(self, X, T, bad)[0])
-        return float(errors.sum())
+        with np.errstate(over="ignore"):
+            total = float(errors.sum())
+        if not math.isfinite(total):
+            raise NonFiniteError(
+                f"the total error overflows: the sum of {errors.size} finite sample errors is "
+                f"infinite (scale the targets down)"
+            )
+        return total
 
     def trace(
         self, x: Any, t: Any, learning_rate: float = TRAIN.learning_rate, update: str = TRAIN.update

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import _spec
-from ._training import TrainingError, shifted, training_error
+from ._training import TargetsError, TrainingError, shifted, training_error
 from .ensemble import PER_MEMBER, Ensemble, n_jobs_value
 from .network import Network
 
@@ -179,6 +179,12 @@ def _run_unit(unit: dict[str, Any]) -> list[tuple[int, dict[str, Any], np.ndarra
             errors, step = np.stack(last, axis=1), every
             val = np.stack(measured, axis=1)
             val_epochs = np.minimum(np.arange(1, val.shape[1] + 1) * every, epochs) - 1
+    except TargetsError as exc:
+        if exc.member is None:
+            raise
+        message = str(exc).removeprefix(f"member {exc.member}: ")
+        message = message.replace("; the ensemble is unchanged", "")
+        raise TargetsError(f"configuration {indices[exc.member]}: {message}") from None
     except TrainingError as exc:
         k = exc.member
         if k is None:
@@ -246,7 +252,8 @@ def sweep(sizes: Sequence[int], X: Any, T: Any, grid: Mapping[str, Sequence[Any]
     report_every = check.positive_int("report_every", report_every)
     jobs = n_jobs_value(n_jobs)
     for name in _NOT_IN_SWEEPS:
-        given = options.get(name) is not None and options.get(name) is not False
+        value = options.get(name)
+        given = value is not None and not (isinstance(value, (bool, np.bool_)) and not value)
         if given or (isinstance(grid, Mapping) and name in grid):
             raise TypeError(f"sweep: {name!r} is not a sweep's option ({_NOT_IN_SWEEPS[name]})")
     if client is not None and not (hasattr(client, "map") and hasattr(client, "gather")
