@@ -552,6 +552,12 @@ def test_a_total_error_that_overflows_its_sum_is_refused(engine):
         warnings.simplefilter("error")
         with pytest.raises(bp.NonFiniteError, match="the sum of 4 finite sample errors"):
             net.total_error(np.zeros((4, 1)), T)
+        before = net.params
+        for options in ({}, dict(optimizer="momentum")):
+            with pytest.raises(bp.TrainingError, match="the sum of 4 finite sample errors") as e:
+                net.train(np.zeros((4, 1)), T, 3, 0.001, **options)
+            assert e.value.epoch is None and "learning rate is not the cause" in str(e.value)
+            assert_unchanged(net, before)
 
 
 def test_overflow_epoch_derivation():

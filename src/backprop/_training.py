@@ -868,6 +868,16 @@ def divergence(net: Network, X: np.ndarray, T: np.ndarray, epoch: int,
             f"is unchanged",
             None,
         )
+    with np.errstate(over="ignore"):
+        total = float(errors.sum())
+    if not math.isfinite(total):
+        return training_error(
+            f"the network's total error on this data overflows before this call: the sum of "
+            f"{errors.size} finite sample errors is infinite (scale the targets down); "
+            f"training cannot start from there (the learning rate is not the cause); the "
+            f"network is unchanged",
+            None,
+        )
     return diverged_in(epoch, learning_rate)
 
 
