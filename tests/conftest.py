@@ -25,6 +25,8 @@ import ...`` picks up whichever ``conftest`` module was loaded last, which is
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -153,16 +155,27 @@ def assert_engines_agree():
     return check
 
 
+#: ``BACKPROP_TEST_ENGINES=cython`` (or ``python``): run the tests that take the
+#: ``engine`` fixture for that engine only.  CI's runs of the suite other than
+#: the first cover one engine each (the twin as the default engine; the debug and
+#: sanitizer builds of the compiled one), and a test's other engine variant there
+#: repeats the first run exactly: it names its engine, and the code it runs on
+#: the default engine is the same as in its variant for the run's engine.
+TEST_ENGINES = [e for e in os.environ.get("BACKPROP_TEST_ENGINES", "").split(",") if e]
+
+
 def pytest_collection_modifyitems(config, items):
     """Leave out the combinations of ``sizes`` and ``net_options`` that make no
-    network: a softmax output layer of one unit is refused (its output is
-    always 1)."""
+    network (a softmax output layer of one unit is refused: its output is
+    always 1), and the engines ``BACKPROP_TEST_ENGINES`` does not name."""
     kept, left = [], []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         sizes, options = params.get("sizes"), params.get("net_options")
         if (isinstance(sizes, tuple) and isinstance(options, dict)
                 and options.get("output_activation") == "softmax" and sizes[-1] < 2):  # fmt: skip
+            left.append(item)
+        elif TEST_ENGINES and params.get("engine", TEST_ENGINES[0]) not in TEST_ENGINES:
             left.append(item)
         else:
             kept.append(item)
