@@ -242,6 +242,19 @@ def test_draw_the_tutorial_network(tmp_path, capsys, show):
         assert f"w5: {0.082167041:.4g}" in text and f"w1: {0.000438568:.4g}" in text
 
 
+@pytest.mark.parametrize("argv", [["--dpi", "20000"], ["--size", "100x100", "--dpi", "1000"],
+                                  ["--view", "hinton", "--dpi", "20000"]])  # fmt: skip
+def test_draw_refuses_a_picture_too_large_to_draw(tmp_path, capsys, argv):
+    """Size and dpi each in range, their product not: one line, status 2, before
+    matplotlib allocates it (it ran out of memory, or the process was killed)."""
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "x.png"
+    code, _, err = run(["draw", "--tutorial", "-o", str(out), *argv], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "pixels, 32,768 a side" in err
+    assert not out.exists()
+
+
 def test_draw_writes_png_svg_and_pdf(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     for suffix in ("png", "svg", "pdf"):

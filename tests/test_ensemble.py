@@ -336,6 +336,16 @@ def test_targets_too_large_name_the_member_on_every_path(engine, options):
         )  # fmt: skip
 
 
+@pytest.mark.parametrize("options", [dict(), dict(patience=2), dict(batch_size=2)])
+def test_a_sweep_names_the_configuration_whose_validation_targets_are_too_large(options):
+    Xs, Ts = X[:4, :2], T[:4, :1]
+    huge = Ts.copy()
+    huge[2, 0] = 1e300
+    with pytest.raises(ValueError, match=r"^configuration 0: validation: NaN or infinity in the"):
+        bp.sweep([2, 2, 1], Xs, Ts, {"learning_rate": [0.1, 0.5]}, epochs=5,
+                 validation=(Xs, huge), **options)  # fmt: skip
+
+
 def test_a_callback_must_take_the_member_first():
     ens = bp.Ensemble([3, 4, 2], n=2, seed=0)
     with pytest.raises(TypeError, match=r"callback must take \(k, epoch, error\)"):

@@ -746,7 +746,7 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
             stop = False
             validation_error = None
             if plan.validation is not None:
-                validation_error = _validation_error(net, plan.validation, record.done - 1)
+                validation_error = measure_validation(net, plan.validation, record.done - 1)
                 record.validation.append(validation_error)
                 record.validation_epochs.append(record.done - 1)
                 if validation_error < best_error:
@@ -789,7 +789,7 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
         _save_checkpoint(net, plan.checkpoint)
 
 
-def _validation_error(net: Network, data: tuple[np.ndarray, np.ndarray], epoch: int) -> float:
+def measure_validation(net: Network, data: tuple[np.ndarray, np.ndarray], epoch: int) -> float:
     """The total error on held-out data after ``epoch``, in blocks of a few
     milliseconds of work so that Ctrl-C is seen between them; when it is not
     finite, a ``TargetsError`` if the targets are to blame, else a

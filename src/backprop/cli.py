@@ -27,6 +27,9 @@ from .network import Network, default_engine
 PICTURES = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 #: Exit status for bad input, as argparse uses for bad arguments.
 USAGE = 2
+#: The largest picture ``draw`` writes: pixels in all (400 MB of RGBA) and a side.
+MAX_PIXELS = 100_000_000
+MAX_SIDE_PX = 32_768
 #: Pixels per inch of the pictures written (``draw --dpi`` changes it).
 DPI = 100
 
@@ -600,8 +603,16 @@ def draw(args: argparse.Namespace) -> int:
         net, args.size, trace=trace, show=args.show, view=args.view, labels=args.labels
     )
     dpi = args.dpi or DPI
-    _save(fig, args.output, dpi)
     w, h = fig.get_size_inches()
+    if max(w, h) * dpi > MAX_SIDE_PX or w * h * dpi * dpi > MAX_PIXELS:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        raise CommandError(
+            f"--dpi {dpi} makes a picture of {w * dpi:,.0f} x {h * dpi:,.0f} pixels ({w:.3g} x "
+            f"{h:.3g} in): at most {MAX_PIXELS:,} pixels, {MAX_SIDE_PX:,} a side"
+        )
+    _save(fig, args.output, dpi)
     size = f"{w:.3g} x {h:.3g} in"
     if args.output.lower().endswith(".png"):
         size += f", {int(w * dpi)} x {int(h * dpi)} px"

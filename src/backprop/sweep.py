@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import _spec
-from ._training import TargetsError, TrainingError, shifted, training_error
+from ._training import TargetsError, TrainingError, measure_validation, shifted, training_error
 from .ensemble import PER_MEMBER, Ensemble, n_jobs_value
 from .network import Network
 
@@ -125,6 +125,27 @@ def _group_key(config: dict[str, Any]) -> str:
     return repr(sorted((k, repr(v)) for k, v in config.items() if k not in _MEMBER_KEYS))
 
 
+def _validation_errors(
+    ens: Ensemble, validation: tuple[np.ndarray, np.ndarray], epoch: int, indices: list[int]
+) -> np.ndarray:
+    """Each member's validation error after ``epoch``, measured as a network's
+    own training measures it: one that is not finite is an error naming the
+    configuration (``TargetsError``, a ``ValueError``, when the targets are to
+    blame, else ``TrainingError``)."""
+    out = np.empty(len(ens))
+    for k, member in enumerate(ens._members):
+        try:
+            out[k] = measure_validation(member, validation, epoch)
+        except (TargetsError, TrainingError) as exc:
+            message = f"configuration {indices[k]}: " + str(exc).replace(
+                "; the network is unchanged", ""
+            )
+            if isinstance(exc, TargetsError):
+                raise TargetsError(message) from None
+            raise training_error(message, exc.epoch) from None
+    return out
+
+
 def _run_unit(unit: dict[str, Any]) -> list[tuple[int, dict[str, Any], np.ndarray]]:
     """Train one chunk of one ensemble: ``unit`` holds the configurations (with
     their indices), the data and the run's settings; returns each configuration's
@@ -175,7 +196,7 @@ def _run_unit(unit: dict[str, Any]) -> list[tuple[int, dict[str, Any], np.ndarra
                               **train)  # fmt: skip
                 done += size
                 last.append(h[:, -1])
-                measured.append(ens.total_error(*validation))
+                measured.append(_validation_errors(ens, validation, done - 1, indices))
             errors, step = np.stack(last, axis=1), every
             val = np.stack(measured, axis=1)
             val_epochs = np.minimum(np.arange(1, val.shape[1] + 1) * every, epochs) - 1
