@@ -69,6 +69,33 @@ def test_backprop_simd_refuses_an_unknown_level(core):
     assert "BACKPROP_SIMD=' SSE9': unknown SIMD level 'sse9'" in result.stderr
 
 
+@pytest.mark.parametrize("level", ["sse9", "avx512"])
+def test_a_bad_backprop_simd_refuses_the_compiled_engine_only(core, level):
+    """The command ends in one line (status 2); the twin still runs; the
+    compiled engine, asked for or by default, is refused with the reason."""
+    if level in core.simd_levels():
+        pytest.skip(f"this CPU runs {level}")
+    env = {**os.environ, "BACKPROP_SIMD": level}
+    env.pop("BACKPROP_ENGINE", None)
+    result = subprocess.run([sys.executable, "-m", "backprop", "demo", "--epochs", "1"],
+                            env=env, capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"backprop demo: error: BACKPROP_SIMD='{level}': ")
+    code = (
+        "import backprop as bp\n"
+        "assert bp.Network([2, 1], engine='python').train([[0.0, 1.0]], [[1.0]], 2).shape == (2,)\n"
+        "for make in (lambda: bp.Network([2, 1]), lambda: bp.Network([2, 1], engine='cython')):\n"
+        "    try:\n"
+        "        make()\n"
+        "    except (ValueError, ImportError) as exc:\n"
+        f"        assert \"BACKPROP_SIMD='{level}'\" in str(exc), exc\n"
+        "    else:\n"
+        "        raise AssertionError('the compiled engine ran')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 def test_use_simd_switches_and_refuses(core):
     before = core.simd_level()
     previous = core.use_simd("baseline")

@@ -32,7 +32,10 @@ try:
     from . import _core
 except ImportError as exc:  # pragma: no cover - only without a compiled build
     _core = None
-    _CORE_ERROR: ImportError | None = exc
+    _CORE_ERROR: Exception | None = exc
+except RuntimeError as exc:  # BACKPROP_SIMD names a level this CPU (or build) cannot run:
+    _core = None  # the compiled engine is refused with it, the twin still works
+    _CORE_ERROR = exc
 else:
     _CORE_ERROR = None
 
@@ -43,7 +46,11 @@ def default_engine() -> str:
     """The engine a new network uses: ``$BACKPROP_ENGINE``, else "cython" if built."""
     name = os.environ.get("BACKPROP_ENGINE", "").strip().lower()
     if name:
-        return check.choice("BACKPROP_ENGINE (environment variable)", name, ENGINES)
+        name = check.choice("BACKPROP_ENGINE (environment variable)", name, ENGINES)
+    if name == "python":
+        return name
+    if isinstance(_CORE_ERROR, RuntimeError):  # (not the twin in the compiled one's place)
+        raise ValueError(str(_CORE_ERROR))
     return "cython" if _core is not None else "python"
 
 
@@ -57,6 +64,11 @@ def _classes(rows: np.ndarray) -> np.ndarray:
 def _engine_module(name: str):
     if name == "python":
         return _reference
+    if isinstance(_CORE_ERROR, RuntimeError):
+        raise ImportError(
+            f"engine='cython' cannot run: {_CORE_ERROR}; unset BACKPROP_SIMD (the best level "
+            f"this CPU runs is chosen) or use engine='python'"
+        )
     if _core is None:
         raise ImportError(
             f"engine='cython' needs the compiled extension backprop._core, "
