@@ -47,6 +47,7 @@ def test_build_info_describes_the_build(core):
 def _import_with(level: str) -> subprocess.CompletedProcess:
     code = "import backprop as bp; print(bp.build_info()['simd'])"
     env = {**os.environ, "BACKPROP_SIMD": level}
+    env.pop("BACKPROP_ENGINE", None)  # (the compiled engine as the default: refused with it)
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
 
 
