@@ -121,6 +121,23 @@ def error_overflow(net: Network, X: np.ndarray, T: np.ndarray, sample: int) -> t
     return overflow_message(net, "the error", sample), False
 
 
+def summed_errors(
+    net: Network, X: np.ndarray, T: np.ndarray, errors: np.ndarray
+) -> tuple[float, str | None, bool]:
+    """The total of the sample ``errors`` of ``X`` and ``T``, and when it is not
+    finite why (else None), and whether the targets are to blame: a sample's
+    error (``error_overflow``), or a sum of finite errors that overflows."""
+    bad = first_bad_sample(errors)
+    if bad is not None:
+        message, targets = error_overflow(net, X, T, bad)
+        return math.inf, message, targets
+    with np.errstate(over="ignore"):
+        total = float(errors.sum())
+    if math.isfinite(total):
+        return total, None, False
+    return total, f"the sum of {errors.size} finite sample errors overflows", False
+
+
 class TrainingInterrupted(KeyboardInterrupt):
     """Training was interrupted (Ctrl-C): the network keeps every completed update.
 
@@ -806,20 +823,13 @@ def measure_validation(net: Network, data: tuple[np.ndarray, np.ndarray], epoch:
                 T[i : i + block],
             )
         )  # fmt: skip
-    every = np.concatenate(errors)
-    with np.errstate(over="ignore"):
-        total = float(every.sum())
-    if math.isfinite(total):
+    total, message, targets = summed_errors(net, X, T, np.concatenate(errors))
+    if message is None:
         return total
-    bad = first_bad_sample(every)
-    if bad is None:
-        message = f"the sum of {every.size} finite sample errors overflows"
-    else:
-        message, targets = error_overflow(net, X, T, bad)
-        if targets:  # (larger than the outputs: the data's fault, whatever the weights)
-            raise TargetsError(
-                f"validation: {message} (scale the targets down); the network is unchanged"
-            )
+    if targets:  # (larger than the outputs: the data's fault, whatever the weights)
+        raise TargetsError(
+            f"validation: {message} (scale the targets down); the network is unchanged"
+        )
     raise training_error(
         f"the error on the validation data became NaN or infinite after epoch {epoch} "
         f"(counting from 0): {message}; the network is unchanged",
@@ -857,28 +867,17 @@ def divergence(net: Network, X: np.ndarray, T: np.ndarray, epoch: int,
     for the loss (``TargetsError``), or this call diverged in ``epoch``."""
     engine, (sizes, layout, acts) = net._engine, net._shape
     errors = engine.sample_errors(net._params, sizes, layout, acts, net._loss_code, X, T)
-    bad = first_bad_sample(errors)
-    if bad is not None:
-        message, targets = error_overflow(net, X, T, bad)
-        if targets:  # bad data, as a NaN in it would be
-            return TargetsError(f"T: {message} (scale the targets down); the network is unchanged")
-        return training_error(
-            f"the network overflowed on this data before this call: {message}; training "
-            f"cannot start from there (the learning rate is not the cause); the network "
-            f"is unchanged",
-            None,
-        )
-    with np.errstate(over="ignore"):
-        total = float(errors.sum())
-    if not math.isfinite(total):
-        return training_error(
-            f"the network's total error on this data overflows before this call: the sum of "
-            f"{errors.size} finite sample errors is infinite (scale the targets down); "
-            f"training cannot start from there (the learning rate is not the cause); the "
-            f"network is unchanged",
-            None,
-        )
-    return diverged_in(epoch, learning_rate)
+    _, message, targets = summed_errors(net, X, T, errors)
+    if message is None:
+        return diverged_in(epoch, learning_rate)
+    if targets:  # bad data, as a NaN in it would be
+        return TargetsError(f"T: {message} (scale the targets down); the network is unchanged")
+    return training_error(
+        f"the network overflowed on this data before this call: {message}; training "
+        f"cannot start from there (the learning rate is not the cause); the network "
+        f"is unchanged",
+        None,
+    )
 
 
 def diverged_in(epoch: int, learning_rate: float) -> TrainingError:

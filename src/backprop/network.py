@@ -10,7 +10,6 @@ a call that raises restores it, so that it leaves the network exactly as it was.
 from __future__ import annotations
 
 import functools
-import math
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -341,16 +340,9 @@ class Network:
         _training.guard(self, "measure its error")
         X, T = self._data(X, T)
         errors = self._engine.sample_errors(self._params, *self._shape, self._loss_code, X, T)
-        bad = _training.first_bad_sample(errors)
-        if bad is not None:
-            raise NonFiniteError(_training.error_overflow(self, X, T, bad)[0])
-        with np.errstate(over="ignore"):
-            total = float(errors.sum())
-        if not math.isfinite(total):
-            raise NonFiniteError(
-                f"the total error overflows: the sum of {errors.size} finite sample errors is "
-                f"infinite (scale the targets down)"
-            )
+        total, message, _ = _training.summed_errors(self, X, T, errors)
+        if message is not None:
+            raise NonFiniteError(message)
         return total
 
     def trace(
