@@ -104,6 +104,8 @@ def test_the_console_script_runs_the_demo(console_script):
      (["draw", "--tutorial", "-o", "x.png", "--dpi", "0"], "backprop draw: error: argument --dpi"),
      (["train", "x.csv", "-t", "y", "-o", "m.npz", "--validation-split", "1.0"],
       "backprop train: error: argument --validation-split: must be from 0 up to"),
+     (["train", "x.csv", "-t", "y", "-o", "m.npz", "--seed", "-1"],
+      "backprop train: error: argument --seed: must be at least 0, got -1"),
      (["frob"], "backprop: error: argument COMMAND: invalid choice: 'frob'")],
 )  # fmt: skip
 def test_the_console_script_refuses_bad_arguments_in_one_line(console_script, argv, start):

@@ -217,6 +217,16 @@ def test_numeric_labels_are_classes_with_the_classes_flag(tmp_path, capsys):
     assert set(r[0] for r in read_csv(out)[1:]) <= {"0", "1"}
 
 
+def test_numeric_labels_written_two_ways_are_one_class(tmp_path, capsys):
+    """ "1" and "1.0" (and "01") name one class, written as the column first writes it."""
+    rows = [[0.1, "1"], [0.2, "2"], [0.3, "1.0"], [0.4, "2.00"], [0.5, "01"], [0.6, "2"]]
+    data = write_csv(tmp_path / "d.csv", ["a", "label"], rows)
+    argv = ["train", data, "-t", "label", "--classes", "--epochs", "3", "-o", tmp_path / "m.npz"]
+    status, out, _ = run(argv, capsys)
+    assert status == 0 and "2 classes (1, 2)" in out
+    assert bp.load(tmp_path / "m.npz").columns.classes == ("1", "2")
+
+
 @pytest.mark.parametrize("show", ["weight", "new_weight", "gradient"])
 def test_draw_the_tutorial_network(tmp_path, capsys, show):
     pytest.importorskip("matplotlib")

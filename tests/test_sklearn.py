@@ -315,6 +315,24 @@ def test_early_stopping_keeps_the_best_epoch(kind):
     np.testing.assert_array_equal(again.network_.params, est.network_.params)
 
 
+@quiet
+def test_early_stopping_splits_two_classes_by_their_labels():
+    """Two classes: the validation split is stratified (scikit-learn's rule) on the
+    labels as given, whatever they are; a class too small for it is named as given."""
+    rng = np.random.default_rng(4)
+    X = rng.uniform(-1, 1, (40, 2))
+    y = (X[:, 0] > 0.3).astype(int)
+    settings = dict(hidden_layer_sizes=(3,), early_stopping=True, validation_fraction=0.25,
+                    max_iter=5, random_state=1)  # fmt: skip
+    as_ints = BackpropClassifier(**settings).fit(X, y)
+    as_text = BackpropClassifier(**settings).fit(X, np.array(["no", "yes"])[y])
+    np.testing.assert_array_equal(as_text.network_.params, as_ints.network_.params)
+    np.testing.assert_array_equal(as_text.validation_scores_, as_ints.validation_scores_)
+    rare = np.array(["common"] * 39 + ["rare"])
+    with pytest.raises(ValueError, match=r"\['rare'\]"):
+        BackpropClassifier(**settings).fit(X, rare)
+
+
 # ------------------------------------------------------ warm starts, partial_fit
 @quiet
 def test_partial_fit_epochs_equal_one_fit():

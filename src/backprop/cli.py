@@ -352,7 +352,7 @@ def train(args: argparse.Namespace) -> int:
     X = table.numbers(inputs)
     classes = None
     if classify:
-        labels = table.texts(targets[0])
+        labels = _same_numbers_once(table.texts(targets[0]))
         classes = _sorted_labels(set(labels))
         if len(classes) < 2:
             raise CommandError(
@@ -425,6 +425,19 @@ def train(args: argparse.Namespace) -> int:
         _save(fig, args.plot)
         _emit(f"plotted {args.plot}")
     return 0
+
+
+def _same_numbers_once(labels: list[str]) -> list[str]:
+    """Labels that are all numbers, each written as the column first writes its value
+    ("1" and "1.0" are one class); other labels as they are."""
+    try:
+        values = [float(label) for label in labels]
+    except ValueError:
+        return labels
+    first: dict[float, str] = {}
+    for label, value in zip(labels, values):
+        first.setdefault(value, label)
+    return [first[value] for value in values]
 
 
 def _sorted_labels(labels: set[str]) -> tuple[str, ...]:
@@ -722,6 +735,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -923,7 +946,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="hold out this fraction of the rows, chosen at random (0)",
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="seed of the start, the shuffling and the split (0)"
+        "--seed", type=_seed, default=0, help="seed of the start, the shuffling and the split (0)"
     )
     p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
     p.add_argument("--plot", metavar="FILE", help="plot the error per epoch (.png, .svg or .pdf)")

@@ -362,7 +362,9 @@ class _BaseBackprop(BaseEstimator):
         X_train, T_train = X, T
         X_val = y_val = None
         if early_stopping:
-            stratify = T if is_classifier(self) and n_outputs == 1 else None
+            # scikit-learn's rule (two classes only), on the labels themselves: the same
+            # split as on T's column, and its message names the classes as given
+            stratify = y if is_classifier(self) and n_outputs == 1 and y.ndim == 1 else None
             X_train, X_val, T_train, T_val = train_test_split(
                 X, T, random_state=rng, test_size=self.validation_fraction, stratify=stratify
             )
