@@ -106,6 +106,16 @@ def test_the_console_script_runs_the_demo(console_script):
       "backprop train: error: argument --validation-split: must be from 0 up to"),
      (["train", "x.csv", "-t", "y", "-o", "m.npz", "--seed", "-1"],
       "backprop train: error: argument --seed: must be at least 0, got -1"),
+     (["train", "x.csv", "-t", "y", "-o", "m.npz", "--layers", "a,b"],
+      "backprop train: error: argument --layers: must be hidden layer sizes such as 16,8"),
+     (["train", "x.csv", "-t", "y", "-o", "m.npz", "--layers", ""],
+      "backprop train: error: argument --layers: must be hidden layer sizes such as 16,8"),
+     (["train", "x.csv", "-t", "y", "-o", "m.npz", "--layers", "4,0"],
+      "backprop train: error: argument --layers: every size must be at least 1"),
+     (["draw", "--tutorial", "-o", "x.png", "--dpi", "3"],
+      "backprop draw: error: argument --dpi: must be at least 10, got 3"),
+     (["bench", "--blas-threads", "99999999999999999999"],
+      "backprop bench: error: argument --blas-threads: must be at most 1024"),
      (["frob"], "backprop: error: argument COMMAND: invalid choice: 'frob'")],
 )  # fmt: skip
 def test_the_console_script_refuses_bad_arguments_in_one_line(console_script, argv, start):
@@ -113,6 +123,20 @@ def test_the_console_script_refuses_bad_arguments_in_one_line(console_script, ar
     assert result.returncode == 2
     assert result.stderr.startswith(start)
     assert result.stderr.count("\n") == 1 and result.stderr.endswith("--help)\n")
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [(["train", "x.csv", "-t", "y", "-o", "m.npz", "--plot", ""], "--plot"),
+     (["demo", "--plot", ""], "--plot"),
+     (["predict", "m.npz", "x.csv", "-o", ""], "-o"),
+     (["bench", "--json", ""], "--json")],
+)  # fmt: skip
+def test_an_empty_file_name_is_refused_not_ignored(argv, option, capsys):
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err.startswith(
+        f"backprop {argv[0]}: error: {option}: empty file name"
+    )
 
 
 def test_every_bench_case_can_be_planned_in_quick_mode():

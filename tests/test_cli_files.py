@@ -322,7 +322,6 @@ def bad_files(tmp_path, flowers):
         (["train", "empty.csv", "-t", "t", "-o", "m.npz"], "is empty"),
         (["train", "dup.csv", "-t", "t", "-o", "m.npz"], "names column 'a' twice"),
         (["train", "text.csv", "-t", "t", "-o", "m.npz"], "column 'b' holds 'x', not a number"),
-        (["train", "flowers.csv", "-t", "species", "--layers", "a,b", "-o", "m.npz"], "--layers"),
         (["train", "flowers.csv", "-t", "species", "-o", "nodir/m.npz"], "no such directory"),
         (
             ["train", "flowers.csv", "-t", "species", "--validation-split", "0.999", "-o", "m.npz"],

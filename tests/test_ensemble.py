@@ -379,6 +379,23 @@ def test_a_diverging_member_is_named_and_nothing_changes(engine, options):
 
 
 @pytest.mark.parametrize("options", [dict(), dict(batch_size=2)], ids=["lanes", "each"])
+def test_a_failed_call_keeps_the_members_training_state(engine, options):
+    """A call that raises leaves the optimizer's state and the schedule's place
+    as they were (the side-by-side path cleared them): the next calls continue
+    them as a copy that never saw the failed call does."""
+    ens = bp.Ensemble([3, 4, 2], n=3, seed=1, output_activation="linear", engine=engine)
+    adam = dict(optimizer="adam", schedule=bp.Schedule("step", step_size=2, gamma=0.5))
+    ens.train(X, T, 3, 0.01, **adam)
+    untouched = ens.copy()
+    with pytest.raises(bp.TrainingError, match="member 1: training diverged"):
+        ens.train(X, T * 1e3, 50, np.array([0.01, 1e6, 0.01]), **options)
+    np.testing.assert_array_equal(ens.train(X, T, 3, 0.01, **adam),
+                                  untouched.train(X, T, 3, 0.01, **adam))  # fmt: skip
+    for w0, w1 in zip(untouched.weights, ens.weights):
+        np.testing.assert_array_equal(w0, w1)
+
+
+@pytest.mark.parametrize("options", [dict(), dict(batch_size=2)], ids=["lanes", "each"])
 def test_a_divergence_warns_nothing_and_names_the_ensemble(engine, options):
     """Weights of both signs overflowing (inf - inf in a sum) raise the member's
     TrainingError, not a NumPy warning (an error under ``-W error``)."""

@@ -425,6 +425,44 @@ def test_impossible_epochs_are_refused_before_allocating(engine, epochs, match):
 
 
 @pytest.mark.parametrize(
+    "options, match",
+    [(dict(batch_size=64), r"^batch_size=64: training a network of 4,000,001 parameters and "
+                           r"1,000,001 units would need .*, more than the 64 MiB"),
+     (dict(optimizer="adam"), r"^optimizer='adam': training a network of 4,000,001 "
+                              r"parameters")],
+    ids=["mini-batch", "adam"],
+)  # fmt: skip
+def test_training_buffers_too_large_are_refused_before_allocating(engine, options, match,
+                                                                  monkeypatch):  # fmt: skip
+    """The gradient, the optimizer's state and the rows of a mini-batch are
+    measured against the memory available before the call allocates any."""
+    from backprop import _validation
+
+    net = bp.Network([2, 1_000_000, 1], seed=0, engine=engine)
+    before = net.params
+    rng = np.random.default_rng(0)
+    X, T = rng.uniform(-1, 1, (64, 2)), rng.uniform(0, 1, (64, 1))
+    monkeypatch.setattr(_validation, "available_memory", lambda: 64 << 20)
+    with traced_peak() as peak, pytest.raises(ValueError, match=match):
+        net.train(X, T, 1, 0.1, **options)
+    assert peak[0] < 1 << 20
+    np.testing.assert_array_equal(net.params, before)
+
+
+def test_an_impossible_ensemble_is_refused_before_allocating(monkeypatch):
+    """Its members' parameters and Python objects (about 2 KB each) are counted."""
+    from backprop import _validation
+
+    monkeypatch.setattr(_validation, "available_memory", lambda: 16 << 30)
+    with traced_peak() as peak, pytest.raises(ValueError, match=r"^n: an ensemble of"):
+        bp.Ensemble([2, 3, 1], n=10**12)
+    assert peak[0] < 1 << 20
+    monkeypatch.setattr(_validation, "available_memory", lambda: 100 << 20)
+    with pytest.raises(ValueError, match=r"^n: an ensemble of 100000 networks"):
+        bp.Ensemble([2, 3, 1], n=100_000)  # 13 parameters: 10 MB, and 200 MB of objects
+
+
+@pytest.mark.parametrize(
     "labels, exc, match",
     [
         (["a", "b", "c"], TypeError, r"^labels must be class indices \(integers\)"),

@@ -247,6 +247,25 @@ def test_the_file_holds_the_position_as_documented(tmp_path):
 
 
 @pytest.mark.parametrize(
+    "schedule, epochs",
+    [(bp.Schedule("cosine", t_max=6), 6), (bp.Schedule("exponential", gamma=1e-200), 3)],
+)
+def test_a_run_whose_rate_reached_0_saves_loads_and_resumes(tmp_path, schedule, epochs):
+    """A cosine at its end (eta_min=0) and an exponential decay underflowed: the
+    rate reached is 0; the file, a pickle and a checkpoint load and continue as
+    the network would."""
+    net = regressor()
+    net.train(X, Y, epochs, 0.1, schedule=schedule, checkpoint=tmp_path / "c.npz")
+    assert net._schedule.rate == 0.0
+    net.save(tmp_path / "n.npz")
+    again = [bp.load(tmp_path / "n.npz"), pickle.loads(pickle.dumps(net)),
+             bp.load(tmp_path / "c.npz")]  # fmt: skip
+    expected = net.copy().train(X, Y, 3, 0.1, schedule=schedule)
+    for other in again:
+        np.testing.assert_array_equal(other.train(X, Y, 3, 0.1, schedule=schedule), expected)
+
+
+@pytest.mark.parametrize(
     "entry, message",
     [
         (None, "keys"),
@@ -254,7 +273,8 @@ def test_the_file_holds_the_position_as_documented(tmp_path):
         (dict(params={"step_size": 3}), "exactly"),
         (dict(params={"step_size": 0, "gamma": 0.5}), "step_size must be >= 1"),
         (dict(params={"step_size": 3.0, "gamma": 0.5}), "not a number"),
-        (dict(rate=0.0), "rate must be a finite number > 0"),
+        (dict(rate=-0.5), "rate must be a finite number >= 0"),
+        (dict(learning_rate=0.0), "learning_rate must be a finite number > 0"),
         (dict(learning_rate="0.1"), "learning_rate must be"),
         (dict(epochs=-1), "epochs must be an integer >= 0"),
         (dict(bad=1.5), "bad must be an integer"),

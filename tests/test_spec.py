@@ -30,6 +30,10 @@ def test_compiled_leaky_slope_is_the_spec_one(core):
     assert core.CODES["leaky_slope"] == _spec.LEAKY_SLOPE
 
 
+def test_compiled_batch_rows_are_the_spec_ones(core):
+    assert core.CODES["batch_rows"] == _spec.BATCH_ROWS
+
+
 def test_compiled_simd_levels_are_the_spec_ones(core):
     assert core.SIMD_LEVELS == _spec.SIMD_LEVELS
 

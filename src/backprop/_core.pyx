@@ -69,7 +69,8 @@ cdef enum:
     H_ALPHA = 9
     N_HYPER = 10
 
-#: Batch rows the mini-batch path handles at once (bounds its workspace).
+#: Batch rows the mini-batch path handles at once (bounds its workspace;
+#: ``_spec.BATCH_ROWS``, checked by ``tests/test_spec.py`` through ``CODES``).
 cdef Py_ssize_t BATCH_ROWS = 256
 #: Layers with at least this many weights use BLAS for mini-batches, if found.
 BLAS_MIN_WEIGHTS = 16384
@@ -125,6 +126,7 @@ CODES = {
               "alpha": H_ALPHA},
     "hyper_size": N_HYPER,
     "leaky_slope": LEAKY_SLOPE,
+    "batch_rows": BATCH_ROWS,
 }
 
 

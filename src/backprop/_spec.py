@@ -28,6 +28,9 @@ from typing import Any
 import numpy as np
 
 ENGINES = ("cython", "python")
+#: Rows of a mini-batch the compiled engine computes at once (its workspace holds
+#: every unit's values for this many rows; ``_core.BATCH_ROWS``).
+BATCH_ROWS = 256
 #: The compiled engine's SIMD levels, lowest first (``BACKPROP_SIMD``, ``build_info``).
 SIMD_LEVELS = ("baseline", "avx2", "avx512")
 ACTIVATIONS = ("logistic", "tanh", "relu", "leaky_relu", "linear", "softmax")

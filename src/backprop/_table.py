@@ -106,8 +106,8 @@ def _read(fh: IO[str], name: str) -> Table:
     lines: list[int] = []
     try:
         for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue  # a blank line
+            if len(row) <= 1 and not any(cell.strip() for cell in row):
+                continue  # a blank line (a row of empty fields, ",,", is a row)
             if header is None:
                 header = [cell.strip() for cell in row]
                 _check_header(header, name)

@@ -312,6 +312,7 @@ def make_plan(
     record_every = min(check.positive_int("record_every", o["record_every"]), max(1, epochs))
     report_every = min(check.positive_int("report_every", o["report_every"]), max(1, epochs))
     _check_history_fits(epochs, record_every, report_every if validation is not None else 0)
+    _check_buffers_fit(net, n_samples, batch, optimizer)
     progress = check.flag("progress", o["progress"])
     checkpoint, checkpoint_every = checkpoint_options(o["checkpoint"], o["checkpoint_every"])
     return Plan(
@@ -489,6 +490,25 @@ def _check_history_fits(epochs: int, record_every: int, report_every: int) -> No
             f"record_every=k (and, with validation, measure it every k epochs with "
             f"report_every=k)"
         ) from None
+
+
+def _check_buffers_fit(net: Network, n_samples: int, batch: int, optimizer: str) -> None:
+    """Refuse a call whose working buffers would not fit in memory, before allocating
+    any: the gradient and a copy of the parameters, the optimizer's state, and the
+    values of every unit for the mini-batch rows computed at once (at most
+    ``_spec.BATCH_ROWS``).  Under 64 MiB they are not measured."""
+    sizes = net.layers
+    n_params = _spec.param_count(sizes, net.bias)
+    rows = min(batch, n_samples, _spec.BATCH_ROWS)
+    per_row = 3 * sum(sizes[1:]) + max(sizes) + sizes[0] + sizes[-1]
+    reals = 2 * n_params + _spec.state_size(optimizer, n_params) + rows * per_row
+    needed = reals * net.dtype.itemsize
+    if needed >= _SMALL_HISTORY:
+        check.fits_in_memory(
+            f"batch_size={batch}" if batch > 1 else f"optimizer={optimizer!r}",
+            needed,
+            f"training a network of {n_params:,} parameters and {sum(sizes[1:]):,} units",
+        )
 
 
 #: History size below which ``_check_history_fits`` does not ask the system.

@@ -30,8 +30,13 @@ USAGE = 2
 #: The largest picture ``draw`` writes: pixels in all (400 MB of RGBA) and a side.
 MAX_PIXELS = 100_000_000
 MAX_SIDE_PX = 32_768
-#: Pixels per inch of the pictures written (``draw --dpi`` changes it).
+#: Pixels per inch of the pictures written (``draw --dpi`` changes it), and the
+#: fewest that ``--dpi`` takes (below it a label's font is under a pixel high:
+#: FreeType refuses it).
 DPI = 100
+MIN_DPI = 10
+#: The most threads ``bench --blas-threads`` takes.
+MAX_THREADS = 1024
 
 
 class CommandError(Exception):
@@ -202,7 +207,7 @@ def _timing_lines(epochs: int) -> list[str]:
 
 
 def demo(args: argparse.Namespace) -> int:
-    if args.plot:
+    if args.plot is not None:
         _check_picture_path(args.plot, "--plot")
     if args.json:
         return _demo_json(args)
@@ -307,16 +312,17 @@ def _names(value: Sequence[str] | None) -> list[str]:
 
 
 def _hidden_layers(text: str) -> list[int]:
-    if text.strip() in ("", "0", "none"):
+    """``--layers``: hidden layer sizes such as ``16,8``; ``0`` or ``none``: none."""
+    if text.strip() in ("0", "none"):
         return []
     try:
         sizes = [int(n) for n in text.split(",")]
     except ValueError:
-        raise CommandError(
-            f"--layers must be hidden layer sizes such as 16,8 (or 0 for none), got {text!r}"
+        raise argparse.ArgumentTypeError(
+            f"must be hidden layer sizes such as 16,8 (or 0 for none), got {text!r}"
         ) from None
     if any(n < 1 for n in sizes):
-        raise CommandError(f"--layers sizes must be >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"every size must be at least 1, got {text!r}")
     return sizes
 
 
@@ -325,10 +331,10 @@ def train(args: argparse.Namespace) -> int:
     from .columns import Columns
 
     targets = _names(args.target)
-    if args.plot:
+    if args.plot is not None:
         _check_picture_path(args.plot, "--plot")
     _check_writable(args.output, "-o")
-    hidden = _hidden_layers(args.layers)
+    hidden = args.layers
     table = _table.read_csv(args.data)
     for name in targets:
         table.index(name)
@@ -484,7 +490,7 @@ def _load_network(path: str) -> Network:
 def predict(args: argparse.Namespace) -> int:
     from . import _table
 
-    if args.output:
+    if args.output is not None:
         _check_writable(args.output, "-o")
     net = _load_network(args.model)
     table = _table.read_csv(args.data)
@@ -669,9 +675,9 @@ def bench(args: argparse.Namespace) -> int:
         engines = list(dict.fromkeys([_bench.REFERENCE_ENGINE, *args.engine]))
     if args.blas_threads is not None and not _peers.has_module("threadpoolctl"):
         raise CommandError('--blas-threads needs threadpoolctl: pip install "backprop-nn[bench]"')
-    if args.json:
+    if args.json is not None:
         _check_writable(args.json, "--json")
-    if args.plot:
+    if args.plot is not None:
         _check_picture_path(args.plot, "--plot")
     quick = not args.full
     cases = [] if timed == [] else _bench.build_cases(quick, engines, timed)
@@ -732,6 +738,20 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _dpi(text: str) -> int:
+    value = _positive_int(text)
+    if value < MIN_DPI:  # the labels' fonts need a pixel or more
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_DPI}, got {value}")
+    return value
+
+
+def _threads(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_THREADS}, got {value}")
     return value
 
 
@@ -796,6 +816,8 @@ def _check_writable(path: str, option: str) -> None:
 
 def _check_picture_path(path: str, option: str) -> None:
     """A picture's path: a known suffix, a writable place, matplotlib installed."""
+    if not path:
+        raise CommandError(f"{option}: empty file name")
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in PICTURES:
         raise CommandError(
@@ -903,7 +925,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--layers",
-        default="16",
+        type=_hidden_layers,
+        default=[16],
         metavar="N[,N...]",
         help="hidden layer sizes, input side first (default 16; 0: none)",
     )
@@ -1018,7 +1041,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="size in inches, such as 8x5 (default: sized to fit)",
     )
     p.add_argument(
-        "--dpi", type=_positive_int, default=None, help="pixels per inch of a .png (100)"
+        "--dpi", type=_dpi, default=None, help="pixels per inch of a .png (100; at least 10)"
     )
     p.set_defaults(func=draw)
 
@@ -1052,7 +1075,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="longer runs, steadier figures")
     p.add_argument(
         "--blas-threads",
-        type=_positive_int,
+        type=_threads,
         default=None,
         metavar="N",
         help="limit BLAS threads (NumPy's, SciPy's, PyTorch's) to N during "
@@ -1099,6 +1122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except TrainingError as exc:
         _say(command, f"training failed: {exc}")
+        return 1
+    except MemoryError:
+        _say(command, "out of memory (a smaller network, batch or data set may fit)")
         return 1
     except (CommandError, _table.TableError, ValueError, OSError, ImportError) as exc:
         _say(command, _one_line(exc))

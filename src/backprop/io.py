@@ -1174,8 +1174,12 @@ def _check_schedule(entry: Any) -> ScheduleState:
             ok = type(value) in (int, float) and math.isfinite(float(value))
         except OverflowError:
             ok = False
-        if not ok or (key != "best" and float(value) <= 0.0):
-            kind = "a finite number" if key == "best" else "a finite number > 0"
+        # the base rate is > 0; the rate reached may be 0 (a cosine's end at
+        # eta_min=0, an exponential decay underflowed)
+        if not ok or (key == "learning_rate" and float(value) <= 0.0) or float(value) < 0.0:
+            kind = {"best": "a finite number", "rate": "a finite number >= 0"}.get(
+                key, "a finite number > 0"
+            )
             raise _Invalid(f"the header's schedule {key} must be {kind}, got {value!r}")
         numbers[key] = float(value)
     counts = {}

@@ -40,6 +40,9 @@ VIEWS = ("graph", "hinton")
 LABEL_MAX_UNITS = 10
 #: Most units in a layer whose names are written in their circles.
 NAME_MAX_UNITS = 24
+#: Most edges (weights and biases) the graph view draws, one line each (about
+#: 10 s here); larger networks: ``view="hinton"``.
+GRAPH_MAX_EDGES = 100_000
 
 POSITIVE = "#c0392b"  # red: a positive weight
 NEGATIVE = "#2166ac"  # blue: a negative one
@@ -184,6 +187,14 @@ def _draw(
             raise ValueError(
                 f"fmt must be a format spec for numbers such as '.3f' ({exc})"
             ) from None
+    if view == "graph":
+        edges = sum(a * b for a, b in zip(net.layers, net.layers[1:]))
+        edges += sum(b.size for b in net.biases)
+        if edges > GRAPH_MAX_EDGES:
+            raise ValueError(
+                f"view='graph' draws a line per weight and bias: {edges:,} of them, more "
+                f"than {GRAPH_MAX_EDGES:,}; draw this network with view='hinton'"
+            )
     weights, biases = _shown_values(net, trace, show)
     if view == "hinton":
         if ax is None:
