@@ -390,6 +390,23 @@ def test_misaligned_arrays_give_the_same_results(engine, dtype):
     np.testing.assert_array_equal(clone.params, net.params)
 
 
+def test_an_ensemble_header_counting_more_members_than_arrays_is_refused_at_once(tmp_path):
+    """The count is checked against the archive's entries before any work in it
+    (a header of 10**9 members: no set of 10**9 names first)."""
+    import io
+    import json
+    import zipfile
+
+    header = json.dumps({"format": "backprop-ensemble", "version": 1, "members": 10**9})
+    buffer = io.BytesIO()
+    np.save(buffer, np.frombuffer(header.encode(), np.uint8))
+    with zipfile.ZipFile(tmp_path / "e.npz", "w") as archive:
+        archive.writestr("header.npy", buffer.getvalue())
+    with traced_peak() as peak, pytest.raises(ValueError, match="counts 1000000000 members"):
+        bp.load(tmp_path / "e.npz")
+    assert peak[0] < 1 << 20
+
+
 # ============================================================ 6. the contract
 @pytest.mark.parametrize(
     "sizes, exc, match",
@@ -770,3 +787,19 @@ def test_float32_settings_that_round_away_are_refused(engine, options, match):
     with pytest.raises(ValueError, match=match):
         net.train(X2, T2, **options)
     np.testing.assert_array_equal(net.params, before)
+
+
+def test_an_optimizer_state_that_overflows_is_a_training_error(engine):
+    """Adam's average of squared gradients can overflow while the weights and
+    errors stay finite (every later step is then 0, and the state cannot be
+    saved): a TrainingError, and the network as it was, state included."""
+    rng = np.random.default_rng(0)
+    X, T = rng.uniform(-1, 1, (20, 4)) * 1e78, rng.uniform(0, 1, (20, 2))
+    net = bp.Network([4, 8, 2], seed=0, activation="linear", output_activation="linear",
+                     loss="mse", engine=engine)  # fmt: skip
+    net.train(X[:2] * 0, T[:2], 1, 1e-3, optimizer="adam")
+    params, state = net.params, net._optimizer.state.copy()
+    with pytest.raises(bp.TrainingError, match=r"adam optimizer's state overflowed by epoch 2"):
+        net.train(X, T, 3, 1e-3, optimizer="adam")
+    np.testing.assert_array_equal(net.params, params)
+    np.testing.assert_array_equal(net._optimizer.state, state)

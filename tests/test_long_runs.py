@@ -402,7 +402,7 @@ def test_another_exception_from_a_signal_handler_restores_the_network(engine):
 def test_a_bad_checkpoint_path_is_refused_before_training(engine, tmp_path):
     net = bp.Network([2, 1], seed=0, engine=engine)
     before = net.params
-    for path in (tmp_path / "missing" / "run.npz", tmp_path):
+    for path in (tmp_path / "missing" / "run.npz", tmp_path, ""):
         with pytest.raises(ValueError, match="checkpoint"):
             net.train([0.0, 1.0], [1.0], epochs=10**6, checkpoint=path)
     np.testing.assert_array_equal(net.params, before)
@@ -459,3 +459,61 @@ def test_ctrl_c_held_over_a_block_arrives_after_it():
             steps.append("after the signal")
     assert steps == ["after the signal"]
     assert signal.getsignal(signal.SIGINT) is before
+
+
+@pytest.mark.parametrize("every", [None, 3])
+def test_ctrl_c_while_a_checkpoint_is_written_keeps_the_run(engine, every, tmp_path,
+                                                            monkeypatch):  # fmt: skip
+    """Ctrl-C that arrives while the last (or a periodic) checkpoint is written waits
+    for the write: the call ends with TrainingInterrupted, the network keeps its
+    epochs and the file holds them (it rolled the whole run back)."""
+    from backprop import io
+
+    X, T = _problem(n_samples=6)
+    options = dict(optimizer="adam", learning_rate=0.05, checkpoint=tmp_path / "c.npz")
+    if every:
+        options["checkpoint_every"] = every
+    net = bp.Network([4, 16, 3], seed=2, engine=engine)
+    reference = net.copy()
+    reference.train(X, T, 6, **{k: v for k, v in options.items() if "checkpoint" not in k})
+    real_save = io.save
+    calls = []
+
+    def save_with_ctrl_c(network, path):
+        calls.append(path)
+        if len(calls) == 1:
+            signal.raise_signal(signal.SIGINT)  # arrives in the write
+        real_save(network, path)
+
+    monkeypatch.setattr(io, "save", save_with_ctrl_c)
+    with pytest.raises(bp.TrainingInterrupted) as info:
+        net.train(X, T, 6, **options)
+    done = 3 if every else 6
+    assert info.value.epochs_completed == done
+    if not every:
+        np.testing.assert_array_equal(net.params, reference.params)
+    loaded = bp.load(tmp_path / "c.npz")
+    np.testing.assert_array_equal(loaded.params, net.params)
+
+
+def test_a_callback_saves_a_file_that_resumes_like_a_checkpoint(engine, tmp_path):
+    """``save`` (and ``copy``) inside a callback see the training state of the
+    epoch just ended: optimizer moments, shuffling stream, schedule position."""
+    X, T = _problem(n_samples=9)
+    options = dict(optimizer="adam", learning_rate=0.02, batch_size=4, shuffle=True, seed=3,
+                   schedule=bp.Schedule("step", step_size=2, gamma=0.7))  # fmt: skip
+    whole = bp.Network([4, 6, 3], seed=0, engine=engine)
+    whole.train(X, T, 8, **options)
+    net = bp.Network([4, 6, 3], seed=0, engine=engine)
+    copies = {}
+
+    def callback(epoch, error):
+        if epoch == 3:
+            net.save(tmp_path / "cb.npz")
+            copies["net"] = net.copy()
+
+    net.train(X, T, 8, callback=callback, **options)
+    resume = {k: v for k, v in options.items() if k != "seed"}
+    for other in (bp.load(tmp_path / "cb.npz"), copies["net"]):
+        other.train(X, T, 4, **resume)
+        np.testing.assert_array_equal(other.params, whole.params)

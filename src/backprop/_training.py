@@ -346,7 +346,7 @@ def checkpoint_options(checkpoint: Any, checkpoint_every: Any) -> tuple[str | No
             raise TypeError(f"checkpoint must be a file path, got {type(checkpoint).__name__}")
         checkpoint = os.fsdecode(os.fspath(checkpoint))
         folder = os.path.dirname(checkpoint) or "."
-        if os.path.isdir(checkpoint) or not os.path.isdir(folder):
+        if not checkpoint or os.path.isdir(checkpoint) or not os.path.isdir(folder):
             raise ValueError(
                 f"checkpoint must be a file in an existing directory, got {checkpoint!r}"
             )
@@ -525,6 +525,15 @@ class _Stop(Exception):
         self.exc = exc
 
 
+class _StateOverflow(Exception):
+    """The optimizer's state became infinite by ``epoch`` (counting from the
+    call's first); reported as a ``TrainingError`` once the network is restored."""
+
+    def __init__(self, epoch: int) -> None:
+        super().__init__(epoch)
+        self.epoch = epoch
+
+
 class _Diverged(Exception):
     """An epoch of the run failed (``epoch``, counting from the call's first);
     reported as a ``TrainingError`` once the weights are restored."""
@@ -693,6 +702,14 @@ def _train(
         _restore(net, start)
         if isinstance(exc, _Diverged):
             raise divergence(net, X, T, exc.epoch, exc.rate) from None
+        if isinstance(exc, _StateOverflow):
+            raise training_error(
+                f"the {plan.optimizer} optimizer's state overflowed by epoch {exc.epoch} "
+                f"(counting from 0): the gradients are too large for it (their squares "
+                f"overflow {net.dtype.name}); scale the inputs and targets down; the "
+                f"network is unchanged",
+                exc.epoch,
+            ) from None
         raise
     _commit(net, plan)
     return record.history(plan.validation is not None)
@@ -714,9 +731,12 @@ def _commit(net: Network, plan: Plan) -> None:
 
 
 def _save_checkpoint(net: Network, path: str) -> None:
-    from . import io
+    """Save a checkpoint; Ctrl-C during the write waits for its end (an interrupt
+    inside ``zipfile`` could turn into another error, and would lose the file)."""
+    from . import _signals, io
 
-    io.save(net, path)
+    with _signals.held():
+        io.save(net, path)
 
 
 #: Epochs whose learning rates a schedule computes ahead, for one engine call.
@@ -769,6 +789,10 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
             )  # fmt: skip
             if failed >= 0:
                 raise _Diverged(done + failed, rate if rates is None else float(rates[failed]))
+            if plan.state.size and not np.isfinite(plan.state).all():
+                # (adam's average of squared gradients can overflow while the
+                # weights stay finite: every step after it is 0)
+                raise _StateOverflow(done + chunk - 1)
             if interrupt is not None:
                 if plan.schedule is not None and record.done > scheduled:
                     # the epochs completed before the interrupt count
@@ -795,6 +819,7 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
                 args = (record.done - 1, float(last_error))
                 if plan.callback_gets_validation:
                     args += (validation_error,)
+                _commit(net, plan)  # its state as of now, for a save or copy in the callback
                 answer = plan.callback(*args)
                 if isinstance(answer, (bool, np.bool_)) and not answer:
                     stop = True
@@ -810,6 +835,11 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
             if stop:
                 record.stop(float(last_error))
                 break
+        if plan.patience is not None and best_params is not None:
+            net._params[:] = best_params
+        if plan.checkpoint is not None:  # (Ctrl-C in it: the run keeps its epochs)
+            _commit(net, plan)
+            _save_checkpoint(net, plan.checkpoint)
     except KeyboardInterrupt as exc:  # raised between engine calls (a callback ...)
         raise _Stop(exc) from None
     finally:
@@ -819,11 +849,6 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
             plan.schedule = plan.schedule.after(record.done - scheduled, X.shape[0], math.inf)
         if display is not None:
             display.close()
-    if plan.patience is not None and best_params is not None:
-        net._params[:] = best_params
-    if plan.checkpoint is not None:
-        _commit(net, plan)
-        _save_checkpoint(net, plan.checkpoint)
 
 
 def measure_validation(net: Network, data: tuple[np.ndarray, np.ndarray], epoch: int) -> float:

@@ -790,6 +790,8 @@ def _read_ensemble(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]
     n = header["members"]
     if type(n) is not int or n < 1:
         raise _Invalid(f"the ensemble's members must be an integer >= 1, got {n!r}")
+    if n > len(members):  # before any work in n: the count is the file's word only
+        raise _Invalid(f"the header counts {n} members; the file holds {len(members) - 1} arrays")
     expected = {f"member_{k}" for k in range(n)}
     optional = {"seeds"}
     names = set(members) - {_HEADER}
