@@ -313,6 +313,12 @@ def bad_files(tmp_path, flowers):
     return tmp_path
 
 
+#: Linux's /dev/full (writes fail: disk full) and /sys (no new files, even for root).
+LINUX_ONLY = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="/dev/full and /sys are Linux's"
+)
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -339,8 +345,14 @@ def bad_files(tmp_path, flowers):
         (["draw", "-o", "x.png"], "MODEL file or --tutorial"),
         (["draw", "model.npz", "--show", "gradient", "-o", "x.png"], "needs --tutorial"),
         (["draw", "--tutorial", "-o", "x.gif"], "name a .png, .svg or .pdf"),
+        (["train", "flowers.csv", "-t", "species", "--inputs", "petal,petal", "-o", "m.npz"],
+         "--inputs names a column twice"),
+        pytest.param(["predict", "model.npz", "flowers.csv", "-o", "/dev/full"],
+                     "-o /dev/full: No space left on device", marks=LINUX_ONLY),
+        pytest.param(["train", "flowers.csv", "-t", "species", "-o", "/sys/m.npz"],
+                     "-o /sys/m.npz: cannot create files in /sys", marks=LINUX_ONLY),
     ],
-)
+)  # fmt: skip
 def test_bad_input_is_one_line_and_status_2(bad_files, argv, message, capsys, monkeypatch):
     monkeypatch.chdir(bad_files)
     status, out, err = run(argv, capsys)

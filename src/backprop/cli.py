@@ -14,7 +14,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import numpy as np
@@ -299,7 +300,7 @@ def _plot_demo(runs: dict[str, Any], path: str) -> None:
     )
     ax.set_ylabel("E_total")
     ax.legend().remove()
-    _save(fig, path)
+    _save(fig, path, option="--plot")
 
 
 # ------------------------------------------------------------------ train
@@ -342,6 +343,8 @@ def train(args: argparse.Namespace) -> int:
         raise CommandError("--target names a column twice")
     if args.inputs:
         inputs = _names(args.inputs)
+        if len(set(inputs)) != len(inputs):
+            raise CommandError("--inputs names a column twice")
         both = [n for n in inputs if n in targets]
         if both:
             raise CommandError(f"column {both[0]!r} cannot be both an input and a target")
@@ -396,7 +399,8 @@ def train(args: argparse.Namespace) -> int:
         progress=args.progress,
     )
     net.columns = Columns(tuple(inputs), tuple(targets), None if classes is None else classes)
-    net.save(args.output)
+    with _writing("-o", args.output):
+        net.save(args.output)
 
     what = (
         f"a classifier of {len(classes)} classes ({_listing(classes)})"
@@ -428,7 +432,7 @@ def train(args: argparse.Namespace) -> int:
             ax=ax,
             title=f"{os.path.basename(table.path)}: error per row",
         )
-        _save(fig, args.plot)
+        _save(fig, args.plot, option="--plot")
         _emit(f"plotted {args.plot}")
     return 0
 
@@ -527,7 +531,10 @@ def predict(args: argparse.Namespace) -> int:
         out = np.atleast_2d(net.forward(X))
         rows = [[repr(float(v)) for v in row] for row in out]
     if args.output:
-        with open(args.output, "w", newline="", encoding="utf-8") as fh:
+        with (
+            _writing("-o", args.output),
+            open(args.output, "w", newline="", encoding="utf-8") as fh,
+        ):
             _table.write_csv(fh, out_names, rows)
         print(f"wrote {len(rows)} predictions to {args.output}", file=sys.stderr)
     else:
@@ -631,7 +638,7 @@ def draw(args: argparse.Namespace) -> int:
             f"--dpi {dpi} makes a picture of {w * dpi:,.0f} x {h * dpi:,.0f} pixels ({w:.3g} x "
             f"{h:.3g} in): at most {MAX_PIXELS:,} pixels, {MAX_SIDE_PX:,} a side"
         )
-    _save(fig, args.output, dpi)
+    _save(fig, args.output, dpi, option="-o")
     size = f"{w:.3g} x {h:.3g} in"
     if args.output.lower().endswith(".png"):
         size += f", {int(w * dpi)} x {int(h * dpi)} px"
@@ -716,7 +723,8 @@ def bench(args: argparse.Namespace) -> int:
 
         _emit("\n" + _ensemble_bench.format_result(_ensemble_bench.run(quick=quick)))
     if args.json:
-        _bench.write_json(results, args.json, quick=quick)
+        with _writing("--json", args.json):
+            _bench.write_json(results, args.json, quick=quick)
         _emit(f"figures written to {args.json}")
     if args.plot:
         if not any(r["ratio"] is not None for r in results):
@@ -726,7 +734,7 @@ def bench(args: argparse.Namespace) -> int:
         rows = [r for r in results if not r["skipped"]]
         fig, ax = _figure((max(6.4, 1.2 + 0.25 * len(rows)), 4.4))
         plot.plot_bench(results, ax=ax)
-        _save(fig, args.plot)
+        _save(fig, args.plot, option="--plot")
         _emit(f"plotted {args.plot}")
     return 0
 
@@ -738,6 +746,8 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value > sys.maxsize:
+        raise argparse.ArgumentTypeError(f"must be at most {sys.maxsize}, got {value}")
     return value
 
 
@@ -812,6 +822,16 @@ def _check_writable(path: str, option: str) -> None:
             raise CommandError(f"{option} {path}: permission denied")
     elif not os.access(directory, os.W_OK | os.X_OK):
         raise CommandError(f"{option} {path}: cannot create files in {directory}")
+    else:  # the permission bits may allow what the file system refuses (sysfs, ...)
+        import tempfile
+
+        try:
+            with tempfile.TemporaryFile(dir=directory):
+                pass
+        except OSError as exc:
+            raise CommandError(
+                f"{option} {path}: cannot create files in {directory} ({exc.strerror or exc})"
+            ) from None
 
 
 def _check_picture_path(path: str, option: str) -> None:
@@ -840,16 +860,29 @@ def _figure(size: tuple[float, float]) -> tuple[Any, Any]:
     return fig, fig.add_subplot()
 
 
-def _save(fig: Any, path: str, dpi: int = DPI) -> None:
-    """Write ``fig`` to ``path`` (format from the suffix; ``dpi`` pixels per inch
-    of a PNG); SVG text stays text, and no date is written, so the same picture
-    gives the same file."""
+def _save(fig: Any, path: str, dpi: int = DPI, *, option: str) -> None:
+    """Write ``fig`` to ``path``, given by ``option`` (format from the suffix;
+    ``dpi`` pixels per inch of a PNG); SVG text stays text, and no date is
+    written, so the same picture gives the same file."""
     import matplotlib
 
     fmt = PICTURES[os.path.splitext(path)[1].lower()]
     metadata = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "backprop"}):
+    with (
+        _writing(option, path),
+        matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "backprop"}),
+    ):
         fig.savefig(path, format=fmt, metadata=metadata[fmt], dpi=dpi)
+
+
+@contextmanager
+def _writing(option: str, path: str) -> Iterator[None]:
+    """An output file that cannot be written, found only in the write (a full
+    disk, a file system that refuses it): one line naming the option and file."""
+    try:
+        yield
+    except OSError as exc:
+        raise CommandError(f"{option} {path}: {exc.strerror or exc}") from None
 
 
 # ------------------------------------------------------------------ the parser
