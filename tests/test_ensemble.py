@@ -722,6 +722,23 @@ def _interrupt(train, after):
     return info.value, time.perf_counter() - sent[0]
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="os.kill(SIGINT) interrupts the console")
+def test_an_interrupted_sweep_says_how_far_it_got(engine):
+    import os
+    import signal
+    import threading
+
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt, match=r"^sweep interrupted: 0 of 3 configurations"):
+            bp.sweep([2, 3, 2], X[:, :2], T, {"learning_rate": [0.1, 0.2, 0.3]}, epochs=10**8,
+                     record_every=1000, n_jobs=1, engine=engine)  # fmt: skip
+            time.sleep(5)  # the sweep ended before the signal: let it arrive, fail
+    finally:
+        timer.cancel()
+
+
 @pytest.mark.parametrize("path", ["lanes", "each"])
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_interrupt_keeps_the_epochs_every_member_completed(core, n_jobs, path):

@@ -517,3 +517,24 @@ def test_a_callback_saves_a_file_that_resumes_like_a_checkpoint(engine, tmp_path
     for other in (bp.load(tmp_path / "cb.npz"), copies["net"]):
         other.train(X, T, 4, **resume)
         np.testing.assert_array_equal(other.params, whole.params)
+
+
+@pytest.mark.parametrize("patience", [None, 50])
+def test_a_checkpoint_is_written_once_per_epoch_it_falls_on(engine, patience, tmp_path,
+                                                            monkeypatch):  # fmt: skip
+    """checkpoint_every dividing epochs: the last periodic checkpoint is the
+    last one (not written twice); with patience the best epoch's weights, put
+    back at the end, are written again."""
+    from backprop import io
+
+    X, T = _problem(n_samples=6)
+    saved = []
+    real_save = io.save
+    monkeypatch.setattr(io, "save", lambda net, path: (saved.append(1), real_save(net, path)))
+    net = bp.Network([4, 16, 3], seed=2, engine=engine)
+    options = dict(checkpoint=tmp_path / "c.npz", checkpoint_every=3)
+    if patience:
+        options.update(validation=(X[:3], T[:3]), patience=patience, learning_rate=5.0)
+    net.train(X, T, 6, **options)
+    assert len(saved) == (3 if patience else 2)
+    np.testing.assert_array_equal(bp.load(tmp_path / "c.npz").params, net.params)

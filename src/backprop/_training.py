@@ -759,6 +759,7 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
     timed = plan.progress and total > 0
     started = time.perf_counter()
     scheduled = record.done  # the epochs the schedule's position counts
+    saved_at = -1  # the epoch after which a checkpoint was last saved
     try:
         while record.done < total:
             done = record.done
@@ -826,6 +827,7 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
             if plan.checkpoint_every is not None and record.done % plan.checkpoint_every == 0:
                 _commit(net, plan)
                 _save_checkpoint(net, plan.checkpoint)
+                saved_at = record.done
             if timed:
                 now = time.perf_counter()
                 if display is None and now - started >= 0.1:
@@ -835,9 +837,12 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
             if stop:
                 record.stop(float(last_error))
                 break
-        if plan.patience is not None and best_params is not None:
+        restored = plan.patience is not None and best_params is not None
+        if restored:
             net._params[:] = best_params
-        if plan.checkpoint is not None:  # (Ctrl-C in it: the run keeps its epochs)
+        # the last checkpoint, unless the last epoch's just wrote it (Ctrl-C in it:
+        # the run keeps its epochs)
+        if plan.checkpoint is not None and (saved_at != record.done or restored):
             _commit(net, plan)
             _save_checkpoint(net, plan.checkpoint)
     except KeyboardInterrupt as exc:  # raised between engine calls (a callback ...)

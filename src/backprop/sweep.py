@@ -266,6 +266,9 @@ def sweep(sizes: Sequence[int], X: Any, T: Any, grid: Mapping[str, Sequence[Any]
     ``client`` (``dask.distributed.Client``) the ensembles are split into chunks
     that run as tasks on its workers (which need backprop installed), and the
     rows are the same, bit for bit, as a local run's.
+
+    Ctrl-C stops a local sweep with a ``KeyboardInterrupt`` that says how many
+    configurations were trained; it returns nothing.
     """
     from . import _validation as check
 
@@ -316,7 +319,17 @@ def sweep(sizes: Sequence[int], X: Any, T: Any, grid: Mapping[str, Sequence[Any]
                 "n_jobs": 1 if client is not None else jobs,
             })  # fmt: skip
     if client is None:
-        results = [_run_unit(u) for u in units]
+        results = []
+        try:
+            for u in units:
+                results.append(_run_unit(u))
+        except KeyboardInterrupt as exc:
+            done = sum(len(u["indices"]) for u in units[: len(results)])
+            raise KeyboardInterrupt(
+                f"sweep interrupted: {done} of {len(configs)} configurations trained, "
+                f"the rest not; a sweep returns all its rows or none (run it again: "
+                f"its rows are reproducible)"
+            ) from exc
     else:
         futures = client.map(_run_unit, units, pure=False)
         results = client.gather(futures)
