@@ -114,6 +114,8 @@ def test_the_console_script_runs_the_demo(console_script):
       "backprop train: error: argument --layers: every size must be at least 1"),
      (["draw", "--tutorial", "-o", "x.png", "--dpi", "3"],
       "backprop draw: error: argument --dpi: must be at least 10, got 3"),
+     (["demo", "--epochs", str(2**63)],
+      "backprop demo: error: argument --epochs: must be at most 9223372036854775807"),
      (["bench", "--blas-threads", "5000"],
       "backprop bench: error: argument --blas-threads: must be at most 1024"),
      (["frob"], "backprop: error: argument COMMAND: invalid choice: 'frob'")],
@@ -390,3 +392,13 @@ def test_bench_blas_threads_needs_threadpoolctl(monkeypatch, capsys):
     monkeypatch.setattr(_peers, "has_module", lambda name: name != "threadpoolctl")
     assert cli.main(["bench", "--blas-threads", "1"]) == 2
     assert "needs threadpoolctl" in capsys.readouterr().err
+
+
+def test_running_out_of_memory_is_one_line_and_status_1(monkeypatch, capsys):
+    def exhausted(args):
+        raise MemoryError
+
+    monkeypatch.setattr(cli, "info", exhausted)  # (the parser binds the module's function)
+    assert cli.main(["info", "model.npz"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("backprop info: error: out of memory") and err.count("\n") == 1

@@ -351,6 +351,8 @@ LINUX_ONLY = pytest.mark.skipif(
                      "-o /dev/full: No space left on device", marks=LINUX_ONLY),
         pytest.param(["train", "flowers.csv", "-t", "species", "-o", "/sys/m.npz"],
                      "-o /sys/m.npz: cannot create files in /sys", marks=LINUX_ONLY),
+        pytest.param(["train", "flowers.csv", "-t", "species", "-o", "/dev/full"],
+                     "-o /dev/full: not a regular file", marks=LINUX_ONLY),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_status_2(bad_files, argv, message, capsys, monkeypatch):
@@ -430,3 +432,33 @@ def test_info_describes_an_ensemble_file(tmp_path, capsys):
     code, out, err = run(["info", str(path)], capsys)
     assert "  training state: adam optimizer (3 of 3 members)" in out.splitlines()
     assert "  shuffling stream over 2 samples (3 of 3 members)" in out.splitlines()
+
+
+def test_rows_of_empty_fields_are_missing_values_but_at_the_end(tmp_path, capsys):
+    """A spreadsheet's trailing ",," rows are not samples; one between samples is a
+    sample with no values (refused), not a blank line: predict writes one row per
+    sample of its input, or refuses it."""
+    rows = [[0.1, 0.2, 0.5], [0.3, 0.4, 0.7], [0.5, 0.1, 0.2]]
+    data = write_csv(tmp_path / "d.csv", ["a", "b", "y"], rows + [["", "", ""]] * 2)
+    status, out, _ = run(["train", data, "-t", "y", "--epochs", "3", "-o", tmp_path / "m.npz"],
+                         capsys)  # fmt: skip
+    assert status == 0 and "(3 rows)" in out
+    inputs = write_csv(tmp_path / "x.csv", ["a", "b"], [[0.1, 0.2], ["", ""], [0.3, 0.4]])
+    status, _, err = run(["predict", tmp_path / "m.npz", inputs], capsys)
+    assert status == 2 and "line 3: column 'a' has no value" in err
+    inputs = write_csv(tmp_path / "x.csv", ["a", "b"], [[0.1, 0.2], [0.3, 0.4], ["", ""]])
+    status, out, _ = run(["predict", tmp_path / "m.npz", inputs], capsys)
+    assert status == 0 and len(read_csv(out)) == 3  # the header and two predictions
+
+
+def test_the_graph_view_of_a_network_too_large_to_draw_is_refused(tmp_path, capsys):
+    """More than plot.GRAPH_MAX_EDGES lines: refused at once, pointing to --view hinton."""
+    pytest.importorskip("matplotlib")
+    from backprop import plot
+
+    side = int(plot.GRAPH_MAX_EDGES**0.5) + 1
+    bp.Network([2, side, side, 1], seed=0).save(tmp_path / "big.npz")
+    status, _, err = run(["draw", tmp_path / "big.npz", "-o", tmp_path / "big.png"], capsys)
+    assert status == 2 and "use --view hinton" in err and not (tmp_path / "big.png").exists()
+    with pytest.raises(ValueError, match=r"view='graph' draws a line per weight and bias"):
+        bp.load(tmp_path / "big.npz").draw()

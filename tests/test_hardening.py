@@ -446,8 +446,9 @@ def test_impossible_epochs_are_refused_before_allocating(engine, epochs, match):
     [(dict(batch_size=64), r"^batch_size=64: training a network of 4,000,001 parameters and "
                            r"1,000,001 units would need .*, more than the 64 MiB"),
      (dict(optimizer="adam"), r"^optimizer='adam': training a network of 4,000,001 "
-                              r"parameters")],
-    ids=["mini-batch", "adam"],
+                              r"parameters"),
+     (dict(shuffle=True), r"^sizes \[2, 1000000, 1\]: training a network of 4,000,001 ")],
+    ids=["mini-batch", "adam", "sgd"],
 )  # fmt: skip
 def test_training_buffers_too_large_are_refused_before_allocating(engine, options, match,
                                                                   monkeypatch):  # fmt: skip
@@ -799,7 +800,14 @@ def test_an_optimizer_state_that_overflows_is_a_training_error(engine):
                      loss="mse", engine=engine)  # fmt: skip
     net.train(X[:2] * 0, T[:2], 1, 1e-3, optimizer="adam")
     params, state = net.params, net._optimizer.state.copy()
-    with pytest.raises(bp.TrainingError, match=r"adam optimizer's state overflowed by epoch 2"):
+    message = (r"^the adam optimizer's state overflowed float64 in epoch 2 \(counting from 0\) "
+               r"or in one of the 2 before it: .*\(adam averages their squares\)")  # fmt: skip
+    with pytest.raises(bp.TrainingError, match=message):
         net.train(X, T, 3, 1e-3, optimizer="adam")
     np.testing.assert_array_equal(net.params, params)
     np.testing.assert_array_equal(net._optimizer.state, state)
+    # a callback: epoch by epoch, the epoch itself
+    with pytest.raises(bp.TrainingError, match=r"float64 in epoch 0 \(counting from 0\): ") as info:
+        net.train(X, T, 3, 1e-3, optimizer="adam", callback=lambda epoch, error: None)
+    assert info.value.epoch == 0
+    np.testing.assert_array_equal(net.params, params)

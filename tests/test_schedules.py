@@ -265,6 +265,17 @@ def test_a_run_whose_rate_reached_0_saves_loads_and_resumes(tmp_path, schedule, 
         np.testing.assert_array_equal(other.train(X, Y, 3, 0.1, schedule=schedule), expected)
 
 
+def test_an_adaptive_schedule_with_a_negative_best_error_saves_and_loads(tmp_path):
+    """Cross-entropy with targets outside [0, 1] gives negative errors: the
+    adaptive schedule's best error kept in the file is negative."""
+    net = bp.Network([1, 1], activation="logistic", loss="cross_entropy", seed=0)
+    net.train([[1.0], [2.0]], [[2.0], [2.0]], 5, 0.1, schedule="adaptive")
+    assert net._schedule.best < 0
+    net.save(tmp_path / "n.npz")
+    for other in (bp.load(tmp_path / "n.npz"), pickle.loads(pickle.dumps(net))):
+        assert other._schedule.best == net._schedule.best
+
+
 @pytest.mark.parametrize(
     "entry, message",
     [
@@ -275,6 +286,7 @@ def test_a_run_whose_rate_reached_0_saves_loads_and_resumes(tmp_path, schedule, 
         (dict(params={"step_size": 3.0, "gamma": 0.5}), "not a number"),
         (dict(rate=-0.5), "rate must be a finite number >= 0"),
         (dict(learning_rate=0.0), "learning_rate must be a finite number > 0"),
+        (dict(best="-3.25"), "best must be a finite number"),
         (dict(learning_rate="0.1"), "learning_rate must be"),
         (dict(epochs=-1), "epochs must be an integer >= 0"),
         (dict(bad=1.5), "bad must be an integer"),

@@ -1,7 +1,9 @@
 """CSV tables for the command line: read with the standard library's ``csv``.
 
 A table has a header row of unique column names, then one row per sample, every
-row as long as the header (blank lines are skipped).  Numbers are read with
+row as long as the header (blank lines are skipped, and rows of empty fields at
+the end, as spreadsheets write them; such a row before the last is a row whose
+values are missing).  Numbers are read with
 ``float``; a cell that is not a finite number where one is needed is refused with
 a message naming its column and line.  pandas is not needed.
 """
@@ -107,7 +109,7 @@ def _read(fh: IO[str], name: str) -> Table:
     try:
         for row in reader:
             if len(row) <= 1 and not any(cell.strip() for cell in row):
-                continue  # a blank line (a row of empty fields, ",,", is a row)
+                continue  # a blank line (a row of empty fields, ",,", is a row ...)
             if header is None:
                 header = [cell.strip() for cell in row]
                 _check_header(header, name)
@@ -123,6 +125,9 @@ def _read(fh: IO[str], name: str) -> Table:
         raise TableError(f"{name}, line {reader.line_num}: not valid CSV ({exc})") from None
     except UnicodeDecodeError as exc:
         raise TableError(f"{name} is not UTF-8 text ({exc.reason})") from None
+    while rows and not any(cell.strip() for cell in rows[-1]):
+        rows.pop()  # (... but not at the end, where spreadsheets write them)
+        lines.pop()
     if header is None:
         raise TableError(f"{name} is empty: a CSV file needs a header row of column names")
     if not rows:

@@ -249,7 +249,9 @@ def make_plan(
     The optimizer's state continues from the network's (``net._optimizer``) when
     the optimizer and its settings are the same and no plain call came between;
     the shuffling stream continues from ``net._shuffle`` unless ``seed`` is given.
-    The plan holds copies: the network's state changes only when the call ends.
+    The plan holds copies: the network's training state changes when the call
+    ends, and before each callback (``_commit``: a callback may save or copy the
+    network), and is put back if the call fails.
     """
     unknown = sorted(set(options) - set(_spec.TRAIN_OPTIONS))
     if unknown:
@@ -500,12 +502,15 @@ def _check_buffers_fit(net: Network, n_samples: int, batch: int, optimizer: str)
     sizes = net.layers
     n_params = _spec.param_count(sizes, net.bias)
     rows = min(batch, n_samples, _spec.BATCH_ROWS)
-    per_row = 3 * sum(sizes[1:]) + max(sizes) + sizes[0] + sizes[-1]
-    reals = 2 * n_params + _spec.state_size(optimizer, n_params) + rows * per_row
-    needed = reals * net.dtype.itemsize
+    parts = {  # what each argument asks for, in reals; the largest is named
+        f"sizes {list(sizes)}": 2 * n_params,
+        f"optimizer={optimizer!r}": _spec.state_size(optimizer, n_params),
+        f"batch_size={batch}": rows * (3 * sum(sizes[1:]) + max(sizes) + sizes[0] + sizes[-1]),
+    }
+    needed = sum(parts.values()) * net.dtype.itemsize
     if needed >= _SMALL_HISTORY:
         check.fits_in_memory(
-            f"batch_size={batch}" if batch > 1 else f"optimizer={optimizer!r}",
+            max(parts, key=parts.__getitem__),
             needed,
             f"training a network of {n_params:,} parameters and {sum(sizes[1:]):,} units",
         )
@@ -526,11 +531,13 @@ class _Stop(Exception):
 
 
 class _StateOverflow(Exception):
-    """The optimizer's state became infinite by ``epoch`` (counting from the
-    call's first); reported as a ``TrainingError`` once the network is restored."""
+    """The optimizer's state became infinite in one of epochs ``first`` to
+    ``epoch`` (counting from the call's first; the engine looks after a chunk of
+    epochs); reported as a ``TrainingError`` once the network is restored."""
 
-    def __init__(self, epoch: int) -> None:
-        super().__init__(epoch)
+    def __init__(self, first: int, epoch: int) -> None:
+        super().__init__(first, epoch)
+        self.first = first
         self.epoch = epoch
 
 
@@ -559,6 +566,14 @@ class _Record:
         self.stopped = 0  # 1 once a stop before the end recorded its last epoch
         self.validation: list[float] = []
         self.validation_epochs: list[int] = []
+        self.restored = False  # the best epoch's weights put back (patience)
+        # where the network was when the checkpoint was last saved: epochs and
+        # samples of the next done, the best epoch's weights put back
+        self.saved_at: tuple[int, int, bool] | None = None
+
+    def saved_now(self) -> bool:
+        """Whether the checkpoint holds the network as it is now."""
+        return self.saved_at == (self.done, self.samples, self.restored)
 
     @property
     def done(self) -> int:
@@ -692,8 +707,8 @@ def _train(
             _restore(net, start)
             raise stop.exc from None
         _commit(net, plan)
-        if plan.checkpoint is not None:
-            _save_checkpoint(net, plan.checkpoint)
+        if plan.checkpoint is not None and not record.saved_now():
+            _save_checkpoint(net, plan.checkpoint, record)
         history = record.history(plan.validation is not None)
         interrupted(net, history, record.done, record.samples, stop.exc)
     except BaseException as exc:
@@ -703,11 +718,14 @@ def _train(
         if isinstance(exc, _Diverged):
             raise divergence(net, X, T, exc.epoch, exc.rate) from None
         if isinstance(exc, _StateOverflow):
+            before = exc.epoch - exc.first
+            squares = " (adam averages their squares)" if plan.optimizer == "adam" else ""
             raise training_error(
-                f"the {plan.optimizer} optimizer's state overflowed by epoch {exc.epoch} "
-                f"(counting from 0): the gradients are too large for it (their squares "
-                f"overflow {net.dtype.name}); scale the inputs and targets down; the "
-                f"network is unchanged",
+                f"the {plan.optimizer} optimizer's state overflowed {net.dtype.name} in "
+                f"epoch {exc.epoch} (counting from 0)"
+                + (f" or in one of the {before} before it" if before else "")
+                + f": the gradients are too large for it{squares}; scale the inputs and "
+                f"targets down; the network is unchanged",
                 exc.epoch,
             ) from None
         raise
@@ -730,13 +748,15 @@ def _commit(net: Network, plan: Plan) -> None:
         net._shuffle = plan.shuffle
 
 
-def _save_checkpoint(net: Network, path: str) -> None:
-    """Save a checkpoint; Ctrl-C during the write waits for its end (an interrupt
-    inside ``zipfile`` could turn into another error, and would lose the file)."""
+def _save_checkpoint(net: Network, path: str, record: _Record) -> None:
+    """Save a checkpoint and note it in ``record``; Ctrl-C during the write waits
+    for its end (an interrupt inside ``zipfile`` could turn into another error,
+    and would lose the file)."""
     from . import _signals, io
 
     with _signals.held():
         io.save(net, path)
+        record.saved_at = (record.done, record.samples, record.restored)
 
 
 #: Epochs whose learning rates a schedule computes ahead, for one engine call.
@@ -753,13 +773,12 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
     callbacks), save checkpoints or show progress between them."""
     engine, (sizes, layout, acts) = net._engine, net._shape
     total = plan.epochs
-    best_error, best_params, misses = math.inf, None, 0
+    best_error, best_params, best_at, misses = math.inf, None, -1, 0
     display = None
     work = max(1, X.shape[0] * net._params.size)  # parameter updates per epoch
     timed = plan.progress and total > 0
     started = time.perf_counter()
     scheduled = record.done  # the epochs the schedule's position counts
-    saved_at = -1  # the epoch after which a checkpoint was last saved
     try:
         while record.done < total:
             done = record.done
@@ -793,7 +812,7 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
             if plan.state.size and not np.isfinite(plan.state).all():
                 # (adam's average of squared gradients can overflow while the
                 # weights stay finite: every step after it is 0)
-                raise _StateOverflow(done + chunk - 1)
+                raise _StateOverflow(done, done + chunk - 1)
             if interrupt is not None:
                 if plan.schedule is not None and record.done > scheduled:
                     # the epochs completed before the interrupt count
@@ -813,6 +832,7 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
                 record.validation_epochs.append(record.done - 1)
                 if validation_error < best_error:
                     best_error, best_params, misses = validation_error, net._params.copy(), 0
+                    best_at = record.done
                 else:
                     misses += 1
                     stop = plan.patience is not None and misses >= plan.patience
@@ -826,8 +846,7 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
                     stop = True
             if plan.checkpoint_every is not None and record.done % plan.checkpoint_every == 0:
                 _commit(net, plan)
-                _save_checkpoint(net, plan.checkpoint)
-                saved_at = record.done
+                _save_checkpoint(net, plan.checkpoint, record)
             if timed:
                 now = time.perf_counter()
                 if display is None and now - started >= 0.1:
@@ -837,14 +856,14 @@ def _run(net: Network, X: np.ndarray, T: np.ndarray, plan: Plan, record: _Record
             if stop:
                 record.stop(float(last_error))
                 break
-        restored = plan.patience is not None and best_params is not None
-        if restored:
+        if plan.patience is not None and best_params is not None and best_at != record.done:
             net._params[:] = best_params
+            record.restored = True
         # the last checkpoint, unless the last epoch's just wrote it (Ctrl-C in it:
         # the run keeps its epochs)
-        if plan.checkpoint is not None and (saved_at != record.done or restored):
+        if plan.checkpoint is not None and not record.saved_now():
             _commit(net, plan)
-            _save_checkpoint(net, plan.checkpoint)
+            _save_checkpoint(net, plan.checkpoint, record)
     except KeyboardInterrupt as exc:  # raised between engine calls (a callback ...)
         raise _Stop(exc) from None
     finally:

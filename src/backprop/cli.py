@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any, NoReturn
 
 import numpy as np
@@ -334,7 +336,7 @@ def train(args: argparse.Namespace) -> int:
     targets = _names(args.target)
     if args.plot is not None:
         _check_picture_path(args.plot, "--plot")
-    _check_writable(args.output, "-o")
+    _check_writable(args.output, "-o", regular=True)
     hidden = args.layers
     table = _table.read_csv(args.data)
     for name in targets:
@@ -437,14 +439,25 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+#: A label written as a plain decimal number ("1", "-0.5", "1e3", "01"), whose
+#: value makes its class ("1" and "1.0" are one); anything else is text.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _label_values(labels: Iterable[str]) -> list[Decimal] | None:
+    """The exact values of labels that are all plain decimal numbers, else None."""
+    if not all(_NUMBER.fullmatch(label) for label in labels):
+        return None
+    return [Decimal(label) for label in labels]
+
+
 def _same_numbers_once(labels: list[str]) -> list[str]:
     """Labels that are all numbers, each written as the column first writes its value
     ("1" and "1.0" are one class); other labels as they are."""
-    try:
-        values = [float(label) for label in labels]
-    except ValueError:
+    values = _label_values(labels)
+    if values is None:
         return labels
-    first: dict[float, str] = {}
+    first: dict[Decimal, str] = {}
     for label, value in zip(labels, values):
         first.setdefault(value, label)
     return [first[value] for value in values]
@@ -452,10 +465,11 @@ def _same_numbers_once(labels: list[str]) -> list[str]:
 
 def _sorted_labels(labels: set[str]) -> tuple[str, ...]:
     """Class labels in order: as numbers if they all are, else as text."""
-    try:
-        return tuple(sorted(labels, key=float))
-    except ValueError:
-        return tuple(sorted(labels))
+    ordered = sorted(labels)
+    values = _label_values(ordered)
+    if values is None:
+        return tuple(ordered)
+    return tuple(label for _, label in sorted(zip(values, ordered)))
 
 
 def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -622,6 +636,11 @@ def draw(args: argparse.Namespace) -> int:
             f"--show {args.show} needs --tutorial: a model file holds no sample to trace"
         )
     net = Network.tutorial() if args.tutorial else _load_network(args.model)
+    if args.view == "graph" and plot.graph_edges(net) > plot.GRAPH_MAX_EDGES:
+        raise CommandError(
+            f"{args.model} has {plot.graph_edges(net):,} weights and biases, more than the "
+            f"{plot.GRAPH_MAX_EDGES:,} lines the graph view draws: use --view hinton"
+        )
     trace = None
     if args.show != "weight":
         trace = net.trace(tutorial.INPUTS, tutorial.TARGETS, learning_rate=tutorial.LEARNING_RATE)
@@ -808,12 +827,15 @@ def _emit(text: str) -> None:
     print(text, flush=True)
 
 
-def _check_writable(path: str, option: str) -> None:
-    """Refuse, before any work, an output path that cannot be written."""
+def _check_writable(path: str, option: str, regular: bool = False) -> None:
+    """Refuse, before any work, an output path that cannot be written (``regular``:
+    one that is there but not a regular file, which a network file replaces only)."""
     if not path:
         raise CommandError(f"{option}: empty file name")
     if os.path.isdir(path):
         raise CommandError(f"{option} {path}: is a directory")
+    if regular and os.path.exists(path) and not os.path.isfile(path):
+        raise CommandError(f"{option} {path}: not a regular file (a network is saved to one)")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise CommandError(f"{option} {path}: no such directory {directory}")

@@ -1178,7 +1178,11 @@ def _check_schedule(entry: Any) -> ScheduleState:
             ok = False
         # the base rate is > 0; the rate reached may be 0 (a cosine's end at
         # eta_min=0, an exponential decay underflowed)
-        if not ok or (key == "learning_rate" and float(value) <= 0.0) or float(value) < 0.0:
+        if (
+            not ok
+            or (key == "learning_rate" and float(value) <= 0.0)
+            or (key == "rate" and float(value) < 0.0)
+        ):
             kind = {"best": "a finite number", "rate": "a finite number >= 0"}.get(
                 key, "a finite number > 0"
             )

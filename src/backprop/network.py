@@ -449,6 +449,8 @@ class Network:
         callback
             ``callback(epoch, error[, validation_error])`` after every
             ``report_every`` epochs and the last; returning ``False`` stops.
+            The network then holds that epoch's weights and training state:
+            ``save`` or ``copy`` in the callback resumes as a checkpoint does.
         progress
             Show a progress bar on stderr (``tqdm`` if installed, else one line).
         record_every

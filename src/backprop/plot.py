@@ -157,6 +157,11 @@ def network_figure(net: Network, size: tuple[float, float] | None = None, **opti
     return _draw(net, None, False, size, **options).figure
 
 
+def graph_edges(net: Network) -> int:
+    """Lines the graph view draws: one per weight and per bias."""
+    return sum(a * b for a, b in zip(net.layers, net.layers[1:])) + sum(b.size for b in net.biases)
+
+
 def _draw(
     net: Network,
     ax: Axes | None,
@@ -188,8 +193,7 @@ def _draw(
                 f"fmt must be a format spec for numbers such as '.3f' ({exc})"
             ) from None
     if view == "graph":
-        edges = sum(a * b for a, b in zip(net.layers, net.layers[1:]))
-        edges += sum(b.size for b in net.biases)
+        edges = graph_edges(net)
         if edges > GRAPH_MAX_EDGES:
             raise ValueError(
                 f"view='graph' draws a line per weight and bias: {edges:,} of them, more "
