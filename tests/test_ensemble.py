@@ -849,3 +849,64 @@ def test_members_on_threads_find_blas_at_their_first_use(tmp_path):
         result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                                 env=env, cwd=tmp_path)  # fmt: skip
         assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("path", ["lanes", "each"])
+def test_one_thread_trains_an_ensemble_at_a_time(engine, path):
+    """A second train call from another thread is refused at once (both ran, and
+    one's work was lost), as are reads of the ensemble while it trains."""
+    import threading
+
+    ens = bp.Ensemble([2, 3, 2], n=4, seed=0, engine=engine)
+    before = ens.copy()
+    stop = threading.Event()
+    if path == "lanes":  # (plain online SGD: about 0.3 s here)
+        epochs = 50_000 if engine == "cython" else 300
+        options = dict(record_every=1000)
+    else:  # (a callback: it ends when told)
+        epochs = 10**7
+        options = dict(optimizer="adam", batch_size=2, record_every=1000,
+                       callback=lambda k, epoch, error: not stop.is_set())  # fmt: skip
+    worker = threading.Thread(target=lambda: ens.train(X[:, :2], T, epochs, 0.1, **options))
+    worker.start()
+    try:
+        deadline = time.perf_counter() + 10
+        while ens._owner().holder() != ens._members[0]._engine.OTHER:
+            assert time.perf_counter() < deadline and worker.is_alive()
+            time.sleep(0.0005)
+        with pytest.raises(RuntimeError, match="being trained in another thread"):
+            ens.train(X[:, :2], T, 1, 0.1)
+        for read in (lambda: ens.forward(X[:, :2]), lambda: ens.weights, ens.copy,
+                     lambda: ens[0], lambda: ens.total_error(X[:, :2], T)):  # fmt: skip
+            with pytest.raises(RuntimeError, match="this ensemble is being trained"):
+                read()
+    finally:
+        stop.set()
+        worker.join()
+    assert not np.array_equal(ens.weights[0], before.weights[0])  # the first call trained
+
+
+def test_overlapping_calls_share_one_hold_on_blas_threads():
+    """Two ensembles' workers at once (threads of the caller): BLAS stays at one
+    thread until the last call ends, and then is as it was before the first."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from backprop.ensemble import _one_blas_thread
+
+    def blas_threads():
+        return sorted(
+            (i["filepath"], i["num_threads"])
+            for i in threadpoolctl.threadpool_info()
+            if i["user_api"] == "blas"
+        )
+
+    before = blas_threads()
+    if not before:
+        pytest.skip("no BLAS library loaded")
+    first, second = _one_blas_thread(), _one_blas_thread()
+    first.__enter__()
+    second.__enter__()
+    assert all(n == 1 for _, n in blas_threads())
+    first.__exit__(None, None, None)  # the first call ends: the second's workers still run
+    assert all(n == 1 for _, n in blas_threads())
+    second.__exit__(None, None, None)
+    assert blas_threads() == before

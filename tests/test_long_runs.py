@@ -540,3 +540,18 @@ def test_a_checkpoint_is_written_once_per_epoch_it_falls_on(engine, patience, tm
     best_is_last = not patience or np.argmin(history.validation) == 5
     assert len(saved) == (2 if best_is_last else 3)
     np.testing.assert_array_equal(bp.load(tmp_path / "c.npz").params, net.params)
+
+
+def test_an_interrupt_pickles_whole():
+    """A worker process's TrainingInterrupted reaches its parent with its figures
+    (it could not be unpickled: the pool broke instead)."""
+    import pickle
+
+    X, T = _problem(n_samples=4)
+    history = bp.Network([4, 16, 3], seed=0).train(X, T, 3, validation=(X, T))
+    exc = bp.TrainingInterrupted("training interrupted after 3 epochs", history, 3, 2)
+    again = pickle.loads(pickle.dumps(exc))
+    assert type(again) is bp.TrainingInterrupted and str(again) == str(exc)
+    assert (again.epochs_completed, again.samples_completed) == (3, 2)
+    np.testing.assert_array_equal(again.history, history)
+    np.testing.assert_array_equal(again.history.validation, history.validation)

@@ -155,6 +155,15 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.epochs_completed = epochs_completed
         self.samples_completed = samples_completed
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # (an exception pickles its args, here the message only: a worker process's
+        # interrupt reaches its parent whole)
+        return (
+            type(self),
+            (str(self), self.history, self.epochs_completed, self.samples_completed),
+            self.__dict__,
+        )
+
 
 class History(np.ndarray):
     """``train``'s result when it measured validation data: the recorded training

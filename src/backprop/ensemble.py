@@ -140,18 +140,37 @@ class Ensemble:
     def __len__(self) -> int:
         return len(self._members)
 
+    def _owner(self) -> Any:
+        """Which thread trains the ensemble, if any (an engine ``Owner``, made on
+        first use: every way of making an ensemble gets its own)."""
+        owner = self.__dict__.get("_trainer")
+        if owner is None:
+            owner = self.__dict__.setdefault("_trainer", self._members[0]._engine.Owner())
+        return owner
+
+    def _guard(self, what: str) -> None:
+        """Refuse ``what`` while another thread trains the ensemble (its members
+        change together, at the end of a call: a read then could mix them)."""
+        if self._owner().holder() == self._members[0]._engine.OTHER:
+            raise RuntimeError(
+                f"cannot {what}: this ensemble is being trained in another thread "
+                f"(wait for its train() call to return, or work on a copy)"
+            )
+
     def __getitem__(self, k: int) -> Network:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
             raise TypeError(f"member index must be an integer, got {type(k).__name__}")
         n = len(self._members)
         if not -n <= k < n:
             raise IndexError(f"member {k} out of range for an ensemble of {n}")
+        self._guard("read a member")
         return self._members[int(k)].copy()
 
     def __iter__(self):
         return (self[k] for k in range(len(self)))
 
     def copy(self) -> Ensemble:
+        self._guard("copy it")
         ens = object.__new__(type(self))
         ens._members = [m.copy() for m in self._members]
         ens.seeds = None if self.seeds is None else self.seeds.copy()
@@ -159,6 +178,7 @@ class Ensemble:
 
     def reset_optimizer(self) -> None:
         """``reset_optimizer()`` on every member."""
+        self._guard("reset its optimizer")
         for m in self._members:
             m.reset_optimizer()
 
@@ -194,6 +214,7 @@ class Ensemble:
     def weights(self) -> list[np.ndarray]:
         """Weight matrices of every member: ``weights[l][k]`` is member k's
         ``weights[l]``, shape ``(n, out, in)``."""
+        self._guard("read its weights")
         per = [m.weights for m in self._members]
         return [np.stack([w[l] for w in per]) for l in range(len(self.layers) - 1)]
 
@@ -202,6 +223,7 @@ class Ensemble:
         """Biases of every member, shape ``(n, out)``; ``(n, 1)`` for a shared
         bias, ``(n, 0)`` for none."""
         keep = {"per-neuron": None, "shared": 1, "none": 0}[self.bias]
+        self._guard("read its biases")
         per = [m.biases for m in self._members]
         return [np.stack([b[l][:keep] for b in per]) for l in range(len(self.layers) - 1)]
 
@@ -230,6 +252,7 @@ class Ensemble:
     def forward(self, X: Any) -> np.ndarray:
         """Every member's outputs: shape ``(n, samples, outputs)``; ``X`` is
         ``(samples, inputs)`` for all members or ``(n, samples, inputs)``."""
+        self._guard("run it forward")
         arr, per = self._member_data("X", X, self.layers[0])
         width, dtype = self.layers[0], self._members[0]._dtype
         # checked here, so that a message names this method's argument (X, or X[k])
@@ -245,6 +268,7 @@ class Ensemble:
 
     def total_error(self, X: Any, T: Any) -> np.ndarray:
         """Every member's total error on ``X``, ``T``: shape ``(n,)``."""
+        self._guard("measure its error")
         xs, px = self._member_data("X", X, self.layers[0])
         ts, pt = self._member_data("T", T, self.layers[-1])
         return np.array(
@@ -316,7 +340,28 @@ class Ensemble:
         by ``backprop.load``) every ``checkpoint_every`` epochs, at the end and
         at an interrupt; ``checkpoint_every`` does not combine with the
         reporting options.
+
+        One thread trains an ensemble at a time: a second call (from another
+        thread, or from a callback) gets a RuntimeError at once, and so does a
+        read of the ensemble from another thread while it trains.
         """
+        owner, engine = self._owner(), self._members[0]._engine
+        taken = owner.take()
+        if taken != engine.FREE:
+            raise RuntimeError(
+                "cannot train this ensemble from inside its own train() call (a callback)"
+                if taken == engine.SELF
+                else "this ensemble is being trained in another thread: one thread trains "
+                "an ensemble at a time (train a copy in each thread to train in parallel)"
+            )
+        try:
+            return self._train(X, T, epochs, learning_rate, update, n_jobs, options)
+        finally:
+            owner.give_back()
+
+    def _train(self, X: Any, T: Any, epochs: Any, learning_rate: Any, update: Any,
+               n_jobs: Any, options: dict[str, Any]) -> np.ndarray:  # fmt: skip
+        """``train``, the ensemble claimed by this thread."""
         jobs = n_jobs_value(n_jobs)
         unknown = sorted(set(options) - set(_spec.TRAIN_OPTIONS))
         if unknown:
@@ -690,9 +735,11 @@ class Ensemble:
         ``backprop.load(path)`` reads it back, bit for bit."""
         from . import io
 
+        self._guard("save it")
         io.save_ensemble(self, path)
 
     def __reduce__(self) -> tuple[Any, ...]:
+        self._guard("pickle it")
         return _rebuild, ([m.__reduce__() for m in self._members], self.seeds)
 
 
@@ -887,17 +934,34 @@ class _Display:
 
 class _one_blas_thread:
     """Hold BLAS to one thread while ``n_jobs`` workers train (threadpoolctl when
-    installed: OpenBLAS's own threads would oversubscribe the cores)."""
+    installed: OpenBLAS's own threads would oversubscribe the cores).
+
+    The limit is process-wide: calls that overlap (ensembles trained in several
+    threads) share one hold, set by the first to enter and undone by the last to
+    leave (each undoing its own would leave BLAS at one thread for good, or lift
+    the limit under another call's workers)."""
+
+    _lock = threading.Lock()
+    _holders = 0
+    _limits: Any = None
 
     def __enter__(self) -> _one_blas_thread:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            self._limits = None
-        else:
-            self._limits = threadpool_limits(1, user_api="blas")
+        cls = type(self)
+        with cls._lock:
+            if cls._holders == 0:
+                try:
+                    from threadpoolctl import threadpool_limits
+                except ImportError:
+                    cls._limits = None
+                else:
+                    cls._limits = threadpool_limits(1, user_api="blas")
+            cls._holders += 1
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._limits is not None:
-            self._limits.restore_original_limits()
+        cls = type(self)
+        with cls._lock:
+            cls._holders -= 1
+            if cls._holders == 0 and cls._limits is not None:
+                cls._limits.restore_original_limits()
+                cls._limits = None
