@@ -45,7 +45,9 @@ def test_build_info_describes_the_build(core):
 
 
 def _import_with(level: str) -> subprocess.CompletedProcess:
-    code = "import backprop as bp; print(bp.build_info()['simd'])"
+    code = (
+        "import backprop as bp; i = bp.build_info(); print(i['simd']); print(i['compiled_error'])"
+    )
     env = {**os.environ, "BACKPROP_SIMD": level}
     env.pop("BACKPROP_ENGINE", None)  # (the compiled engine as the default: refused with it)
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
@@ -54,20 +56,20 @@ def _import_with(level: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("level", _spec.SIMD_LEVELS)
 def test_backprop_simd_forces_a_level(core, level):
     result = _import_with(level)
+    assert result.returncode == 0, result.stderr  # (build_info answers either way)
+    simd, error = result.stdout.splitlines()
     if level in core.simd_levels():
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == level
-    else:  # a level this CPU lacks (or this build left out) is refused at import
-        assert result.returncode != 0
-        assert f"BACKPROP_SIMD='{level}'" in result.stderr
+        assert (simd, error) == (level, "None")
+    else:  # a level this CPU lacks (or this build left out): the compiled engine refused
+        assert simd == "None" and error.startswith(f"BACKPROP_SIMD='{level}'")
         reason = "does not support" if level not in core.cpu_simd_levels() else "not built"
-        assert reason in result.stderr
+        assert reason in error
 
 
 def test_backprop_simd_refuses_an_unknown_level(core):
     result = _import_with(" SSE9")
-    assert result.returncode != 0  # (named as given, compared without case or spaces)
-    assert "BACKPROP_SIMD=' SSE9': unknown SIMD level 'sse9'" in result.stderr
+    assert result.returncode == 0, result.stderr  # (named as given, compared without case)
+    assert "BACKPROP_SIMD=' SSE9': unknown SIMD level 'sse9'" in result.stdout
 
 
 @pytest.mark.parametrize("level", ["sse9", "avx512"])
@@ -92,6 +94,17 @@ def test_a_bad_backprop_simd_refuses_the_compiled_engine_only(core, level):
         f"        assert \"BACKPROP_SIMD='{level}'\" in str(exc), exc\n"
         "    else:\n"
         "        raise AssertionError('the compiled engine ran')\n"
+        "import os, tempfile\n"
+        "path = os.path.join(tempfile.mkdtemp(), 'n.npz')\n"
+        "bp.Network([2, 1], engine='python').save(path)\n"
+        "assert bp.load(path, engine='python').engine == 'python'\n"
+        "try:\n"
+        "    bp.load(path)  # the default engine: refused, not the file\n"
+        "except ValueError as exc:\n"
+        f"    assert str(exc).startswith(\"BACKPROP_SIMD='{level}'\"), exc\n"
+        "else:\n"
+        "    raise AssertionError('loaded with the compiled engine')\n"
+        "assert bp.build_info()['default_engine'] is None\n"
     )
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

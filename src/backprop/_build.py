@@ -25,7 +25,9 @@ def build_info() -> dict[str, Any]:
     """How the compiled engine was built and which kernels it runs.
 
     Keys: ``version``; ``compiled`` (whether ``backprop._core`` is built and
-    imports); ``default_engine``; ``compiler`` and ``flags`` (the C compiler and
+    imports) and ``compiled_error`` (why not, else None); ``default_engine``
+    (None when the compiled engine is refused and ``BACKPROP_ENGINE`` does not
+    name the twin); ``compiler`` and ``flags`` (the C compiler and
     the optimisation flags of the build); ``simd`` (the SIMD level whose kernels
     run now: ``"baseline"``, ``"avx2"`` or ``"avx512"``, chosen at import as the
     best this CPU runs, or forced by ``BACKPROP_SIMD``), ``simd_isa`` (the vector
@@ -37,12 +39,17 @@ def build_info() -> dict[str, Any]:
     ``BACKPROP_BLAS=0``) and ``blas_library`` (the BLAS SciPy was built with).
     Without the compiled engine the build keys are ``None``.
     """
-    from .network import _core, default_engine
+    from .network import _CORE_ERROR, _core, default_engine
 
+    try:
+        engine: str | None = default_engine()
+    except ValueError:  # (BACKPROP_SIMD names a level that cannot run: in compiled_error)
+        engine = None
     info: dict[str, Any] = {
         "version": __version__,
         "compiled": _core is not None,
-        "default_engine": default_engine(),
+        "compiled_error": None if _CORE_ERROR is None else str(_CORE_ERROR),
+        "default_engine": engine,
     }
     keys = ("compiler", "flags", "simd", "simd_isa", "simd_flags", "simd_levels", "simd_built",
             "simd_cpu")  # fmt: skip

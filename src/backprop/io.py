@@ -476,6 +476,8 @@ def load(path: PathLike, engine: str | None = None) -> Any:
     """
     if engine is not None:
         check.choice("engine", engine, _spec.ENGINES)
+    else:  # (an engine that cannot run is not the file's fault: said before reading it)
+        engine = _network.default_engine()
     name = os.fsdecode(os.fspath(path))
     try:
         fh = _open_regular(name)
