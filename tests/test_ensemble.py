@@ -589,6 +589,18 @@ def test_sweep_errors():
         assert len(rows) == 1
     with pytest.raises(ValueError, match="record_every must be >= 1"):
         bp.sweep([3, 4, 2], X, T, {"record_every": [2, 0]})
+    # every configuration is checked before any trains: a bad value of the last
+    # group stops the sweep at once, naming its configuration
+    for grid, match in [
+        ({"optimizer": ["adam", "bogus"]}, r"^configuration 1: optimizer must be one of"),
+        ({"activation": ["tanh", "bogus"]}, r"^configuration 1: activation must be one of"),
+        ({"sizes": [[3, 4, 2], [2, 4, 2]]}, r"^configuration 1: X must have 2 values per"),
+        ({"momentum": [0.5, 1.5], "optimizer": ["momentum"]}, r"^configuration 1: momentum"),
+    ]:
+        started = time.perf_counter()
+        with pytest.raises(ValueError, match=match):
+            bp.sweep([3, 4, 2], X, T, grid, epochs=10**7, record_every=10**6)
+        assert time.perf_counter() - started < 2.0  # (the first configuration never ran)
     with pytest.raises(TypeError, match=r"grid\['record_every'\] must be a list of values"):
         bp.sweep([3, 4, 2], X, T, {"record_every": 4})
     with pytest.raises(TypeError, match="client must be a dask.distributed.Client, got str"):

@@ -121,6 +121,36 @@ def _configurations(grid: Mapping[str, Sequence[Any]], options: dict[str, Any]
     return [{**options, **dict(zip(grid, combo))} for combo in itertools.product(*values)]
 
 
+def _check_configurations(
+    configs: list[dict[str, Any]], groups: dict[str, list[int]], X: np.ndarray, T: np.ndarray,
+    validation: tuple[np.ndarray, np.ndarray] | None, epochs: int, report_every: int,
+) -> None:  # fmt: skip
+    """Every configuration's options and the data checked as its network and its
+    ``train`` call will check them, before any trains (a bad value in the last
+    group would otherwise stop the sweep after the others trained): the error
+    names the configuration.  One network per group (its members share every
+    network option but the seed)."""
+    from . import _training
+
+    for indices in groups.values():
+        i = indices[0]
+        try:
+            options = {k: v for k, v in configs[i].items() if k in NETWORK_OPTIONS}
+            net = Network(options.pop("sizes"), **options)
+            net._data(X, T)
+            if validation is not None:
+                net._data(*validation, "validation X", "validation T")
+            for i in indices:
+                train = {k: v for k, v in configs[i].items() if k in TRAIN_KEYS}
+                lr = train.pop("learning_rate", _spec.TRAIN.learning_rate)
+                update = train.pop("update", _spec.TRAIN.update)
+                if validation is not None:
+                    train.update(validation=validation, report_every=report_every)
+                _training.make_plan(net, X.shape[0], epochs, lr, update, train)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"configuration {i}: {exc}") from None
+
+
 def _group_key(config: dict[str, Any]) -> str:
     return repr(sorted((k, repr(v)) for k, v in config.items() if k not in _MEMBER_KEYS))
 
@@ -260,7 +290,8 @@ def sweep(sizes: Sequence[int], X: Any, T: Any, grid: Mapping[str, Sequence[Any]
     ``best_epoch`` is where it was lowest (with ``patience``, each network
     stops on its own and keeps the weights of that epoch).  A network whose
     training diverges stops the sweep with a ``TrainingError`` naming its
-    configuration.
+    configuration; every configuration's options are checked, with the data,
+    before any trains (a ``ValueError`` or ``TypeError`` naming it).
 
     ``n_jobs`` threads (-1: every core) train each ensemble locally; with a Dask
     ``client`` (``dask.distributed.Client``) the ensembles are split into chunks
@@ -304,6 +335,7 @@ def sweep(sizes: Sequence[int], X: Any, T: Any, grid: Mapping[str, Sequence[Any]
     groups: dict[str, list[int]] = {}
     for i, c in enumerate(configs):
         groups.setdefault(_group_key(c), []).append(i)
+    _check_configurations(configs, groups, X, T, validation, epochs, report_every)
     units = []
     chunks = 1
     if client is not None:
