@@ -291,6 +291,40 @@ def test_the_fast_path_claims_the_network_too(core):
     assert all("another thread" in message for message in refused)
 
 
+def test_a_read_in_flight_keeps_training_out(engine, tmp_path):
+    """A read (forward, copy, save ...) runs with the GIL released: a train call
+    from another thread meanwhile is refused (it changed the weights under the
+    read: rows of the output from neither network), plain or not; other reads
+    go on."""
+    net = bp.Network([2, 3, 2], seed=1, engine=engine)
+    inside, release = threading.Event(), threading.Event()
+
+    class Held:  # an input whose conversion, inside the read, waits
+        def __array__(self, dtype=None, copy=None):
+            inside.set()
+            release.wait(10.0)
+            return np.asarray(X2, dtype=dtype)
+
+    seen = {}
+    reader = threading.Thread(target=lambda: seen.update(out=net.forward(Held())))
+    reader.start()
+    try:
+        assert inside.wait(10.0)
+        params = net._params.copy()
+        for call in (lambda: net.train(X2, T2), lambda: net.train(X2, T2, shuffle=True)):
+            with pytest.raises(RuntimeError, match="being read in another thread"):
+                call()
+        np.testing.assert_array_equal(net._params, params)
+        net.save(tmp_path / "n.npz")  # reads go on side by side
+        np.testing.assert_array_equal(net.copy().params, params)
+    finally:
+        release.set()
+        reader.join(10.0)
+    np.testing.assert_array_equal(seen["out"], bp.load(tmp_path / "n.npz").forward(X2))
+    net.train(X2, T2)  # free again once the read ended
+    assert not np.array_equal(net._params, params)
+
+
 def test_a_callback_cannot_train_its_own_network(engine):
     net = bp.Network([2, 3, 2], seed=1, engine=engine)
     before = net.params

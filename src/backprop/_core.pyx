@@ -1237,25 +1237,44 @@ cdef extern from "pythread.h":
 
 
 cdef class Owner:
-    """Which thread, if any, is training a network: one trainer at a time.
+    """Which thread, if any, is training a network (one trainer at a time), and
+    how many are reading it (``forward``, ``copy``, ``save`` ...: any number at
+    once, but not while another thread trains it, nor it trained meanwhile).
 
     ``take()`` claims the network for the calling thread and returns ``FREE``, or
-    leaves it and returns ``SELF`` (this thread already trains it: a callback)
-    or ``OTHER``; ``give_back()`` ends the claim; ``holder()`` says who holds it.
-    Under the GIL each is one indivisible step (no Python code runs between the
-    test and the claim).  ``Trainer`` reads ``thread`` directly: the fast path
-    leaves a claimed network to the checked path, which says why it refuses.
-    (The pure-Python twin, ``_reference.Owner``, does the same with a lock.)
+    leaves it and returns ``SELF`` (this thread already trains it: a callback),
+    ``OTHER`` (another thread does) or ``READ`` (threads are reading it);
+    ``give_back()`` ends the claim; ``holder()`` says who holds it.
+    ``begin_read()`` counts a reader and returns ``FREE`` (or ``SELF``: the
+    training thread reads, in a callback), or counts nothing and returns
+    ``OTHER``; ``end_read()`` ends it.  Under the GIL each is one indivisible
+    step (no Python code runs between the test and the claim).  ``Trainer``
+    reads ``thread`` and ``readers`` directly: the fast path leaves a claimed or
+    read network to the checked path, which says why it refuses.  (The
+    pure-Python twin, ``_reference.Owner``, does the same with locks.)
     """
 
     cdef readonly unsigned long thread        # 0: no thread is training
+    cdef readonly Py_ssize_t readers          # reads in progress
 
     def take(self):
         cdef unsigned long me = PyThread_get_thread_ident()
         if self.thread == 0:
+            if self.readers:
+                return READ
             self.thread = me
             return FREE
         return SELF if self.thread == me else OTHER
+
+    def begin_read(self):
+        cdef unsigned long me = PyThread_get_thread_ident()
+        if self.thread != 0 and self.thread != me:
+            return OTHER
+        self.readers += 1
+        return SELF if self.thread == me else FREE
+
+    def end_read(self):
+        self.readers -= 1
 
     def give_back(self):
         self.thread = 0
@@ -1266,8 +1285,9 @@ cdef class Owner:
         return SELF if self.thread == PyThread_get_thread_ident() else OTHER
 
 
-#: ``Owner``'s answers: nobody trains the network, this thread does, another does.
-FREE, SELF, OTHER = 0, 1, 2
+#: ``Owner``'s answers: nobody trains the network, this thread does, another
+#: does, other threads are reading it.
+FREE, SELF, OTHER, READ = 0, 1, 2, 3
 
 
 cdef class Trainer:
@@ -1470,8 +1490,9 @@ cdef class Trainer:
             seq = True
         else:
             return None
-        if self.owner.thread != 0:
-            # being trained (its conversion buffers in use): the checked path says by whom
+        if self.owner.thread != 0 or self.owner.readers != 0:
+            # being trained (its conversion buffers in use) or read: the checked
+            # path says by whom
             return None
         # claimed from here: converting the data may run Python code (an object's
         # __array__), which must not train this network and reuse the buffers

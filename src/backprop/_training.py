@@ -17,7 +17,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -608,6 +609,22 @@ class _Record:
         return errors
 
 
+@contextmanager
+def reading(net: Network, what: str) -> Iterator[None]:
+    """Read ``net`` in the block (``what``: for the message), refused with a
+    RuntimeError while another thread trains it; a ``train`` call from another
+    thread meanwhile is refused (it would change the weights under the read)."""
+    if net._owner.begin_read() == net._engine.OTHER:
+        raise RuntimeError(
+            f"cannot {what}: this network is being trained in another thread "
+            f"(wait for its train() call to return, or work on a copy)"
+        )
+    try:
+        yield
+    finally:
+        net._owner.end_read()
+
+
 def guard(net: Network, what: str) -> None:
     """Refuse ``what`` with a RuntimeError while another thread trains ``net``
     (the training thread itself, in a callback, may go on)."""
@@ -637,6 +654,11 @@ def train_checked(
             raise RuntimeError(
                 "cannot train this network from inside its own train() call (a callback "
                 "or a signal handler): train a copy, or stop the call and train again"
+            )
+        if taken == net._engine.READ:
+            raise RuntimeError(
+                "this network is being read in another thread (forward, copy, save ...): "
+                "it trains once the reads end (train a copy to train meanwhile)"
             )
         raise RuntimeError(
             "this network is being trained in another thread: one thread trains a "

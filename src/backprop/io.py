@@ -269,9 +269,9 @@ def save(net: Network, path: PathLike) -> None:
     """
     if not isinstance(net, _network.Network):
         raise TypeError(f"net must be a backprop Network, got {type(net).__name__}")
-    _training.guard(net, "save it")
     target = os.fsdecode(os.fspath(path))
-    data = _archive_bytes(net)
+    with _training.reading(net, "save it"):
+        data = _archive_bytes(net)
     _write_atomically(target, data)
 
 
@@ -675,8 +675,8 @@ def _is_permutation(perm: np.ndarray) -> bool:
 def pickle_state(net: Network) -> dict[str, Any]:
     """What a pickle of ``net`` holds: the file's header and arrays (the training
     state included), and the engine."""
-    _training.guard(net, "pickle it")
-    header, arrays = _contents(net)
+    with _training.reading(net, "pickle it"):
+        header, arrays = _contents(net)
     return {"header": header, "arrays": arrays, "engine": net.engine}
 
 
@@ -755,12 +755,11 @@ def save_ensemble(ens: Any, path: PathLike) -> None:
     as ``save`` writes a network."""
     target = os.fsdecode(os.fspath(path))
     members = ens._members
-    for m in members:
-        _training.guard(m, "save it")
     header = {"format": ENSEMBLE_FORMAT, "version": ENSEMBLE_VERSION, "members": len(members)}
     arrays = {_HEADER: np.frombuffer(json.dumps(header).encode("utf-8"), np.uint8)}
     for k, m in enumerate(members):
-        arrays[f"member_{k}"] = np.frombuffer(_archive_bytes(m), np.uint8)
+        with _training.reading(m, "save it"):
+            arrays[f"member_{k}"] = np.frombuffer(_archive_bytes(m), np.uint8)
     if ens.seeds is not None:
         arrays["seeds"] = np.ascontiguousarray(ens.seeds, dtype="<i8")
     buffer = BytesIO()

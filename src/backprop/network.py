@@ -213,7 +213,11 @@ class Network:
 
     def copy(self) -> Network:
         """An independent network with the same options, weights and training state."""
-        _training.guard(self, "copy it")
+        with _training.reading(self, "copy it"):
+            return self._copy()
+
+    def _copy(self) -> Network:
+        """``copy``, the network being read."""
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new._owner = self._engine.Owner()
@@ -285,31 +289,31 @@ class Network:
     def weights(self) -> list[np.ndarray]:
         """Copies of the weight matrices; ``weights[l][j, i]``: unit i of layer l to
         unit j of layer l + 1."""
-        _training.guard(self, "read its weights")
-        return [
-            self._params[w0:b0].reshape(n_out, n_in).copy()
-            for (w0, b0, _), n_in, n_out in zip(
-                self._shape[1].tolist(), self._sizes, self._sizes[1:]
-            )
-        ]
+        with _training.reading(self, "read its weights"):
+            return [
+                self._params[w0:b0].reshape(n_out, n_in).copy()
+                for (w0, b0, _), n_in, n_out in zip(
+                    self._shape[1].tolist(), self._sizes, self._sizes[1:]
+                )
+            ]
 
     @property
     def biases(self) -> list[np.ndarray]:
         """Copies of the biases, one value per unit (a shared bias is repeated,
         and ``bias="none"`` gives zeros)."""
-        _training.guard(self, "read its biases")
-        return [
-            np.broadcast_to(self._params[b0 : b0 + nb], (n_out,)).copy()
-            if nb
-            else np.zeros(n_out, dtype=self._dtype)
-            for (_, b0, nb), n_out in zip(self._shape[1].tolist(), self._sizes[1:])
-        ]
+        with _training.reading(self, "read its biases"):
+            return [
+                np.broadcast_to(self._params[b0 : b0 + nb], (n_out,)).copy()
+                if nb
+                else np.zeros(n_out, dtype=self._dtype)
+                for (_, b0, nb), n_out in zip(self._shape[1].tolist(), self._sizes[1:])
+            ]
 
     @property
     def params(self) -> np.ndarray:
         """A copy of the flat parameter buffer (each layer's weights, then biases)."""
-        _training.guard(self, "read its parameters")
-        return self._params.copy()
+        with _training.reading(self, "read its parameters"):
+            return self._params.copy()
 
     # ------------------------------------------------------------ maths
     def forward(self, x: Any) -> np.ndarray:
@@ -325,53 +329,53 @@ class Network:
 
     def _forward(self, x: Any, name: str) -> np.ndarray:
         """``forward``, its input's errors naming it ``name``."""
-        _training.guard(self, "run it forward")
-        X, single = check.sample_rows(name, x, self._sizes[0], "input", self._dtype)
-        out = self._engine.forward(self._params, *self._shape, X)
-        bad = _training.first_bad_sample(out)
-        if bad is not None:
-            raise NonFiniteError(_training.overflow_message(self, "the output", bad))
-        return out[0] if single else out
+        with _training.reading(self, "run it forward"):
+            X, single = check.sample_rows(name, x, self._sizes[0], "input", self._dtype)
+            out = self._engine.forward(self._params, *self._shape, X)
+            bad = _training.first_bad_sample(out)
+            if bad is not None:
+                raise NonFiniteError(_training.overflow_message(self, "the output", bad))
+            return out[0] if single else out
 
     def total_error(self, X: Any, T: Any) -> float:
         """Sum over samples of the loss (``half_sse``: sum of 1/2 (t - o)^2 over
         samples and outputs, the seed's E_total).  ``NonFiniteError`` names the
         first sample whose error is not finite."""
-        _training.guard(self, "measure its error")
-        X, T = self._data(X, T)
-        errors = self._engine.sample_errors(self._params, *self._shape, self._loss_code, X, T)
-        total, message, _ = _training.summed_errors(self, X, T, errors)
-        if message is not None:
-            raise NonFiniteError(message)
-        return total
+        with _training.reading(self, "measure its error"):
+            X, T = self._data(X, T)
+            errors = self._engine.sample_errors(self._params, *self._shape, self._loss_code, X, T)
+            total, message, _ = _training.summed_errors(self, X, T, errors)
+            if message is not None:
+                raise NonFiniteError(message)
+            return total
 
     def trace(
         self, x: Any, t: Any, learning_rate: float = TRAIN.learning_rate, update: str = TRAIN.update
     ) -> Trace:
         """Every quantity of one training step on one sample; the network is unchanged.
         ``NonFiniteError`` if any of them is NaN or infinite (an overflow)."""
-        _training.guard(self, "trace a step")
-        X, T = self._data(x, t, "x", "t")
-        if X.shape[0] != 1:
-            raise ValueError(f"x must be one sample, got {X.shape[0]}")
-        lr = check.learning_rate(learning_rate, self._dtype)
-        update = check.choice("update", update, UPDATES)
-        step = (self._train_bias, self._loss_code, X[0], T[0], lr, update == "sequential")
-        record = self._engine.trace_step(self._params, *self._shape, *step)
-        for name, value in record.items():
-            values = value if isinstance(value, list) else [value]
-            if any(not check.all_finite(np.asarray(v)) for v in values):
-                raise NonFiniteError(
-                    _training.overflow_message(
-                        self,
-                        f"the step's {name.replace('_', ' ')}",
-                        0,
-                        "weights or learning rate too large for inputs of this size",
+        with _training.reading(self, "trace a step"):
+            X, T = self._data(x, t, "x", "t")
+            if X.shape[0] != 1:
+                raise ValueError(f"x must be one sample, got {X.shape[0]}")
+            lr = check.learning_rate(learning_rate, self._dtype)
+            update = check.choice("update", update, UPDATES)
+            step = (self._train_bias, self._loss_code, X[0], T[0], lr, update == "sequential")
+            record = self._engine.trace_step(self._params, *self._shape, *step)
+            for name, value in record.items():
+                values = value if isinstance(value, list) else [value]
+                if any(not check.all_finite(np.asarray(v)) for v in values):
+                    raise NonFiniteError(
+                        _training.overflow_message(
+                            self,
+                            f"the step's {name.replace('_', ' ')}",
+                            0,
+                            "weights or learning rate too large for inputs of this size",
+                        )
                     )
-                )
-        return Trace(
-            inputs=X[0].copy(), targets=T[0].copy(), learning_rate=lr, update=update, **record
-        )
+            return Trace(
+                inputs=X[0].copy(), targets=T[0].copy(), learning_rate=lr, update=update, **record
+            )
 
     def train(
         self,
