@@ -922,3 +922,13 @@ def test_overlapping_calls_share_one_hold_on_blas_threads():
     assert all(n == 1 for _, n in blas_threads())
     second.__exit__(None, None, None)
     assert blas_threads() == before
+
+
+def test_a_callback_in_a_worker_thread_may_read_its_ensemble(engine):
+    """With n_jobs workers the callbacks run in the workers' threads: they may
+    read the ensemble their call trains (another ensemble's call may not)."""
+    ens = bp.Ensemble([3, 4, 2], n=4, seed=0, engine=engine)
+    seen = []
+    ens.train(X, T, 3, 0.1, n_jobs=2, callback=lambda k, epoch, error: seen.append(
+        len(ens.weights)))  # fmt: skip
+    assert seen and all(n == 2 for n in seen)

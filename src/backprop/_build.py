@@ -43,8 +43,10 @@ def build_info() -> dict[str, Any]:
 
     try:
         engine: str | None = default_engine()
-    except ValueError:  # (BACKPROP_SIMD names a level that cannot run: in compiled_error)
-        engine = None
+    except ValueError:
+        if not isinstance(_CORE_ERROR, RuntimeError):
+            raise  # (a bad BACKPROP_ENGINE)
+        engine = None  # (BACKPROP_SIMD names a level that cannot run: in compiled_error)
     info: dict[str, Any] = {
         "version": __version__,
         "compiled": _core is not None,

@@ -1237,44 +1237,32 @@ cdef extern from "pythread.h":
 
 
 cdef class Owner:
-    """Which thread, if any, is training a network (one trainer at a time), and
-    how many are reading it (``forward``, ``copy``, ``save`` ...: any number at
-    once, but not while another thread trains it, nor it trained meanwhile).
+    """Which thread, if any, is training a network: one trainer at a time.
 
     ``take()`` claims the network for the calling thread and returns ``FREE``, or
-    leaves it and returns ``SELF`` (this thread already trains it: a callback),
-    ``OTHER`` (another thread does) or ``READ`` (threads are reading it);
-    ``give_back()`` ends the claim; ``holder()`` says who holds it.
-    ``begin_read()`` counts a reader and returns ``FREE`` (or ``SELF``: the
-    training thread reads, in a callback), or counts nothing and returns
-    ``OTHER``; ``end_read()`` ends it.  Under the GIL each is one indivisible
-    step (no Python code runs between the test and the claim).  ``Trainer``
-    reads ``thread`` and ``readers`` directly: the fast path leaves a claimed or
-    read network to the checked path, which says why it refuses.  (The
-    pure-Python twin, ``_reference.Owner``, does the same with locks.)
+    leaves it and returns ``SELF`` (this thread already trains it: a callback)
+    or ``OTHER``; ``give_back()`` ends the claim; ``holder()`` says who holds it.
+    ``claims`` counts the claims ever taken: a read (``forward``, ``copy``,
+    ``save`` ... with the GIL released) that finds it changed was overlapped by
+    a training and is refused (``_training.reading``), so that no read returns a
+    mix of old and new weights, and nothing is held that an interrupt could
+    leak.  Under the GIL each step is indivisible (no Python code runs between
+    the test and the claim).  ``Trainer`` reads and claims ``thread`` directly:
+    the fast path leaves a claimed network to the checked path, which says why
+    it refuses.  (The pure-Python twin, ``_reference.Owner``, does the same with
+    a lock.)
     """
 
     cdef readonly unsigned long thread        # 0: no thread is training
-    cdef readonly Py_ssize_t readers          # reads in progress
+    cdef readonly unsigned long long claims   # claims taken so far
 
     def take(self):
         cdef unsigned long me = PyThread_get_thread_ident()
         if self.thread == 0:
-            if self.readers:
-                return READ
             self.thread = me
+            self.claims += 1
             return FREE
         return SELF if self.thread == me else OTHER
-
-    def begin_read(self):
-        cdef unsigned long me = PyThread_get_thread_ident()
-        if self.thread != 0 and self.thread != me:
-            return OTHER
-        self.readers += 1
-        return SELF if self.thread == me else FREE
-
-    def end_read(self):
-        self.readers -= 1
 
     def give_back(self):
         self.thread = 0
@@ -1285,9 +1273,8 @@ cdef class Owner:
         return SELF if self.thread == PyThread_get_thread_ident() else OTHER
 
 
-#: ``Owner``'s answers: nobody trains the network, this thread does, another
-#: does, other threads are reading it.
-FREE, SELF, OTHER, READ = 0, 1, 2, 3
+#: ``Owner``'s answers: nobody trains the network, this thread does, another does.
+FREE, SELF, OTHER = 0, 1, 2
 
 
 cdef class Trainer:
@@ -1490,13 +1477,13 @@ cdef class Trainer:
             seq = True
         else:
             return None
-        if self.owner.thread != 0 or self.owner.readers != 0:
-            # being trained (its conversion buffers in use) or read: the checked
-            # path says by whom
+        if self.owner.thread != 0:
+            # being trained (its conversion buffers in use): the checked path says by whom
             return None
         # claimed from here: converting the data may run Python code (an object's
         # __array__), which must not train this network and reuse the buffers
         self.owner.thread = PyThread_get_thread_ident()
+        self.owner.claims += 1
         try:
             # any other array-like (a memoryview, array.array, __array__): NumPy
             # converts it here, where an interrupt can propagate, and the local

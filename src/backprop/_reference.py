@@ -55,42 +55,36 @@ LOGISTIC, TANH, RELU, LEAKY_RELU, LINEAR, SOFTMAX = (code("activation", a) for a
 HALF_SSE, MSE, CROSS_ENTROPY = (code("loss", name) for name in LOSSES)
 SGD, MOMENTUM, NESTEROV, ADAM, RPROP = (code("optimizer", name) for name in OPTIMIZERS)
 
-__all__ = [
-    "FREE", "OTHER", "READ", "SELF", "Owner", "forward", "sample_errors", "trace_step", "train",
-]  # fmt: skip
+__all__ = ["FREE", "OTHER", "SELF", "Owner", "forward", "sample_errors", "trace_step", "train"]
 
 
 # --------------------------------------------------------------------------- layout
-#: ``Owner``'s answers: nobody trains the network, this thread does, another
-#: does, other threads are reading it.
-FREE, SELF, OTHER, READ = 0, 1, 2, 3
+#: ``Owner``'s answers: nobody trains the network, this thread does, another does.
+FREE, SELF, OTHER = 0, 1, 2
 
 
 class Owner:
-    """Which thread, if any, is training a network (one trainer at a time), and
-    how many are reading it (any number, but not while another trains it).
+    """Which thread, if any, is training a network: one trainer at a time.
 
     ``take()`` claims the network for the calling thread and returns ``FREE``, or
-    leaves it and returns ``SELF`` (this thread already trains it: a callback),
-    ``OTHER`` (another thread does) or ``READ`` (threads are reading it);
-    ``give_back()`` ends the claim; ``holder()`` says who holds it;
-    ``begin_read()`` counts a reader (``FREE``, or ``SELF`` in the training
-    thread) or refuses (``OTHER``), ``end_read()`` ends it.  A lock makes each
-    test and its claim one step (the compiled ``Owner`` relies on the GIL).
+    leaves it and returns ``SELF`` (this thread already trains it: a callback)
+    or ``OTHER``; ``give_back()`` ends the claim; ``holder()`` says who holds it;
+    ``claims`` counts the claims taken (a read that finds it changed was
+    overlapped by a training: ``_training.reading``).  A lock makes the test and
+    the claim one step.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.thread = 0  # 0: no thread is training
-        self.readers = 0
+        self.claims = 0
 
     def take(self) -> int:
         me = threading.get_ident()
         with self._lock:
             if self.thread == 0:
-                if self.readers:
-                    return READ
                 self.thread = me
+                self.claims += 1
                 return FREE
             return SELF if self.thread == me else OTHER
 
@@ -103,18 +97,6 @@ class Owner:
         if thread == 0:
             return FREE
         return SELF if thread == threading.get_ident() else OTHER
-
-    def begin_read(self) -> int:
-        me = threading.get_ident()
-        with self._lock:
-            if self.thread not in (0, me):
-                return OTHER
-            self.readers += 1
-            return SELF if self.thread == me else FREE
-
-    def end_read(self) -> None:
-        with self._lock:
-            self.readers -= 1
 
 
 def unpack(params, layout, sizes):

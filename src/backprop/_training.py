@@ -611,18 +611,24 @@ class _Record:
 
 @contextmanager
 def reading(net: Network, what: str) -> Iterator[None]:
-    """Read ``net`` in the block (``what``: for the message), refused with a
-    RuntimeError while another thread trains it; a ``train`` call from another
-    thread meanwhile is refused (it would change the weights under the read)."""
-    if net._owner.begin_read() == net._engine.OTHER:
+    """Read ``net`` in the block (``what``: for the message): refused with a
+    RuntimeError while another thread trains it, and after it if another thread
+    began training it meanwhile (the engine reads with the GIL released: the
+    result could mix old and new weights).  Nothing is held: an interrupt cannot
+    leave the network claimed."""
+    owner = net._owner
+    if owner.holder() == net._engine.OTHER:
         raise RuntimeError(
             f"cannot {what}: this network is being trained in another thread "
             f"(wait for its train() call to return, or work on a copy)"
         )
-    try:
-        yield
-    finally:
-        net._owner.end_read()
+    claims = owner.claims
+    yield
+    if owner.claims != claims:
+        raise RuntimeError(
+            f"cannot {what}: another thread began training this network during the "
+            f"read (its result would mix old and new weights); read it again"
+        )
 
 
 def guard(net: Network, what: str) -> None:
@@ -648,26 +654,27 @@ def train_checked(
     time: a second ``train`` call (from another thread, or from a callback of
     the running one) gets a RuntimeError at once.
     """
-    taken = net._owner.take()
-    if taken != net._engine.FREE:
-        if taken == net._engine.SELF:
-            raise RuntimeError(
-                "cannot train this network from inside its own train() call (a callback "
-                "or a signal handler): train a copy, or stop the call and train again"
-            )
-        if taken == net._engine.READ:
-            raise RuntimeError(
-                "this network is being read in another thread (forward, copy, save ...): "
-                "it trains once the reads end (train a copy to train meanwhile)"
-            )
-        raise RuntimeError(
-            "this network is being trained in another thread: one thread trains a "
-            "network at a time (train a copy in each thread to train in parallel)"
-        )
+    owner, engine = net._owner, net._engine
+    held = owner.holder() == engine.SELF  # (a callback: refused below, its claim kept)
     try:
+        taken = owner.take()
+        if taken != engine.FREE:
+            if taken == engine.SELF:
+                raise RuntimeError(
+                    "cannot train this network from inside its own train() call (a "
+                    "callback or a signal handler): train a copy, or stop the call and "
+                    "train again"
+                )
+            raise RuntimeError(
+                "this network is being trained in another thread: one thread trains a "
+                "network at a time (train a copy in each thread to train in parallel)"
+            )
         return _train(net, X, T, epochs, learning_rate, update, options)
     finally:
-        net._owner.give_back()
+        # given back whenever this call took it: an interrupt can arrive between
+        # take() and any line after it, so the claim is read, not remembered
+        if not held and owner.holder() == engine.SELF:
+            owner.give_back()
 
 
 def _plain(name: str, value: Any) -> bool:

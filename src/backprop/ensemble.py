@@ -24,8 +24,9 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,9 @@ from ._training import TrainingError, TrainingInterrupted
 from .network import Network
 
 __all__ = ["Ensemble"]
+
+#: The ensemble whose callback this thread is running (``Ensemble._reading``).
+_CALLBACK = threading.local()
 
 #: Bytes of Python objects a member holds besides its parameters (a ``Network``:
 #: about 1.7 KB, measured with tracemalloc), for the memory check of ``Ensemble``.
@@ -148,13 +152,26 @@ class Ensemble:
             owner = self.__dict__.setdefault("_trainer", self._members[0]._engine.Owner())
         return owner
 
-    def _guard(self, what: str) -> None:
-        """Refuse ``what`` while another thread trains the ensemble (its members
-        change together, at the end of a call: a read then could mix them)."""
-        if self._owner().holder() == self._members[0]._engine.OTHER:
+    @contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """Read the ensemble in the block (``what``: for the message): refused while
+        another thread trains it, and after it if another thread began training it
+        meanwhile (its members change together, at the end of a call: the read
+        could mix them).  Its own call's callbacks, in any of its threads, may read
+        it."""
+        owner = self._owner()
+        mine = getattr(_CALLBACK, "owner", None) is owner
+        if owner.holder() == self._members[0]._engine.OTHER and not mine:
             raise RuntimeError(
                 f"cannot {what}: this ensemble is being trained in another thread "
                 f"(wait for its train() call to return, or work on a copy)"
+            )
+        claims = owner.claims
+        yield
+        if owner.claims != claims:
+            raise RuntimeError(
+                f"cannot {what}: another thread began training this ensemble during the "
+                f"read (its result would mix old and new members); read it again"
             )
 
     def __getitem__(self, k: int) -> Network:
@@ -163,24 +180,24 @@ class Ensemble:
         n = len(self._members)
         if not -n <= k < n:
             raise IndexError(f"member {k} out of range for an ensemble of {n}")
-        self._guard("read a member")
-        return self._members[int(k)].copy()
+        with self._reading("read a member"):
+            return self._members[int(k)].copy()
 
     def __iter__(self):
         return (self[k] for k in range(len(self)))
 
     def copy(self) -> Ensemble:
-        self._guard("copy it")
-        ens = object.__new__(type(self))
-        ens._members = [m.copy() for m in self._members]
-        ens.seeds = None if self.seeds is None else self.seeds.copy()
-        return ens
+        with self._reading("copy it"):
+            ens = object.__new__(type(self))
+            ens._members = [m.copy() for m in self._members]
+            ens.seeds = None if self.seeds is None else self.seeds.copy()
+            return ens
 
     def reset_optimizer(self) -> None:
         """``reset_optimizer()`` on every member."""
-        self._guard("reset its optimizer")
-        for m in self._members:
-            m.reset_optimizer()
+        with self._reading("reset its optimizer"):
+            for m in self._members:
+                m.reset_optimizer()
 
     @property
     def layers(self) -> tuple[int, ...]:
@@ -214,8 +231,8 @@ class Ensemble:
     def weights(self) -> list[np.ndarray]:
         """Weight matrices of every member: ``weights[l][k]`` is member k's
         ``weights[l]``, shape ``(n, out, in)``."""
-        self._guard("read its weights")
-        per = [m.weights for m in self._members]
+        with self._reading("read its weights"):
+            per = [m.weights for m in self._members]
         return [np.stack([w[l] for w in per]) for l in range(len(self.layers) - 1)]
 
     @property
@@ -223,8 +240,8 @@ class Ensemble:
         """Biases of every member, shape ``(n, out)``; ``(n, 1)`` for a shared
         bias, ``(n, 0)`` for none."""
         keep = {"per-neuron": None, "shared": 1, "none": 0}[self.bias]
-        self._guard("read its biases")
-        per = [m.biases for m in self._members]
+        with self._reading("read its biases"):
+            per = [m.biases for m in self._members]
         return [np.stack([b[l][:keep] for b in per]) for l in range(len(self.layers) - 1)]
 
     def __repr__(self) -> str:
@@ -252,7 +269,6 @@ class Ensemble:
     def forward(self, X: Any) -> np.ndarray:
         """Every member's outputs: shape ``(n, samples, outputs)``; ``X`` is
         ``(samples, inputs)`` for all members or ``(n, samples, inputs)``."""
-        self._guard("run it forward")
         arr, per = self._member_data("X", X, self.layers[0])
         width, dtype = self.layers[0], self._members[0]._dtype
         # checked here, so that a message names this method's argument (X, or X[k])
@@ -262,21 +278,21 @@ class Ensemble:
             ]
         else:
             blocks = [check.samples("X", arr, width, "input", dtype)] * len(self)
-        return np.stack(
-            [_named(k, m.forward, b) for k, (m, b) in enumerate(zip(self._members, blocks))]
-        )
+        with self._reading("run it forward"):
+            outs = [_named(k, m.forward, b) for k, (m, b) in enumerate(zip(self._members, blocks))]
+        return np.stack(outs)
 
     def total_error(self, X: Any, T: Any) -> np.ndarray:
         """Every member's total error on ``X``, ``T``: shape ``(n,)``."""
-        self._guard("measure its error")
         xs, px = self._member_data("X", X, self.layers[0])
         ts, pt = self._member_data("T", T, self.layers[-1])
-        return np.array(
-            [
-                _named(k, m.total_error, xs[k] if px else xs, ts[k] if pt else ts)
-                for k, m in enumerate(self._members)
-            ]
-        )
+        with self._reading("measure its error"):
+            return np.array(
+                [
+                    _named(k, m.total_error, xs[k] if px else xs, ts[k] if pt else ts)
+                    for k, m in enumerate(self._members)
+                ]
+            )
 
     # ------------------------------------------------------------ training
     def _settings(self, options: dict[str, Any]) -> list[dict[str, Any]]:
@@ -346,18 +362,21 @@ class Ensemble:
         read of the ensemble from another thread while it trains.
         """
         owner, engine = self._owner(), self._members[0]._engine
-        taken = owner.take()
-        if taken != engine.FREE:
-            raise RuntimeError(
-                "cannot train this ensemble from inside its own train() call (a callback)"
-                if taken == engine.SELF
-                else "this ensemble is being trained in another thread: one thread trains "
-                "an ensemble at a time (train a copy in each thread to train in parallel)"
-            )
+        held = owner.holder() == engine.SELF  # (a callback: refused below, its claim kept)
         try:
+            taken = owner.take()
+            if taken != engine.FREE:
+                raise RuntimeError(
+                    "cannot train this ensemble from inside its own train() call (a callback)"
+                    if taken == engine.SELF
+                    else "this ensemble is being trained in another thread: one thread trains "
+                    "an ensemble at a time (train a copy in each thread to train in parallel)"
+                )
             return self._train(X, T, epochs, learning_rate, update, n_jobs, options)
         finally:
-            owner.give_back()
+            # (the claim read, not remembered: an interrupt right after take())
+            if not held and owner.holder() == engine.SELF:
+                owner.give_back()
 
     def _train(self, X: Any, T: Any, epochs: Any, learning_rate: Any, update: Any,
                n_jobs: Any, options: dict[str, Any]) -> np.ndarray:  # fmt: skip
@@ -597,7 +616,13 @@ class Ensemble:
             lock = threading.Lock()  # one callback at a time, whichever thread reports
             for k, s in enumerate(members_settings):
                 s["callback"] = _member_callback(
-                    callback, k, lock, stop if stoppable else None, reports, failures
+                    callback,
+                    k,
+                    lock,
+                    stop if stoppable else None,
+                    reports,
+                    failures,
+                    self._owner(),
                 )
         settings = members_settings
         # chunks of about a tenth of a second: the first of one epoch, the next
@@ -735,12 +760,12 @@ class Ensemble:
         ``backprop.load(path)`` reads it back, bit for bit."""
         from . import io
 
-        self._guard("save it")
-        io.save_ensemble(self, path)
+        with self._reading("save it"):
+            io.save_ensemble(self, path)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        self._guard("pickle it")
-        return _rebuild, ([m.__reduce__() for m in self._members], self.seeds)
+        with self._reading("pickle it"):
+            return _rebuild, ([m.__reduce__() for m in self._members], self.seeds)
 
 
 def _member_error(k: int, message: str, epoch: int | None) -> TrainingError:
@@ -788,7 +813,7 @@ class _Failures:
 
 def _member_callback(
     callback: Any, k: int, lock: threading.Lock, stop: threading.Event | None,
-    display: _Display | None = None, failures: _Failures | None = None,
+    display: _Display | None = None, failures: _Failures | None = None, owner: Any = None,
 ) -> Any:  # fmt: skip
     """Member ``k``'s ``train`` callback: the ensemble's ``callback`` (or None),
     called with ``k`` first (``callback(k, epoch, error[, validation_error])``,
@@ -809,7 +834,13 @@ def _member_callback(
         with lock:
             if display is not None:
                 display.report(k, args[0], args[1])
-            return True if callback is None else callback(k, *args)
+            if callback is None:
+                return True
+            _CALLBACK.owner = owner  # (the callback may read its ensemble, in any thread)
+            try:
+                return callback(k, *args)
+            finally:
+                _CALLBACK.owner = None
 
     if callback is not None and _training.takes_positional(callback, 4):
 

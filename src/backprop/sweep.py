@@ -146,6 +146,7 @@ def _check_configurations(
                 update = train.pop("update", _spec.TRAIN.update)
                 if validation is not None:
                     train.update(validation=validation, report_every=report_every)
+                train["seed"] = configs[i].get("shuffle_seed")
                 _training.make_plan(net, X.shape[0], epochs, lr, update, train)
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"configuration {i}: {exc}") from None
