@@ -459,6 +459,6 @@ def test_the_graph_view_of_a_network_too_large_to_draw_is_refused(tmp_path, caps
     side = int(plot.GRAPH_MAX_EDGES**0.5) + 1
     bp.Network([2, side, side, 1], seed=0).save(tmp_path / "big.npz")
     status, _, err = run(["draw", tmp_path / "big.npz", "-o", tmp_path / "big.png"], capsys)
-    assert status == 2 and "use --view hinton" in err and not (tmp_path / "big.png").exists()
+    assert status == 2 and "--view hinton" in err and not (tmp_path / "big.png").exists()
     with pytest.raises(ValueError, match=r"view='graph' draws a line per weight and bias"):
         bp.load(tmp_path / "big.npz").draw()

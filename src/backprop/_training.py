@@ -492,7 +492,7 @@ def _check_history_fits(epochs: int, record_every: int, report_every: int) -> No
     needed = 8 * _spec.recorded(0, epochs, epochs, record_every)
     if report_every:
         needed += 40 * (-(-epochs // report_every))
-    if needed < _SMALL_HISTORY:
+    if needed < _SMALL_ALLOCATION:
         return
     try:
         check.fits_in_memory(f"epochs={epochs}", needed, "the history", share=0.5)
@@ -518,7 +518,7 @@ def _check_buffers_fit(net: Network, n_samples: int, batch: int, optimizer: str)
         f"batch_size={batch}": rows * (3 * sum(sizes[1:]) + max(sizes) + sizes[0] + sizes[-1]),
     }
     needed = sum(parts.values()) * net.dtype.itemsize
-    if needed >= _SMALL_HISTORY:
+    if needed >= _SMALL_ALLOCATION:
         check.fits_in_memory(
             max(parts, key=parts.__getitem__),
             needed,
@@ -526,8 +526,9 @@ def _check_buffers_fit(net: Network, n_samples: int, batch: int, optimizer: str)
         )
 
 
-#: History size below which ``_check_history_fits`` does not ask the system.
-_SMALL_HISTORY = 64 << 20
+#: Bytes below which ``_check_history_fits`` and ``_check_buffers_fit`` do not ask
+#: the system for the memory available (asking costs more than a small call).
+_SMALL_ALLOCATION = 64 << 20
 
 
 # ------------------------------------------------------------------ the call
@@ -610,35 +611,59 @@ class _Record:
 
 
 @contextmanager
-def reading(net: Network, what: str) -> Iterator[None]:
-    """Read ``net`` in the block (``what``: for the message): refused with a
-    RuntimeError while another thread trains it, and after it if another thread
+def reading(owner: Any, engine: Any, what: str, thing: str = "network",
+            allowed: bool = False) -> Iterator[None]:  # fmt: skip
+    """Read the ``thing`` whose ``Owner`` is ``owner`` in the block (``what``: for
+    the message): refused with a RuntimeError while another thread trains it
+    (unless ``allowed``: its own call's callback), and after it if another thread
     began training it meanwhile (the engine reads with the GIL released: the
     result could mix old and new weights).  Nothing is held: an interrupt cannot
-    leave the network claimed."""
-    owner = net._owner
-    if owner.holder() == net._engine.OTHER:
+    leave it claimed."""
+    if owner.holder() == engine.OTHER and not allowed:
         raise RuntimeError(
-            f"cannot {what}: this network is being trained in another thread "
+            f"cannot {what}: this {thing} is being trained in another thread "
             f"(wait for its train() call to return, or work on a copy)"
         )
     claims = owner.claims
     yield
     if owner.claims != claims:
         raise RuntimeError(
-            f"cannot {what}: another thread began training this network during the "
+            f"cannot {what}: another thread began training this {thing} during the "
             f"read (its result would mix old and new weights); read it again"
         )
+
+
+@contextmanager
+def training(owner: Any, engine: Any, thing: str = "network") -> Iterator[None]:
+    """Train the ``thing`` whose ``Owner`` is ``owner`` in the block: claimed for
+    this thread, or refused with a RuntimeError (another thread trains it, or
+    this one does: a callback).  The claim is given back whenever this block took
+    it: an interrupt can arrive between ``take()`` and any line after it, so the
+    claim is read from the owner, not remembered."""
+    held = owner.holder() == engine.SELF  # (a callback: refused below, its claim kept)
+    try:
+        taken = owner.take()
+        if taken == engine.SELF:
+            raise RuntimeError(
+                f"cannot train this {thing} from inside its own train() call (a callback "
+                f"or a signal handler): train a copy, or stop the call and train again"
+            )
+        if taken != engine.FREE:
+            raise RuntimeError(
+                f"this {thing} is being trained in another thread: one thread trains a "
+                f"{thing} at a time (train a copy in each thread to train in parallel)"
+            )
+        yield
+    finally:
+        if not held and owner.holder() == engine.SELF:
+            owner.give_back()
 
 
 def guard(net: Network, what: str) -> None:
     """Refuse ``what`` with a RuntimeError while another thread trains ``net``
     (the training thread itself, in a callback, may go on)."""
-    if net._owner.holder() == net._engine.OTHER:
-        raise RuntimeError(
-            f"cannot {what}: this network is being trained in another thread "
-            f"(wait for its train() call to return, or work on a copy)"
-        )
+    with reading(net._owner, net._engine, what):
+        pass
 
 
 def train_checked(
@@ -654,27 +679,8 @@ def train_checked(
     time: a second ``train`` call (from another thread, or from a callback of
     the running one) gets a RuntimeError at once.
     """
-    owner, engine = net._owner, net._engine
-    held = owner.holder() == engine.SELF  # (a callback: refused below, its claim kept)
-    try:
-        taken = owner.take()
-        if taken != engine.FREE:
-            if taken == engine.SELF:
-                raise RuntimeError(
-                    "cannot train this network from inside its own train() call (a "
-                    "callback or a signal handler): train a copy, or stop the call and "
-                    "train again"
-                )
-            raise RuntimeError(
-                "this network is being trained in another thread: one thread trains a "
-                "network at a time (train a copy in each thread to train in parallel)"
-            )
+    with training(net._owner, net._engine):
         return _train(net, X, T, epochs, learning_rate, update, options)
-    finally:
-        # given back whenever this call took it: an interrupt can arrive between
-        # take() and any line after it, so the claim is read, not remembered
-        if not held and owner.holder() == engine.SELF:
-            owner.give_back()
 
 
 def _plain(name: str, value: Any) -> bool:

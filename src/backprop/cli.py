@@ -636,11 +636,6 @@ def draw(args: argparse.Namespace) -> int:
             f"--show {args.show} needs --tutorial: a model file holds no sample to trace"
         )
     net = Network.tutorial() if args.tutorial else _load_network(args.model)
-    if args.view == "graph" and plot.graph_edges(net) > plot.GRAPH_MAX_EDGES:
-        raise CommandError(
-            f"{args.model} has {plot.graph_edges(net):,} weights and biases, more than the "
-            f"{plot.GRAPH_MAX_EDGES:,} lines the graph view draws: use --view hinton"
-        )
     trace = None
     if args.show != "weight":
         trace = net.trace(tutorial.INPUTS, tutorial.TARGETS, learning_rate=tutorial.LEARNING_RATE)
@@ -758,40 +753,33 @@ def bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
+def _whole(text: str, least: int, most: int | None = sys.maxsize) -> int:
+    """A whole number from ``least`` to ``most`` (None: no limit) for argparse."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    if value > sys.maxsize:
-        raise argparse.ArgumentTypeError(f"must be at most {sys.maxsize}, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+    if most is not None and value > most:
+        raise argparse.ArgumentTypeError(f"must be at most {most}, got {value}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _whole(text, 1)
 
 
 def _dpi(text: str) -> int:
-    value = _positive_int(text)
-    if value < MIN_DPI:  # the labels' fonts need a pixel or more
-        raise argparse.ArgumentTypeError(f"must be at least {MIN_DPI}, got {value}")
-    return value
+    return _whole(text, MIN_DPI)  # the labels' fonts need a pixel or more
 
 
 def _threads(text: str) -> int:
-    value = _positive_int(text)
-    if value > MAX_THREADS:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_THREADS}, got {value}")
-    return value
+    return _whole(text, 1, MAX_THREADS)
 
 
 def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
+    return _whole(text, 0, None)  # (NumPy takes any size)
 
 
 def _fraction(text: str) -> float:

@@ -24,9 +24,8 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -152,27 +151,13 @@ class Ensemble:
             owner = self.__dict__.setdefault("_trainer", self._members[0]._engine.Owner())
         return owner
 
-    @contextmanager
-    def _reading(self, what: str) -> Iterator[None]:
-        """Read the ensemble in the block (``what``: for the message): refused while
-        another thread trains it, and after it if another thread began training it
-        meanwhile (its members change together, at the end of a call: the read
-        could mix them).  Its own call's callbacks, in any of its threads, may read
-        it."""
+    def _reading(self, what: str) -> Any:
+        """``_training.reading`` of the ensemble (its members change together, at
+        the end of a call: a read overlapped by one could mix them); its own
+        call's callbacks, in any of its threads, may read it."""
         owner = self._owner()
         mine = getattr(_CALLBACK, "owner", None) is owner
-        if owner.holder() == self._members[0]._engine.OTHER and not mine:
-            raise RuntimeError(
-                f"cannot {what}: this ensemble is being trained in another thread "
-                f"(wait for its train() call to return, or work on a copy)"
-            )
-        claims = owner.claims
-        yield
-        if owner.claims != claims:
-            raise RuntimeError(
-                f"cannot {what}: another thread began training this ensemble during the "
-                f"read (its result would mix old and new members); read it again"
-            )
+        return _training.reading(owner, self._members[0]._engine, what, "ensemble", mine)
 
     def __getitem__(self, k: int) -> Network:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
@@ -361,22 +346,8 @@ class Ensemble:
         thread, or from a callback) gets a RuntimeError at once, and so does a
         read of the ensemble from another thread while it trains.
         """
-        owner, engine = self._owner(), self._members[0]._engine
-        held = owner.holder() == engine.SELF  # (a callback: refused below, its claim kept)
-        try:
-            taken = owner.take()
-            if taken != engine.FREE:
-                raise RuntimeError(
-                    "cannot train this ensemble from inside its own train() call (a callback)"
-                    if taken == engine.SELF
-                    else "this ensemble is being trained in another thread: one thread trains "
-                    "an ensemble at a time (train a copy in each thread to train in parallel)"
-                )
+        with _training.training(self._owner(), self._members[0]._engine, "ensemble"):
             return self._train(X, T, epochs, learning_rate, update, n_jobs, options)
-        finally:
-            # (the claim read, not remembered: an interrupt right after take())
-            if not held and owner.holder() == engine.SELF:
-                owner.give_back()
 
     def _train(self, X: Any, T: Any, epochs: Any, learning_rate: Any, update: Any,
                n_jobs: Any, options: dict[str, Any]) -> np.ndarray:  # fmt: skip

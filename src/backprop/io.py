@@ -270,7 +270,7 @@ def save(net: Network, path: PathLike) -> None:
     if not isinstance(net, _network.Network):
         raise TypeError(f"net must be a backprop Network, got {type(net).__name__}")
     target = os.fsdecode(os.fspath(path))
-    with _training.reading(net, "save it"):
+    with _training.reading(net._owner, net._engine, "save it"):
         data = _archive_bytes(net)
     _write_atomically(target, data)
 
@@ -675,7 +675,7 @@ def _is_permutation(perm: np.ndarray) -> bool:
 def pickle_state(net: Network) -> dict[str, Any]:
     """What a pickle of ``net`` holds: the file's header and arrays (the training
     state included), and the engine."""
-    with _training.reading(net, "pickle it"):
+    with _training.reading(net._owner, net._engine, "pickle it"):
         header, arrays = _contents(net)
     return {"header": header, "arrays": arrays, "engine": net.engine}
 
@@ -758,7 +758,7 @@ def save_ensemble(ens: Any, path: PathLike) -> None:
     header = {"format": ENSEMBLE_FORMAT, "version": ENSEMBLE_VERSION, "members": len(members)}
     arrays = {_HEADER: np.frombuffer(json.dumps(header).encode("utf-8"), np.uint8)}
     for k, m in enumerate(members):
-        with _training.reading(m, "save it"):
+        with _training.reading(m._owner, m._engine, "save it"):
             arrays[f"member_{k}"] = np.frombuffer(_archive_bytes(m), np.uint8)
     if ens.seeds is not None:
         arrays["seeds"] = np.ascontiguousarray(ens.seeds, dtype="<i8")

@@ -213,7 +213,7 @@ class Network:
 
     def copy(self) -> Network:
         """An independent network with the same options, weights and training state."""
-        with _training.reading(self, "copy it"):
+        with _training.reading(self._owner, self._engine, "copy it"):
             return self._copy()
 
     def _copy(self) -> Network:
@@ -289,7 +289,7 @@ class Network:
     def weights(self) -> list[np.ndarray]:
         """Copies of the weight matrices; ``weights[l][j, i]``: unit i of layer l to
         unit j of layer l + 1."""
-        with _training.reading(self, "read its weights"):
+        with _training.reading(self._owner, self._engine, "read its weights"):
             return [
                 self._params[w0:b0].reshape(n_out, n_in).copy()
                 for (w0, b0, _), n_in, n_out in zip(
@@ -301,7 +301,7 @@ class Network:
     def biases(self) -> list[np.ndarray]:
         """Copies of the biases, one value per unit (a shared bias is repeated,
         and ``bias="none"`` gives zeros)."""
-        with _training.reading(self, "read its biases"):
+        with _training.reading(self._owner, self._engine, "read its biases"):
             return [
                 np.broadcast_to(self._params[b0 : b0 + nb], (n_out,)).copy()
                 if nb
@@ -312,7 +312,7 @@ class Network:
     @property
     def params(self) -> np.ndarray:
         """A copy of the flat parameter buffer (each layer's weights, then biases)."""
-        with _training.reading(self, "read its parameters"):
+        with _training.reading(self._owner, self._engine, "read its parameters"):
             return self._params.copy()
 
     # ------------------------------------------------------------ maths
@@ -329,7 +329,7 @@ class Network:
 
     def _forward(self, x: Any, name: str) -> np.ndarray:
         """``forward``, its input's errors naming it ``name``."""
-        with _training.reading(self, "run it forward"):
+        with _training.reading(self._owner, self._engine, "run it forward"):
             X, single = check.sample_rows(name, x, self._sizes[0], "input", self._dtype)
             out = self._engine.forward(self._params, *self._shape, X)
             bad = _training.first_bad_sample(out)
@@ -341,7 +341,7 @@ class Network:
         """Sum over samples of the loss (``half_sse``: sum of 1/2 (t - o)^2 over
         samples and outputs, the seed's E_total).  ``NonFiniteError`` names the
         first sample whose error is not finite."""
-        with _training.reading(self, "measure its error"):
+        with _training.reading(self._owner, self._engine, "measure its error"):
             X, T = self._data(X, T)
             errors = self._engine.sample_errors(self._params, *self._shape, self._loss_code, X, T)
             total, message, _ = _training.summed_errors(self, X, T, errors)
@@ -354,7 +354,7 @@ class Network:
     ) -> Trace:
         """Every quantity of one training step on one sample; the network is unchanged.
         ``NonFiniteError`` if any of them is NaN or infinite (an overflow)."""
-        with _training.reading(self, "trace a step"):
+        with _training.reading(self._owner, self._engine, "trace a step"):
             X, T = self._data(x, t, "x", "t")
             if X.shape[0] != 1:
                 raise ValueError(f"x must be one sample, got {X.shape[0]}")

@@ -197,7 +197,8 @@ def _draw(
         if edges > GRAPH_MAX_EDGES:
             raise ValueError(
                 f"view='graph' draws a line per weight and bias: {edges:,} of them, more "
-                f"than {GRAPH_MAX_EDGES:,}; draw this network with view='hinton'"
+                f"than {GRAPH_MAX_EDGES:,}; draw this network with view='hinton' (the "
+                f"command's --view hinton)"
             )
     weights, biases = _shown_values(net, trace, show)
     if view == "hinton":
